@@ -1,0 +1,94 @@
+import { styleText } from 'node:util';
+import { loadDeployment, findConfigFile } from '../config/load.ts';
+import type { Deployment } from '../config/types.ts';
+import { InvalidInputError } from '../errors.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import type { InstanceStatus, JobStatus, RunStatus } from '../model/types.ts';
+import { openRuntime, type Runtime } from '../runtime.ts';
+
+export interface GlobalOptions {
+  config?: string;
+}
+
+export function cliLogger(): Logger {
+  return createLogger({ level: process.env.AUTOCTRL_LOG_LEVEL ?? 'warn' });
+}
+
+export async function deploymentFrom(opts: GlobalOptions): Promise<Deployment> {
+  return loadDeployment(findConfigFile({ ...(opts.config ? { file: opts.config } : {}), env: process.env, cwd: process.cwd() }));
+}
+
+/** Opens the deployment's runtime for one command and always closes it. */
+export async function withRuntime<T>(opts: GlobalOptions, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = await openRuntime(await deploymentFrom(opts), { logger: cliLogger() });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+/** `A-B`, `A` or `A,B,C` → inclusive bounds (a list gives its min and max). */
+export function parseRunRange(text: string, field = '--runs'): { from: number; to: number } {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
+  if (m === null) throw new InvalidInputError(field, `"${text}" is not a run range; write A-B or A (e.g. 355100-355120)`);
+  const from = Number(m[1]);
+  const to = m[2] === undefined ? from : Number(m[2]);
+  if (to < from) throw new InvalidInputError(field, `"${text}": the range ends before it starts`);
+  return { from, to };
+}
+
+export function parseRunNumber(text: string, field: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidInputError(field, `"${text}" is not a run number`);
+  return n;
+}
+
+/** `KEY=VALUE` options, repeatable. */
+export function collectPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidInputError(value, 'expected KEY=VALUE');
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+type Status = InstanceStatus | RunStatus | JobStatus;
+
+const COLOURS: Record<Status, Parameters<typeof styleText>[0]> = {
+  new: 'gray',
+  idle: 'gray',
+  running: 'blue',
+  waiting: 'yellow',
+  processing: 'blue',
+  done: 'green',
+  failed: 'red',
+};
+
+export function useColour(): boolean {
+  return process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+}
+
+export function paint(status: Status, text: string): string {
+  return useColour() ? styleText(COLOURS[status], text) : text;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function iso(ms: number | null): string {
+  return ms === null ? '' : new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+/** Left-aligned text table. */
+export function table(head: string[], rows: string[][]): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes do not take width
+  const width = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const widths = head.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - width(c)))).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { AutoctrlError } from '../errors.ts';
+import { registerDemo } from './demo.ts';
+import { registerInit } from './init.ts';
+import { registerJobReport } from './job-report.ts';
+import { registerOutputs } from './outputs.ts';
+import { registerPass } from './pass.ts';
+import { registerReprocess } from './reprocess.ts';
+import { registerRuns } from './runs.ts';
+import { registerServe } from './serve.ts';
+import { registerShow } from './show.ts';
+import { registerStatus } from './status.ts';
+import { registerValidate } from './validate.ts';
+
+const program = new Command('autoctrl')
+  .description('continuous, automatic data processing for detector calibration')
+  .option('-c, --config <file>', 'deployment file (default: $AUTOCTRL_CONFIG, else ./autoctrl.yaml)')
+  .showHelpAfterError();
+
+for (const register of [
+  registerDemo,
+  registerInit,
+  registerValidate,
+  registerServe,
+  registerPass,
+  registerRuns,
+  registerStatus,
+  registerShow,
+  registerReprocess,
+  registerOutputs,
+  registerJobReport,
+]) {
+  register(program);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof AutoctrlError) {
+    process.stderr.write(`autoctrl: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { openSources } from '../sources/open.ts';
+import { Controller } from '../engine/controller.ts';
+import { cliLogger, type GlobalOptions, printJson, withRuntime } from './common.ts';
+
+export function registerPass(program: Command): void {
+  program
+    .command('pass')
+    .description('poll the sources once, run one pass and exit (for cron or Jenkins as the clock)')
+    .option('--json', 'print the pass summary as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
+        const sources = await openSources(rt.deployment, cliLogger());
+        const controller = new Controller(rt, sources);
+        for (const [name, source] of sources) await controller.pollSource(name, source);
+        const r = await rt.engine.pass();
+        await controller.stop();
+        const summary = {
+          durationMs: r.durationMs,
+          created: r.created,
+          started: r.started,
+          settled: r.settled.length,
+          submitted: r.submitted,
+        };
+        if (opts.json) printJson(summary);
+        else
+          process.stdout.write(
+            `pass: ${summary.created} new instances, ${summary.started} started, ${summary.settled} settled, ${summary.submitted} jobs submitted (${summary.durationMs} ms)\n`,
+          );
+      });
+    });
+}

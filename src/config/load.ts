@@ -1,0 +1,107 @@
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { crossCheck } from './checks.ts';
+import {
+  ConfigError,
+  ConfigNotFoundError,
+  type ConfigOrigin,
+  type ConfigProblem,
+} from './errors.ts';
+import { errorMap, formatPath, fromZod, type PathIssue } from './issues.ts';
+import { keysInOrder, locate } from './positions.ts';
+import { resolveDeployment } from './resolve.ts';
+import { fileSchema, isPlainMap } from './schema.ts';
+import type { Deployment } from './types.ts';
+
+export const CONFIG_FILE_NAME = 'autoctrl.yaml';
+
+/**
+ * The deployment file to use: `-c FILE`, else `AUTOCTRL_CONFIG`, else
+ * `./autoctrl.yaml`. A directory stands for the `autoctrl.yaml` in it.
+ * Returns an absolute path; throws `ConfigNotFoundError` if there is no file.
+ */
+export function findConfigFile(opts: {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}): string {
+  const cwd = opts.cwd ?? process.cwd();
+  const fromEnv = (opts.env ?? process.env).AUTOCTRL_CONFIG;
+  const [given, origin]: [string, ConfigOrigin] =
+    opts.file !== undefined && opts.file !== ''
+      ? [opts.file, 'option']
+      : fromEnv !== undefined && fromEnv !== ''
+        ? [fromEnv, 'env']
+        : [CONFIG_FILE_NAME, 'default'];
+  let file = path.resolve(cwd, given);
+  if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, CONFIG_FILE_NAME);
+  if (!existsSync(file)) throw new ConfigNotFoundError(file, origin, path.dirname(file));
+  return file;
+}
+
+/** Reads and checks a deployment file; throws `ConfigError` listing every problem. */
+export async function loadDeployment(file: string): Promise<Deployment> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ConfigNotFoundError(file, 'path', path.dirname(path.resolve(file)));
+    }
+    throw err;
+  }
+  const { deployment, problems } = validateDeploymentText(text, file);
+  if (deployment === null) throw new ConfigError(problems);
+  return deployment;
+}
+
+/**
+ * Checks the text of a deployment file named `file` (used in the problems
+ * as given, and made absolute for the deployment). No I/O. Either a
+ * deployment and no problems, or null and every problem found, sorted by position.
+ */
+export function validateDeploymentText(
+  text: string,
+  file: string,
+): { deployment: Deployment | null; problems: ConfigProblem[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // Shape problems of a file YAML could not read would only echo its syntax errors.
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => ({
+      file,
+      ...lines.linePos(e.pos[0]),
+      message: `YAML syntax: ${e.message}`,
+    }));
+    return { deployment: null, problems };
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    return {
+      deployment: null,
+      problems: [{ file, line: 1, col: 1, message: `YAML: ${(err as Error).message}` }],
+    };
+  }
+  const parsed = fileSchema.safeParse(raw, { error: errorMap });
+  const issues: PathIssue[] = [
+    ...(parsed.success ? [] : fromZod(parsed.error.issues, fileSchema, raw)),
+    ...(isPlainMap(raw) ? crossCheck(raw) : []),
+  ];
+  if (issues.length === 0 && parsed.success) {
+    return {
+      deployment: resolveDeployment(parsed.data, file, keysInOrder(doc, ['tasks'])),
+      problems: [],
+    };
+  }
+  const problems = issues.map((issue) => ({
+    file,
+    ...locate(doc, lines, issue),
+    message: issue.path.length > 0 ? `${formatPath(issue.path)}: ${issue.message}` : issue.message,
+  }));
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { deployment: null, problems };
+}

@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { DEFAULT_EXECUTORS } from './checks.ts';
+import { topoOrder } from './graph.ts';
+import type { ParsedFile } from './schema.ts';
+import type { Deployment, ExecutorConfig, SourceConfig, TaskConfig } from './types.ts';
+
+const DEFAULTS = {
+  store: 'sqlite:state.db',
+  dataDir: 'data',
+  host: '127.0.0.1',
+  port: 8080,
+  engineIntervalMs: 30_000,
+  sourceIntervalMs: 60_000,
+  retryDelayMs: 30_000,
+} as const;
+
+/**
+ * The `Deployment` of a file that passed every check: defaults filled in,
+ * paths made absolute against the file's directory, tasks in topological
+ * order (`taskOrder` is their order in the file).
+ */
+export function resolveDeployment(
+  parsed: ParsedFile,
+  file: string,
+  taskOrder: string[],
+): Deployment {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  const host = parsed.server?.host ?? DEFAULTS.host;
+  const port = parsed.server?.port ?? DEFAULTS.port;
+  const executors: Record<string, ExecutorConfig> = {};
+  for (const [name, { type, ...options }] of Object.entries(
+    parsed.executors ?? DEFAULT_EXECUTORS,
+  )) {
+    executors[name] = { type, options };
+  }
+  const sources: Record<string, SourceConfig> = {};
+  for (const [name, { type, interval, ...options }] of Object.entries(parsed.sources ?? {})) {
+    sources[name] = { type, intervalMs: interval ?? DEFAULTS.sourceIntervalMs, options };
+  }
+  const executorNames = Object.keys(executors);
+  const tasks = taskOrder.flatMap((name): TaskConfig[] => {
+    const t = parsed.tasks?.[name];
+    if (t === undefined) return [];
+    return [
+      {
+        name,
+        workflow: t.workflow ?? name,
+        after: t.after ?? [],
+        group: t.group ?? { by: 'run' },
+        command: t.command,
+        jobs: t.jobs ?? 1,
+        retries: t.retries ?? 0,
+        retryDelayMs: t.retry_delay ?? DEFAULTS.retryDelayMs,
+        timeoutMs: t.timeout ?? null,
+        // crossCheck made sure there is exactly one executor when a task names none
+        executor: t.executor ?? (executorNames[0] as string),
+        env: t.env ?? {},
+        cwd: path.resolve(dir, t.cwd ?? '.'),
+      },
+    ];
+  });
+  return {
+    file: abs,
+    dir,
+    store: storeUrl(parsed.store ?? DEFAULTS.store, dir),
+    dataDir: path.resolve(dir, parsed.data_dir ?? DEFAULTS.dataDir),
+    server: {
+      host,
+      port,
+      // a trailing slash would double up when paths are appended
+      publicUrl: (parsed.server?.public_url ?? `http://${urlHost(host)}:${port}`).replace(
+        /\/+$/,
+        '',
+      ),
+    },
+    engine: { intervalMs: parsed.engine?.interval ?? DEFAULTS.engineIntervalMs },
+    executors,
+    sources,
+    tasks: topoOrder(tasks),
+  };
+}
+
+function storeUrl(store: string, dir: string): string {
+  if (!store.startsWith('sqlite:')) return store;
+  const file = store.slice('sqlite:'.length);
+  return file === ':memory:' ? store : `sqlite:${path.resolve(dir, file)}`;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../engine/placeholders.ts';
+import { parseDuration } from './duration.ts';
+import type { Grouping } from './types.ts';
+
+/*
+ * The raw shape of `autoctrl.yaml` (snake_case, as written). Optional keys are
+ * `nullish` because YAML users leave a key empty (`sources:`) to mean "none";
+ * defaults and paths are filled in by `resolve.ts`, cross-references
+ * (upstream tasks, executor names, kinds) are checked by `checks.ts`.
+ */
+
+export const TASK_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const TASK_NAME_RULE =
+  'task names are lower-case letters, digits, - and _, starting with a letter or digit';
+
+const KNOWN_PLACEHOLDERS = PLACEHOLDER_NAMES.map((n) => `{${n}}`).join(', ');
+
+function duration(min: 'zero' | 'positive') {
+  return z.unknown().transform((value, ctx) => {
+    const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : null;
+    if (ms === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `bad duration ${JSON.stringify(value)}: write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h`,
+      });
+      return z.NEVER;
+    }
+    if (min === 'positive' && ms === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** A string jobs receive with `{run}`-style placeholders filled in. */
+const templated = z.string().superRefine((text, ctx) => {
+  for (const name of unknownPlaceholders(text)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown placeholder {${name}}: known are ${KNOWN_PLACEHOLDERS} (write {{ and }} for literal braces)`,
+    });
+  }
+});
+
+const grouping = z.unknown().transform((value, ctx): Grouping => {
+  if (value === 'run' || value === 'fill') return { by: value };
+  if (isPlainMap(value) && Object.keys(value).length === 1 && 'lumi' in value) {
+    const lumi = value.lumi;
+    if (typeof lumi === 'number' && Number.isFinite(lumi) && lumi > 0) return { by: 'lumi', lumi };
+    ctx.addIssue({
+      code: 'custom',
+      message: 'lumi must be a positive number (/pb)',
+      path: ['lumi'],
+    });
+    return z.NEVER;
+  }
+  ctx.addIssue({
+    code: 'custom',
+    message: 'group must be run, fill or { lumi: <positive number> }',
+  });
+  return z.NEVER;
+});
+
+const jobs = z.unknown().transform((value, ctx): number | { per: 'input' } => {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  if (isPlainMap(value) && Object.keys(value).length === 1 && value.per === 'input') {
+    return { per: 'input' };
+  }
+  ctx.addIssue({
+    code: 'custom',
+    message: 'jobs must be a positive whole number or { per: input }',
+  });
+  return z.NEVER;
+});
+
+const taskSchema = z.strictObject({
+  workflow: z.string().min(1).nullish(),
+  after: z.array(z.string()).nullish(),
+  group: grouping.nullish(),
+  command: z
+    .array(templated, {
+      error: 'command is an argv list, e.g. [python3, reco.py], never a shell line',
+    })
+    .min(1, 'command must list the program and its arguments'),
+  jobs: jobs.nullish(),
+  retries: z.int().min(0).nullish(),
+  retry_delay: duration('zero').nullish(),
+  timeout: duration('positive').nullish(),
+  executor: z.string().nullish(),
+  env: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'),
+      templated,
+    )
+    .nullish(),
+  cwd: z.string().min(1).nullish(),
+});
+
+/** A pluggable part: its `type` picks the kind, whose own schema checks the rest. */
+const pluggable = z.looseObject({ type: z.string() });
+
+const store = z
+  .string()
+  .regex(
+    /^(sqlite:.+|postgres(ql)?:\/\/.+)$/,
+    'store must be sqlite:PATH or postgres://USER@HOST/DB',
+  );
+
+export const fileSchema = z.strictObject({
+  store: store.nullish(),
+  data_dir: z.string().min(1).nullish(),
+  server: z
+    .strictObject({
+      host: z.string().min(1).nullish(),
+      port: z.int().min(0).max(65_535).nullish(),
+      public_url: z
+        .string()
+        .regex(/^https?:\/\/.+/, 'public_url must start with http:// or https://')
+        .nullish(),
+    })
+    .nullish(),
+  engine: z.strictObject({ interval: duration('positive').nullish() }).nullish(),
+  executors: z
+    .record(z.string(), pluggable)
+    .refine(
+      (r) => Object.keys(r).length > 0,
+      'define at least one executor, or leave the section out to run jobs locally',
+    )
+    .nullish(),
+  sources: z
+    .record(z.string(), pluggable.extend({ interval: duration('positive').nullish() }))
+    .nullish(),
+  tasks: z.record(z.string().regex(TASK_NAME, TASK_NAME_RULE), taskSchema).nullish(),
+});
+
+export type ParsedFile = z.output<typeof fileSchema>;
+export type ParsedTask = z.output<typeof taskSchema>;
+
+export function isPlainMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,119 @@
+import { EventEmitter } from 'node:events';
+import type { Instance, Job } from '../model/types.ts';
+import type { EngineContext } from './context.ts';
+import { gate } from './gating.ts';
+import { intake } from './intake.ts';
+import { settleInstances } from './settle-instances.ts';
+import { submitIdle } from './submit.ts';
+import { syncExecutor } from './sync-executors.ts';
+
+export const PROMPT = 'prompt';
+
+export interface PassResult {
+  startedAt: number;
+  durationMs: number;
+  created: number;
+  started: number;
+  settled: Instance[];
+  submitted: number;
+  /** When a delayed retry becomes due: the daemon runs a pass then. */
+  wakeAt: number | null;
+}
+
+export interface EngineEvents {
+  pass: [PassResult];
+  settled: [Instance];
+}
+
+/**
+ * The pass of DESIGN.md, idempotent per (campaign, task). Tasks are taken in
+ * topological order so that an upstream instance settled early in a pass lets
+ * its downstream start in the same pass: a chain advances one step per job
+ * run, not per poll.
+ */
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly ctx: EngineContext;
+  private running: Promise<PassResult> | null = null;
+  private again = false;
+
+  constructor(ctx: EngineContext) {
+    super();
+    this.ctx = ctx;
+  }
+
+  /** Campaigns with work: `prompt` plus those created for reprocessing. */
+  async campaigns(): Promise<string[]> {
+    return [PROMPT];
+  }
+
+  /**
+   * Runs one pass, or joins the one in progress and runs another right after it,
+   * so a trigger during a pass is never lost and passes never overlap.
+   */
+  pass(): Promise<PassResult> {
+    if (this.running !== null) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async loop(): Promise<PassResult> {
+    let result: PassResult;
+    do {
+      this.again = false;
+      result = await this.passOnce();
+      this.emit('pass', result);
+    } while (this.again);
+    return result;
+  }
+
+  private async passOnce(): Promise<PassResult> {
+    const { ctx } = this;
+    const startedAt = ctx.now();
+    const activeByExecutor = await this.activeJobs();
+    for (const [name, executor] of ctx.executors) await syncExecutor(ctx, executor, activeByExecutor.get(name) ?? []);
+
+    let created = 0;
+    let started = 0;
+    const settled: Instance[] = [];
+    for (const campaign of await this.campaigns()) {
+      for (const task of ctx.deployment.tasks) {
+        created += await intake(ctx, campaign, task);
+        const done = await settleInstances(ctx, campaign, task);
+        settled.push(...done);
+        started += await gate(ctx, campaign, task);
+      }
+    }
+    for (const inst of settled) this.emit('settled', inst);
+
+    let submitted = 0;
+    // Re-read: gating, retries and reports during the pass added idle jobs.
+    const active = await this.activeJobs();
+    for (const [name, executor] of ctx.executors) {
+      submitted += await submitIdle(ctx, executor, active.get(name) ?? []);
+    }
+    let wakeAt: number | null = null;
+    for (const jobs of active.values()) {
+      for (const j of jobs) {
+        if (j.claimedBy === null && j.notBefore !== null && j.notBefore > ctx.now()) {
+          wakeAt = wakeAt === null ? j.notBefore : Math.min(wakeAt, j.notBefore);
+        }
+      }
+    }
+    return { startedAt, durationMs: ctx.now() - startedAt, created, started, settled, submitted, wakeAt };
+  }
+
+  private async activeJobs(): Promise<Map<string, Job[]>> {
+    const byExecutor = new Map<string, Job[]>();
+    for (const job of await this.ctx.store.activeJobs()) {
+      const list = byExecutor.get(job.executor);
+      if (list === undefined) byExecutor.set(job.executor, [job]);
+      else list.push(job);
+    }
+    return byExecutor;
+  }
+}

@@ -1,0 +1,60 @@
+import type { TaskConfig } from '../config/types.ts';
+import { StaleStateError } from '../errors.ts';
+import type { Instance, Job } from '../model/types.ts';
+import type { EngineContext } from './context.ts';
+
+/**
+ * Step 3 of a pass for one (campaign, task): a processing instance whose jobs
+ * are all done turns `done`; one with a job out of attempts turns `failed`.
+ * Returns the instances that settled.
+ */
+export async function settleInstances(
+  ctx: EngineContext,
+  campaign: string,
+  task: TaskConfig,
+): Promise<Instance[]> {
+  const processing = await ctx.store.instancesByStatus(campaign, task.name, ['processing']);
+  const settled: Instance[] = [];
+  for (const inst of processing) {
+    const verdict = judge(latestAttempts(await ctx.store.jobsForInstance(inst.id)));
+    if (verdict === null) continue;
+    try {
+      settled.push(
+        await ctx.store.transitionInstance(inst.id, {
+          from: 'processing',
+          to: verdict.status,
+          reason: verdict.reason,
+          by: 'engine',
+          at: ctx.now(),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof StaleStateError)) throw err;
+    }
+  }
+  return settled;
+}
+
+/** The last attempt of each job of the current instance attempt. */
+function latestAttempts(jobs: readonly Job[]): Job[] {
+  const byIndex = new Map<number, Job>();
+  // Jobs of earlier instance attempts (before a reprocess) are older than the current ones: keep the newest id.
+  for (const j of jobs) {
+    const seen = byIndex.get(j.index);
+    if (seen === undefined || j.id > seen.id) byIndex.set(j.index, j);
+  }
+  return [...byIndex.values()];
+}
+
+function judge(jobs: readonly Job[]): { status: 'done' | 'failed'; reason: string | null } | null {
+  if (jobs.length === 0) return null;
+  const failed = jobs.find((j) => j.status === 'failed');
+  if (failed !== undefined) {
+    const why = failed.reason ?? `exit code ${failed.exitCode ?? 'unknown'}`;
+    return {
+      status: 'failed',
+      reason: `job ${failed.index} failed after ${failed.attempt} attempt${failed.attempt > 1 ? 's' : ''}: ${why}`,
+    };
+  }
+  return jobs.every((j) => j.status === 'done') ? { status: 'done', reason: null } : null;
+}

@@ -1,0 +1,64 @@
+import type { Executor, JobRef } from '../executors/contract.ts';
+import type { Job } from '../model/types.ts';
+import { type EngineContext, taskByName } from './context.ts';
+import { buildLaunch, jobWorkDir } from './launch.ts';
+import { settleJob } from './outcome.ts';
+
+export function jobRef(ctx: EngineContext, job: Job): JobRef {
+  return {
+    jobId: job.id,
+    executorId: job.executorId,
+    workDir: jobWorkDir(ctx, job),
+    submittedAt: job.submittedAt,
+    timeoutMs: taskByName(ctx, job.task)?.timeoutMs ?? null,
+  };
+}
+
+/**
+ * Hands idle jobs to their executor, oldest first, no more than it has room
+ * for. Each job is claimed in the store before it is submitted, so it is
+ * submitted by one controller only.
+ */
+export async function submitIdle(ctx: EngineContext, executor: Executor, active: readonly Job[]): Promise<number> {
+  let room = executor.capacity() - active.filter((j) => j.claimedBy !== null && j.status !== 'done').length;
+  if (room <= 0 && executor.capacity() !== Number.POSITIVE_INFINITY) return 0;
+  const now = ctx.now();
+  const ready = active.filter((j) => j.status === 'idle' && j.claimedBy === null && (j.notBefore ?? 0) <= now);
+  if (ready.length === 0) return 0;
+  const chosen = ready.slice(0, Math.max(0, room));
+  const claimed = new Set(await ctx.store.claimJobs(chosen.map((j) => j.id), ctx.controllerId, now));
+  let submitted = 0;
+  for (const job of chosen) {
+    if (!claimed.has(job.id)) continue;
+    await submitOne(ctx, executor, job);
+    submitted++;
+    room--;
+  }
+  return submitted;
+}
+
+/** Submits a claimed job; a job that cannot be started fails (and is retried if it may). */
+export async function submitOne(ctx: EngineContext, executor: Executor, job: Job): Promise<void> {
+  const task = taskByName(ctx, job.task);
+  const instance = await ctx.store.getInstance(job.instanceId);
+  if (task === undefined || instance === null) {
+    await settleJob(ctx, job, {
+      status: 'failed',
+      reason: `task ${job.task} is no longer in the deployment file`,
+      by: 'engine',
+    });
+    return;
+  }
+  try {
+    const launch = await buildLaunch(ctx, task, instance, job);
+    const { executorId } = await executor.submit(launch);
+    await ctx.store.setJobSubmitted(job.id, executorId, launch.logPath);
+  } catch (err) {
+    ctx.logger.warn({ err, job: job.id, task: job.task }, 'job submission failed');
+    await settleJob(ctx, job, {
+      status: 'failed',
+      reason: `submission to ${executor.name} failed: ${(err as Error).message}`,
+      by: 'engine',
+    });
+  }
+}

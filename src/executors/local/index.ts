@@ -1,0 +1,12 @@
+import { availableParallelism } from 'node:os';
+import type { ExecutorFactory } from '../contract.ts';
+import { LocalExecutor } from './local-executor.ts';
+
+export { ExecutorError } from './errors.ts';
+export { LocalExecutor, type LocalExecutorOptions } from './local-executor.ts';
+
+/** `kind: local`: jobs are child processes of the controller's machine. Options: `slots`. */
+export const createLocalExecutor: ExecutorFactory = async (name, options, ctx) => {
+  const slots = typeof options.slots === 'number' ? options.slots : availableParallelism();
+  return new LocalExecutor(name, { slots, logger: ctx.logger.child({ executor: name }) });
+};

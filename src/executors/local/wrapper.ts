@@ -1,0 +1,126 @@
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Why a wrapper at all: jobs are detached and outlive the controller, which may
+ * be SIGKILLed at any moment. Only a job's parent can learn its exit status
+ * from the kernel, so a controller restarted later could never know how an
+ * adopted job ended. The wrapper (a constant script: no job value is ever part
+ * of it) stays the job's parent and leaves the status in `workDir/exit`.
+ *
+ * Invoked as `sh -c WRAPPER autoctrl-job <workDir> <argv...>`:
+ * - the trap keeps the wrapper alive when the process group gets SIGTERM, so it
+ *   can still record the job's status (143); traps with a command are reset
+ *   in the subshell, so the job itself gets the default disposition;
+ * - `( shift; exec "$@" )` runs argv exactly as execvp would: `exec` never runs
+ *   a shell builtin or function, so argv[0] `eval` is a program name, not code;
+ * - no shell variable is assigned (the status goes through `set --`): a
+ *   variable inherited from the job's environment is exported, so assigning
+ *   it would change the environment of the commands that follow;
+ * - `exit.tmp` + rename makes `exit` appear whole; `command -p` finds `mv`
+ *   even when the job's environment sets an odd PATH.
+ */
+export const WRAPPER = `trap : HUP INT TERM
+echo $$ >"$1/pid"
+(shift; exec "$@")
+set -- "$1" "$?"
+echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"
+exit "$2"`;
+
+/** `$0` of the wrapper: how `/proc/<pid>/cmdline` tells our wrappers apart. */
+export const WRAPPER_NAME = 'autoctrl-job';
+
+export const FILES = {
+  /** Created (exclusively) before the spawn: the job was handed over. */
+  submitted: 'submitted',
+  pid: 'pid',
+  exit: 'exit',
+  /** Why the controller stopped the job, written before the signal is sent. */
+  reason: 'reason',
+} as const;
+
+/** What a job's work directory says about it. */
+export interface JobFiles {
+  /** mtime of the `submitted` marker; null when absent. */
+  submittedAt: number | null;
+  /** null when absent or not written yet (the shell truncates before it writes). */
+  pid: number | null;
+  exitStatus: number | null;
+  reason: string | null;
+  /** mtime of the reason file: when the controller first signalled the job. */
+  reasonAt: number | null;
+}
+
+export async function readJobFiles(workDir: string): Promise<JobFiles> {
+  const [submittedAt, pid, exitStatus, reason, reasonAt] = await Promise.all([
+    mtimeOf(join(workDir, FILES.submitted)),
+    readInt(join(workDir, FILES.pid)),
+    readInt(join(workDir, FILES.exit)),
+    readText(join(workDir, FILES.reason)),
+    mtimeOf(join(workDir, FILES.reason)),
+  ]);
+  return { submittedAt, pid, exitStatus, reason, reasonAt };
+}
+
+export async function readExitStatus(workDir: string): Promise<number | null> {
+  return readInt(join(workDir, FILES.exit));
+}
+
+/**
+ * Creates the `submitted` marker; false when it already exists (the job was
+ * handed over before, perhaps by a controller that has since died).
+ */
+export async function createMarker(workDir: string, jobId: number): Promise<boolean> {
+  await mkdir(workDir, { recursive: true });
+  try {
+    const fh = await open(join(workDir, FILES.submitted), 'wx');
+    await fh.writeFile(
+      `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid })}\n`,
+    );
+    await fh.close();
+    return true;
+  } catch (err) {
+    if (isCode(err, 'EEXIST')) return false;
+    throw err;
+  }
+}
+
+export async function removeMarker(workDir: string): Promise<void> {
+  await rm(join(workDir, FILES.submitted), { force: true });
+}
+
+/** Records why the job is being stopped; the first reason wins (a timeout is not renamed by a later cancel). */
+export async function writeReason(workDir: string, reason: string): Promise<void> {
+  try {
+    await writeFile(join(workDir, FILES.reason), `${reason}\n`, { flag: 'wx' });
+  } catch (err) {
+    if (!isCode(err, 'EEXIST')) throw err;
+  }
+}
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+async function readInt(path: string): Promise<number | null> {
+  const text = await readText(path);
+  return text !== null && /^\d+$/.test(text) ? Number(text) : null;
+}
+
+async function mtimeOf(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+export function isCode(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}

@@ -1,0 +1,77 @@
+import { hostname } from 'node:os';
+import type { Deployment } from './config/types.ts';
+import type { Executor } from './executors/contract.ts';
+import { executorKinds } from './executors/registry.ts';
+import type { EngineContext } from './engine/context.ts';
+import { Engine } from './engine/engine.ts';
+import { jobTokenSecret } from './engine/tokens.ts';
+import { AutoctrlError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { StateStore } from './store/contract.ts';
+import { openStore } from './store/open.ts';
+
+/** A deployment brought to life: its store, executors and engine. */
+export interface Runtime {
+  deployment: Deployment;
+  store: StateStore;
+  executors: Map<string, Executor>;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  serverUrl?: string | null;
+  controllerId?: string;
+  now?: () => number;
+}
+
+/**
+ * The controller's identity in job claims. Stable across restarts on one host
+ * so that a restarted controller recognises the submissions it had claimed.
+ */
+export function defaultControllerId(): string {
+  return process.env.AUTOCTRL_CONTROLLER_ID ?? hostname();
+}
+
+export async function openExecutors(deployment: Deployment, logger: Logger): Promise<Map<string, Executor>> {
+  const executors = new Map<string, Executor>();
+  for (const [name, cfg] of Object.entries(deployment.executors)) {
+    const kind = executorKinds[cfg.type];
+    if (kind === undefined) throw new AutoctrlError('unknown_executor', `executor ${name}: unknown type ${cfg.type}`);
+    const factory = await kind.load();
+    executors.set(name, await factory(name, cfg.options, { logger, dataDir: deployment.dataDir }));
+  }
+  return executors;
+}
+
+export async function openRuntime(deployment: Deployment, opts: RuntimeOptions): Promise<Runtime> {
+  const store = await openStore(deployment.store, opts.logger);
+  try {
+    const executors = await openExecutors(deployment, opts.logger);
+    const ctx: EngineContext = {
+      deployment,
+      store,
+      executors,
+      logger: opts.logger,
+      controllerId: opts.controllerId ?? defaultControllerId(),
+      now: opts.now ?? Date.now,
+      serverUrl: opts.serverUrl ?? null,
+      tokenSecret: await jobTokenSecret(store),
+    };
+    const engine = new Engine(ctx);
+    return {
+      deployment,
+      store,
+      executors,
+      engine,
+      async close() {
+        for (const e of executors.values()) await e.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

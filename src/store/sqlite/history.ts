@@ -1,0 +1,76 @@
+import type { EventRecord, Output } from '../../model/types.ts';
+import type { EventQuery, OutputQuery } from '../contract.ts';
+import { EVENT_COLUMNS, type EventRow, OUTPUT_SELECT, type OutputRow, toEvent, toOutput } from './rows.ts';
+import { type Db, jsonList, limitOf, StatementCache } from './shared.ts';
+
+/** Outputs, the event log and leases: the read side for people, and coordination between controllers. */
+export function historyOps(db: Db) {
+  const cache = new StatementCache(db);
+  const ofInstances = db.prepare<[string], OutputRow>(
+    `${OUTPUT_SELECT} WHERE o.instance_id IN (SELECT value FROM json_each(?)) ORDER BY o.id`,
+  );
+  // Takes the lease when absent, expired or already ours; otherwise changes nothing (0 rows).
+  const acquire = db.prepare<[string, string, number, number]>(
+    `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
+  );
+  const release = db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND owner = ?');
+
+  function listOutputs(q: OutputQuery): Output[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.campaign !== undefined) {
+      where.push('i.campaign = ?');
+      params.push(q.campaign);
+    }
+    if (q.task !== undefined) {
+      where.push('i.task = ?');
+      params.push(q.task);
+    }
+    if (q.runFrom !== undefined || q.runTo !== undefined) {
+      const scope = [q.campaign === undefined ? '' : ' AND m.campaign = ?', q.task === undefined ? '' : ' AND m.task = ?'];
+      where.push(`o.instance_id IN (SELECT m.instance_id FROM memberships m WHERE m.run >= ? AND m.run <= ?${scope.join('')})`);
+      params.push(q.runFrom ?? Number.MIN_SAFE_INTEGER, q.runTo ?? Number.MAX_SAFE_INTEGER);
+      if (q.campaign !== undefined) params.push(q.campaign);
+      if (q.task !== undefined) params.push(q.task);
+    }
+    const sql = `${OUTPUT_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY o.id LIMIT ?`;
+    return cache
+      .get<OutputRow>(sql)
+      .all(...params, limitOf(q.limit))
+      .map(toOutput);
+  }
+
+  function listEvents(q: EventQuery): EventRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const filters: [string, unknown][] = [
+      ['instance_id = ?', q.instanceId],
+      ['entity = ?', q.entity],
+      ['entity_id = ?', q.entityId],
+      ['id > ?', q.afterId],
+    ];
+    for (const [cond, value] of filters) {
+      if (value === undefined) continue;
+      where.push(cond);
+      params.push(value);
+    }
+    const sql = `SELECT ${EVENT_COLUMNS} FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return cache
+      .get<EventRow>(sql)
+      .all(...params, limitOf(q.limit))
+      .map(toEvent);
+  }
+
+  return {
+    listOutputs,
+    outputsForInstances: (ids: readonly number[]): Output[] => ofInstances.all(jsonList(ids)).map(toOutput),
+    listEvents,
+    acquireLease: (name: string, owner: string, ttlMs: number, now: number): boolean =>
+      acquire.run(name, owner, now + ttlMs, now).changes === 1,
+    releaseLease: (name: string, owner: string): void => {
+      release.run(name, owner);
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { type Logger, silentLogger } from '../../logger.ts';
+import type { StateStore } from '../contract.ts';
+import { migrate } from './migrations.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+/**
+ * Opens (creating it and its directory if needed) and migrates the SQLite
+ * store at `path`. Other processes, such as a job's `autoctrl job report`,
+ * may open the same file at the same time.
+ */
+export async function createSqliteStore(path: string, opts: { logger?: Logger } = {}): Promise<StateStore> {
+  const logger = opts.logger ?? silentLogger();
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    // busy_timeout first: switching to WAL itself may wait for another opener.
+    db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
+    // In WAL mode a killed process loses nothing; only a power cut may undo the last commits.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('cache_size = -65536'); db.pragma('wal_autocheckpoint = 10000');
+    migrate(db, logger);
+    return new SqliteStore(db, logger);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,209 @@
+import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import { assertInstanceTransition } from '../../model/transitions.ts';
+import type { Instance, InstanceStatus, Job } from '../../model/types.ts';
+import type { Cell, InstanceChange, InstanceQuery, InstanceStart, NewInstance } from '../contract.ts';
+import { INSTANCE_COLUMNS, type InstanceRow, toInstance } from './rows.ts';
+import { type Db, jsonList, limitOf, type NewEvent, placeholders, StatementCache } from './shared.ts';
+import type { jobWriter } from './writers.ts';
+
+/** Instances, their run memberships and the configurations they ran with. */
+export function instanceOps(
+  db: Db,
+  writeEvent: (e: NewEvent) => number,
+  writeJob: ReturnType<typeof jobWriter>,
+) {
+  const cache = new StatementCache(db);
+  const byId = db.prepare<[number], InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id = ?`);
+  const isMember = db
+    .prepare<[string, string, number], 1>('SELECT 1 FROM memberships WHERE campaign = ? AND task = ? AND run = ?')
+    .pluck();
+  const insert = db.prepare<[string, string, string, string, number, number, number]>(
+    `INSERT INTO instances (campaign, task, group_key, runs, first_run, status, attempt, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'new', 1, ?, ?) ON CONFLICT (campaign, task, group_key) DO NOTHING`,
+  );
+  const addMember = db.prepare<[string, string, number, number]>(
+    'INSERT INTO memberships (campaign, task, run, instance_id) VALUES (?, ?, ?, ?)',
+  );
+  const setCursor = db.prepare<[string, string]>(
+    'INSERT INTO cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+  const forRuns = db.prepare<[string, string, string], InstanceRow>(
+    `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id IN (
+       SELECT m.instance_id FROM memberships m
+       WHERE m.campaign = ? AND m.task = ? AND m.run IN (SELECT value FROM json_each(?)))
+     ORDER BY i.id`,
+  );
+  const cells = db.prepare<[string, string], Cell>(
+    `SELECT m.run, m.task, m.instance_id AS instanceId, i.status
+     FROM memberships m JOIN instances i ON i.id = m.instance_id
+     WHERE m.campaign = ? AND m.run IN (SELECT value FROM json_each(?))
+     ORDER BY m.run, m.task`,
+  );
+  const update = db.prepare<[InstanceStatus, string | null, number, string | null, number, number, InstanceStatus]>(
+    `UPDATE instances SET status = ?, reason = ?, attempt = ?, config_hash = ?, updated_at = ?
+     WHERE id = ? AND status = ?`,
+  );
+  const putConfig = db.prepare<[string, string]>(
+    'INSERT INTO configs (hash, json) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING',
+  );
+  const getConfig = db.prepare<[string], string>('SELECT json FROM configs WHERE hash = ?').pluck();
+
+  function instanceEvent(i: Instance, from: InstanceStatus | null, by: string, data: NewEvent['data']): void {
+    writeEvent({
+      at: i.updatedAt,
+      entity: 'instance',
+      entityId: String(i.id),
+      campaign: i.campaign,
+      task: i.task,
+      instanceId: i.id,
+      from,
+      to: i.status,
+      reason: i.reason,
+      by,
+      configHash: i.configHash,
+      data,
+    });
+  }
+
+  /** The current row, checked against the caller's `from` (the compare of compare-and-set). */
+  function current(id: number, from: InstanceStatus): InstanceRow {
+    const row = byId.get(id);
+    if (row === undefined) throw new NotFoundError('instance', id);
+    if (row.status !== from) throw new StaleStateError('instance', id, from, row.status);
+    return row;
+  }
+
+  const create = db.transaction(
+    (list: readonly NewInstance[], by: string, cursor: { key: string; value: string } | undefined, at: number) => {
+      const created: Instance[] = [];
+      for (const n of list) {
+        const runs = [...new Set(n.runs)].sort((a, b) => a - b);
+        const first = runs[0];
+        if (first === undefined) throw new InvalidInputError('runs', `instance ${n.groupKey} covers no run`);
+        if (runs.some((r) => isMember.get(n.campaign, n.task, r) !== undefined)) continue;
+        const res = insert.run(n.campaign, n.task, n.groupKey, JSON.stringify(runs), first, at, at);
+        if (res.changes === 0) continue;
+        const id = Number(res.lastInsertRowid);
+        for (const r of runs) addMember.run(n.campaign, n.task, r, id);
+        const instance: Instance = {
+          id,
+          campaign: n.campaign,
+          task: n.task,
+          groupKey: n.groupKey,
+          runs,
+          status: 'new',
+          reason: null,
+          attempt: 1,
+          configHash: null,
+          createdAt: at,
+          updatedAt: at,
+        };
+        instanceEvent(instance, null, by, null);
+        created.push(instance);
+      }
+      if (cursor !== undefined) setCursor.run(cursor.key, cursor.value);
+      return created;
+    },
+  );
+
+  const transition = db.transaction((id: number, c: InstanceChange): Instance => {
+    const row = current(id, c.from);
+    const before = toInstance(row);
+    if (c.from === 'waiting' && c.to === 'waiting' && row.reason === c.reason) return before;
+    const reprocess = c.to === 'new';
+    const after: Instance = {
+      ...before,
+      status: c.to,
+      reason: c.reason,
+      attempt: reprocess ? before.attempt + 1 : before.attempt,
+      configHash: reprocess ? null : before.configHash,
+      updatedAt: c.at,
+    };
+    update.run(after.status, after.reason, after.attempt, after.configHash, c.at, id, c.from);
+    instanceEvent(after, c.from, c.by, c.data ?? null);
+    return after;
+  });
+
+  const start = db.transaction((id: number, s: InstanceStart) => {
+    const before = toInstance(current(id, s.from));
+    putConfig.run(s.configHash, JSON.stringify(s.config ?? null));
+    const instance: Instance = {
+      ...before,
+      status: 'processing',
+      reason: s.reason,
+      configHash: s.configHash,
+      updatedAt: s.at,
+    };
+    update.run('processing', s.reason, instance.attempt, s.configHash, s.at, id, s.from);
+    instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length });
+    const parent = { instanceId: id, campaign: instance.campaign, task: instance.task, configHash: s.configHash };
+    const jobs: Job[] = s.jobs.map((j) => writeJob(parent, j, s.by, s.at));
+    return { instance, jobs };
+  });
+
+  function find(q: InstanceQuery): Instance[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const filter = (conds: string[], cond: string, value: unknown): void => {
+      if (value === undefined) return;
+      conds.push(cond);
+      params.push(value);
+    };
+    if (q.runFrom !== undefined || q.runTo !== undefined) {
+      // Driven by memberships, where campaign and task bound the run range scan; an
+      // instance of several runs matches on any of them.
+      const sub: string[] = [];
+      filter(sub, 'm.run >= ?', q.runFrom ?? Number.MIN_SAFE_INTEGER);
+      filter(sub, 'm.run <= ?', q.runTo ?? Number.MAX_SAFE_INTEGER);
+      filter(sub, 'm.campaign = ?', q.campaign);
+      filter(sub, 'm.task = ?', q.task);
+      where.push(`i.id IN (SELECT m.instance_id FROM memberships m WHERE ${sub.join(' AND ')})`);
+    } else {
+      filter(where, 'i.campaign = ?', q.campaign);
+      filter(where, 'i.task = ?', q.task);
+    }
+    if (q.statuses !== undefined) {
+      where.push(`i.status IN (${placeholders(q.statuses.length)})`);
+      params.push(...q.statuses);
+    }
+    const sql = `SELECT ${INSTANCE_COLUMNS} FROM instances i${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY i.first_run, i.task, i.id LIMIT ?`;
+    return cache
+      .get<InstanceRow>(sql)
+      .all(...params, limitOf(q.limit))
+      .map(toInstance);
+  }
+
+  return {
+    createInstances: (list: readonly NewInstance[], by: string, cursor?: { key: string; value: string }) =>
+      create.immediate(list, by, cursor, Date.now()),
+    getInstance: (id: number): Instance | null => {
+      const row = byId.get(id);
+      return row === undefined ? null : toInstance(row);
+    },
+    instancesByStatus: (campaign: string, task: string, statuses: readonly InstanceStatus[]): Instance[] =>
+      cache
+        .get<InstanceRow>(
+          `SELECT ${INSTANCE_COLUMNS} FROM instances i
+           WHERE i.campaign = ? AND i.task = ? AND i.status IN (${placeholders(statuses.length)}) ORDER BY i.id`,
+        )
+        .all(campaign, task, ...statuses)
+        .map(toInstance),
+    instancesForRuns: (campaign: string, task: string, runs: readonly number[]): Instance[] =>
+      forRuns.all(campaign, task, jsonList(runs)).map(toInstance),
+    findInstances: find,
+    cellsForRuns: (campaign: string, runs: readonly number[]): Cell[] => cells.all(campaign, jsonList(runs)),
+    transitionInstance: (id: number, c: InstanceChange): Instance => {
+      assertInstanceTransition(id, c.from, c.to);
+      return transition.immediate(id, c);
+    },
+    startInstance: (id: number, s: InstanceStart) => {
+      assertInstanceTransition(id, s.from, 'processing');
+      return start.immediate(id, s);
+    },
+    getConfig: (hash: string): unknown => {
+      const json = getConfig.get(hash);
+      return json === undefined ? null : (JSON.parse(json) as unknown);
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import { assertJobTransition } from '../../model/transitions.ts';
+import type { Job, JobStatus, OutputInput } from '../../model/types.ts';
+import type { JobChange } from '../contract.ts';
+import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
+import type { Db, NewEvent } from './shared.ts';
+import type { jobWriter } from './writers.ts';
+
+const ACTIVE = "status IN ('idle', 'running')";
+
+export interface JobCount {
+  executor: string;
+  campaign: string;
+  status: JobStatus;
+  claimed: boolean;
+  count: number;
+}
+
+function checkFields(fields: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(fields)) {
+    const ok = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+    if (!ok) throw new InvalidInputError(`fields.${key}`, 'must be a finite number or a string');
+  }
+}
+
+/** Jobs: claiming, state changes, reported fields and outputs. */
+export function jobOps(db: Db, writeEvent: (e: NewEvent) => number, writeJob: ReturnType<typeof jobWriter>) {
+  const byId = db.prepare<[number], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`);
+  const ofInstance = db.prepare<[number], JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE instance_id = ? ORDER BY id`,
+  );
+  // The literal ACTIVE condition is what lets SQLite use the partial index.
+  const active = db.prepare<[], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} ORDER BY id`);
+  const activeOn = db.prepare<[string], JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} AND executor = ? ORDER BY id`,
+  );
+  const counts = db.prepare<[], Omit<JobCount, 'claimed'> & { claimed: 0 | 1 }>(
+    `SELECT executor, campaign, status, claimed_by IS NOT NULL AS claimed, COUNT(*) AS count
+     FROM jobs WHERE ${ACTIVE} GROUP BY executor, campaign, status, claimed`,
+  );
+  const claim = db.prepare<[string, number, number]>(
+    "UPDATE jobs SET claimed_by = ?, submitted_at = ? WHERE id = ? AND status = 'idle' AND claimed_by IS NULL",
+  );
+  const submitted = db.prepare<[string, string | null, number]>(
+    'UPDATE jobs SET executor_id = ?, log_path = ? WHERE id = ?',
+  );
+  const update = db.prepare<
+    [JobStatus, string | null, number | null, number | null, number | null, number, JobStatus]
+  >(
+    `UPDATE jobs SET status = ?, reason = ?, exit_code = ?, started_at = ?, ended_at = ?
+     WHERE id = ? AND status = ?`,
+  );
+  const configHash = db.prepare<[number], string | null>('SELECT config_hash FROM instances WHERE id = ?').pluck();
+  const setFields = db.prepare<[string, number]>('UPDATE jobs SET fields = ? WHERE id = ?');
+  const sample = db.prepare<[number, string, number | null, string | null, number]>(
+    'INSERT INTO job_samples (job_id, key, num, text, at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const addOutput = db.prepare<[number, number, string, string | null, string, number]>(
+    'INSERT INTO outputs (job_id, instance_id, path, kind, meta, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+
+  const claimMany = db.transaction((ids: readonly number[], owner: string, at: number) =>
+    [...new Set(ids)].filter((id) => claim.run(owner, at, id).changes === 1),
+  );
+
+  const transition = db.transaction((id: number, c: JobChange) => {
+    const row = byId.get(id);
+    if (row === undefined) throw new NotFoundError('job', id);
+    if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
+    const ended = c.to === 'done' || c.to === 'failed';
+    const job: Job = {
+      ...toJob(row),
+      status: c.to,
+      reason: c.reason,
+      exitCode: c.exitCode === undefined ? row.exit_code : c.exitCode,
+      startedAt: c.to === 'running' ? c.at : row.started_at,
+      endedAt: ended ? c.at : row.ended_at,
+    };
+    update.run(job.status, job.reason, job.exitCode, job.startedAt, job.endedAt, id, c.from);
+    const parent = {
+      instanceId: job.instanceId,
+      campaign: job.campaign,
+      task: job.task,
+      configHash: configHash.get(job.instanceId) ?? null,
+    };
+    writeEvent({
+      at: c.at,
+      entity: 'job',
+      entityId: String(id),
+      campaign: job.campaign,
+      task: job.task,
+      instanceId: job.instanceId,
+      from: c.from,
+      to: c.to,
+      reason: c.reason,
+      by: c.by,
+      configHash: parent.configHash,
+      data: { index: job.index, attempt: job.attempt, exitCode: job.exitCode },
+    });
+    // The next attempt runs where the failed one did, whatever executor the caller names.
+    const retry =
+      c.retry === undefined
+        ? null
+        : writeJob(parent, { ...c.retry, executor: job.executor }, c.by, c.at, { retryOf: id });
+    return { job, retry };
+  });
+
+  const record = db.transaction(
+    (
+      id: number,
+      data: { fields?: Record<string, number | string>; outputs?: readonly OutputInput[]; at: number },
+    ) => {
+      const row = byId.get(id);
+      if (row === undefined) throw new NotFoundError('job', id);
+      const fields = data.fields ?? {};
+      if (Object.keys(fields).length > 0) {
+        setFields.run(JSON.stringify({ ...(JSON.parse(row.fields) as object), ...fields }), id);
+        for (const [key, value] of Object.entries(fields)) {
+          if (typeof value === 'number') sample.run(id, key, value, null, data.at);
+          else sample.run(id, key, null, value, data.at);
+        }
+      }
+      for (const o of data.outputs ?? []) {
+        addOutput.run(id, row.instance_id, o.path, o.kind ?? null, JSON.stringify(o.meta ?? {}), data.at);
+      }
+    },
+  );
+
+  return {
+    getJob: (id: number): Job | null => {
+      const row = byId.get(id);
+      return row === undefined ? null : toJob(row);
+    },
+    jobsForInstance: (instanceId: number): Job[] => ofInstance.all(instanceId).map(toJob),
+    activeJobs: (executor?: string): Job[] =>
+      (executor === undefined ? active.all() : activeOn.all(executor)).map(toJob),
+    activeJobCounts: (): JobCount[] => counts.all().map((r) => ({ ...r, claimed: r.claimed === 1 })),
+    claimJobs: (ids: readonly number[], owner: string, at: number): number[] => claimMany.immediate(ids, owner, at),
+    setJobSubmitted: (id: number, executorId: string, logPath: string | null): void => {
+      if (submitted.run(executorId, logPath, id).changes === 0) throw new NotFoundError('job', id);
+    },
+    transitionJob: (id: number, c: JobChange) => {
+      assertJobTransition(id, c.from, c.to);
+      if (c.retry !== undefined && c.to !== 'failed') {
+        throw new InvalidInputError('retry', `job ${id}: a retry is created only when the job fails, not on ${c.to}`);
+      }
+      return transition.immediate(id, c);
+    },
+    recordJobData: (
+      id: number,
+      data: { fields?: Record<string, number | string>; outputs?: readonly OutputInput[]; at: number },
+    ): void => {
+      checkFields(data.fields ?? {});
+      record.immediate(id, data);
+    },
+  };
+}

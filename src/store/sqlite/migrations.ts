@@ -1,0 +1,159 @@
+import type Database from 'better-sqlite3';
+import type { Logger } from '../../logger.ts';
+
+/**
+ * Numbered schema migrations. A released migration is never edited: a change
+ * is a new entry, so every store file reaches the same schema by the same path.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE runs (
+  run INTEGER PRIMARY KEY,
+  fill INTEGER,
+  start_at INTEGER,
+  end_at INTEGER,
+  lumi REAL,
+  type TEXT,
+  meta TEXT NOT NULL DEFAULT '{}',
+  seq INTEGER NOT NULL UNIQUE
+);
+
+CREATE TABLE cursors (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE instances (
+  id INTEGER PRIMARY KEY,
+  campaign TEXT NOT NULL,
+  task TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  runs TEXT NOT NULL,
+  first_run INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT,
+  attempt INTEGER NOT NULL,
+  config_hash TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (campaign, task, group_key)
+);
+CREATE INDEX instances_by_status ON instances (campaign, task, status);
+CREATE INDEX instances_by_first_run ON instances (campaign, first_run, task);
+
+-- One row per (campaign, task, run): the primary key is what forbids a run in
+-- two instances of one task; the second index serves the overview grid.
+CREATE TABLE memberships (
+  campaign TEXT NOT NULL,
+  task TEXT NOT NULL,
+  run INTEGER NOT NULL,
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  PRIMARY KEY (campaign, task, run)
+) WITHOUT ROWID;
+CREATE INDEX memberships_by_run ON memberships (campaign, run, instance_id);
+
+CREATE TABLE configs (
+  hash TEXT PRIMARY KEY,
+  json TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  campaign TEXT NOT NULL,
+  task TEXT NOT NULL,
+  job_index INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  executor TEXT NOT NULL,
+  executor_id TEXT,
+  claimed_by TEXT,
+  not_before INTEGER,
+  input TEXT,
+  log_path TEXT,
+  exit_code INTEGER,
+  reason TEXT,
+  fields TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  submitted_at INTEGER,
+  started_at INTEGER,
+  ended_at INTEGER
+);
+CREATE INDEX jobs_by_instance ON jobs (instance_id, id);
+-- Partial: a year of finished jobs must not slow down the per-pass active scan.
+CREATE INDEX jobs_active ON jobs (executor, id) WHERE status IN ('idle', 'running');
+
+CREATE TABLE job_samples (
+  job_id INTEGER NOT NULL REFERENCES jobs (id),
+  key TEXT NOT NULL,
+  num REAL,
+  text TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX job_samples_by_job ON job_samples (job_id, key, at);
+
+CREATE TABLE outputs (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES jobs (id),
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  path TEXT NOT NULL,
+  kind TEXT,
+  meta TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX outputs_by_instance ON outputs (instance_id, id);
+
+-- AUTOINCREMENT: ids are never reused, so an event id is a safe resume point.
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  entity TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  campaign TEXT,
+  task TEXT,
+  instance_id INTEGER,
+  from_state TEXT,
+  to_state TEXT,
+  reason TEXT,
+  actor TEXT NOT NULL,
+  config_hash TEXT,
+  data TEXT
+);
+CREATE INDEX events_by_instance ON events (instance_id, id);
+CREATE INDEX events_by_entity ON events (entity, entity_id, id);
+
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
+];
+
+/**
+ * Applies pending migrations, each in its own `BEGIN IMMEDIATE` transaction
+ * that re-checks the version: controllers starting together on one file take
+ * turns, and the second finds nothing left to do.
+ */
+export function migrate(db: Database.Database, logger: Logger): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const applied = db.prepare<[number], 1>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare<[number, string, number]>(
+    'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  );
+  const apply = db.transaction((m: (typeof MIGRATIONS)[number]): boolean => {
+    if (applied.get(m.version) !== undefined) return false;
+    db.exec(m.sql);
+    record.run(m.version, m.name, Date.now());
+    return true;
+  });
+  for (const m of MIGRATIONS) {
+    if (apply.immediate(m)) logger.info({ version: m.version, name: m.name }, 'applied store migration');
+  }
+}

@@ -1,0 +1,75 @@
+import type Database from 'better-sqlite3';
+import type { EventRecord } from '../../model/types.ts';
+
+export type Db = Database.Database;
+
+/**
+ * Prepared statements for SQL built from optional filters. The set of
+ * distinct texts is small (one per filter combination), so each is prepared
+ * once and kept.
+ */
+export class StatementCache {
+  readonly #db: Db;
+  readonly #statements = new Map<string, Database.Statement<unknown[], unknown>>();
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  get<R>(sql: string): Database.Statement<unknown[], R> {
+    let s = this.#statements.get(sql);
+    if (s === undefined) {
+      s = this.#db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s as Database.Statement<unknown[], R>;
+  }
+}
+
+/** `?, ?, ?` for an IN list of short, bounded length (statuses). */
+export function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+/**
+ * Long value lists (run numbers, ids) travel as one JSON parameter read with
+ * `json_each`, so the statement text, and its cached plan, does not depend on
+ * the list length.
+ */
+export function jsonList(values: readonly (number | string)[]): string {
+  return JSON.stringify(values);
+}
+
+/** A LIMIT value: absent or infinite means none (-1 to SQLite). */
+export function limitOf(limit: number | undefined): number {
+  return limit === undefined || !Number.isFinite(limit) ? -1 : Math.max(0, Math.floor(limit));
+}
+
+export type NewEvent = Omit<EventRecord, 'id'>;
+
+/** Appends to the history; callers run it inside the transaction of the change it records. */
+export function eventWriter(db: Db): (e: NewEvent) => number {
+  const insert = db.prepare<
+    [number, string, string, string | null, string | null, number | null, string | null, string | null, string | null, string, string | null, string | null]
+  >(
+    `INSERT INTO events (at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  return (e) =>
+    Number(
+      insert.run(
+        e.at,
+        e.entity,
+        e.entityId,
+        e.campaign,
+        e.task,
+        e.instanceId,
+        e.from,
+        e.to,
+        e.reason,
+        e.by,
+        e.configHash,
+        e.data === null ? null : JSON.stringify(e.data),
+      ).lastInsertRowid,
+    );
+}

@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runExecutorConformance } from '../src/executors/conformance.ts';
+import type { ExecutorJobState, JobLaunch, JobRef } from '../src/executors/contract.ts';
+import { createLocalExecutor, ExecutorError, LocalExecutor } from '../src/executors/local/index.ts';
+import { silentLogger } from '../src/logger.ts';
+
+/** Everything this file creates lives here, so that the final check can find any process left behind. */
+const base = mkdtempSync(join(tmpdir(), 'autoctrl-local-test-'));
+const repo = fileURLToPath(new URL('..', import.meta.url));
+/** Handles that would keep the process alive: timers and children nobody stopped. */
+const watched = ['Timeout', 'ProcessWrap', 'TCPWrap', 'FSEventWrap'];
+const countWatched = () =>
+  process.getActiveResourcesInfo().filter((r) => watched.includes(r)).length;
+const resourcesAtStart = countWatched();
+
+runExecutorConformance(
+  'local',
+  async () => {
+    const executor = await createLocalExecutor(
+      'local',
+      { slots: 4 },
+      { logger: silentLogger(), dataDir: base },
+    );
+    return { executor, cleanup: async () => {} };
+  },
+  { workRoot: base },
+);
+
+/** A job that exits with `code` once `file` exists (and gives up after a minute). */
+const WAIT_JS = `const [f, code] = process.argv.slice(1);
+setTimeout(() => process.exit(99), 60000);
+setInterval(() => { if (require('node:fs').existsSync(f)) process.exit(Number(code)); }, 20);`;
+
+let nextJobId = 1;
+let executors: LocalExecutor[] = [];
+let refs: JobRef[] = [];
+
+function local(slots = 4, killGraceMs = 3000): LocalExecutor {
+  const ex = new LocalExecutor('local', { slots, logger: silentLogger(), killGraceMs });
+  executors.push(ex);
+  return ex;
+}
+
+function job(argv: string[] | ((workDir: string) => string[]), timeoutMs: number | null = null) {
+  const jobId = nextJobId++;
+  const workDir = join(base, 'local', `job-${jobId}`);
+  const launch: JobLaunch = {
+    jobId,
+    name: `autoctrl-${jobId}`,
+    argv: typeof argv === 'function' ? argv(workDir) : argv,
+    env: {},
+    cwd: base,
+    workDir,
+    logPath: join(workDir, 'log'),
+    timeoutMs,
+  };
+  const ref: JobRef = { jobId, executorId: null, workDir, submittedAt: Date.now(), timeoutMs };
+  refs.push(ref);
+  return { launch, ref, workDir, go: join(workDir, 'go') };
+}
+
+const waitJob = (code = 0, timeoutMs: number | null = null) =>
+  job((dir) => [process.execPath, '-e', WAIT_JS, join(dir, 'go'), String(code)], timeoutMs);
+
+async function waitFor(ex: LocalExecutor, ref: JobRef, want: ExecutorJobState['state']) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = (await ex.status([ref])).get(ref.jobId);
+    if (state?.state === want) return state;
+    if (Date.now() > deadline) assert.fail(`no '${want}': ${JSON.stringify(state)}`);
+    await delay(20);
+  }
+}
+
+/** Gone, or a zombie nobody reaps (PID 1 of a container may not). */
+function processGone(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+async function waitGone(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!processGone(pid)) {
+    if (Date.now() > deadline) assert.fail(`process ${pid} still alive`);
+    await delay(20);
+  }
+}
+
+describe('local executor', () => {
+  afterEach(async () => {
+    const sweeper = local();
+    for (const ref of refs) {
+      if ((await sweeper.status([ref])).get(ref.jobId)?.state !== 'running') continue;
+      await sweeper.cancel(ref, 'test cleanup');
+      await waitFor(sweeper, ref, 'exited');
+    }
+    for (const ex of executors) await ex.close();
+    executors = [];
+    refs = [];
+  });
+
+  it('counts slots over jobs it started and jobs it adopted, and does not queue beyond them', async () => {
+    const ex = local(2);
+    assert.equal(ex.capacity(), 2);
+    const jobs = [waitJob(), waitJob(), waitJob()];
+    for (const j of jobs) j.ref.executorId = (await ex.submit(j.launch)).executorId;
+    assert.equal(ex.capacity(), 0);
+    for (const j of jobs) await waitFor(ex, j.ref, 'running'); // the third was not queued
+    const adopter = local(2);
+    await adopter.status(jobs.slice(0, 1).map((j) => j.ref));
+    assert.equal(adopter.capacity(), 1);
+    for (const j of jobs) await writeFile(j.go, '');
+    for (const j of jobs) await waitFor(ex, j.ref, 'exited');
+    assert.equal(ex.capacity(), 2);
+    await adopter.status(jobs.map((j) => j.ref));
+    assert.equal(adopter.capacity(), 2);
+  });
+
+  it('kills the whole process group on timeout, SIGKILL after the grace when SIGTERM is ignored', async () => {
+    const ex = local(4, 300);
+    const script = (trap: string) => (dir: string) => [
+      '/bin/sh',
+      '-c',
+      `${trap} sleep 317 & echo $! >"$0"; wait`,
+      join(dir, 'grandchild'),
+    ];
+    const polite = job(script(''), 300);
+    const stubborn = job(script("trap '' TERM;"), 300);
+    for (const j of [polite, stubborn]) await ex.submit(j.launch);
+    const a = await waitFor(ex, polite.ref, 'exited');
+    assert.deepEqual(a, { ...a, exitCode: 143, reason: 'timeout after 300 ms' });
+    const b = await waitFor(ex, stubborn.ref, 'exited');
+    assert.deepEqual(b, { ...b, exitCode: null, reason: 'timeout after 300 ms' });
+    for (const j of [polite, stubborn]) {
+      await waitGone(Number(await readFile(join(j.workDir, 'grandchild'), 'utf8')));
+    }
+  });
+
+  it('fires onExit once per job, fast: submit → onExit for `true`', async (t) => {
+    const ex = local();
+    const exits = new Map<number, ExecutorJobState>();
+    const twice: number[] = [];
+    const waiters = new Map<number, () => void>();
+    ex.onExit((jobId, state) => {
+      if (exits.has(jobId)) twice.push(jobId);
+      exits.set(jobId, state);
+      waiters.get(jobId)?.();
+    });
+    const latencies: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { launch } = job(['true']);
+      const done = new Promise<void>((resolve) => waiters.set(launch.jobId, resolve));
+      const start = performance.now();
+      const { executorId } = await ex.submit(launch);
+      await done;
+      latencies.push(performance.now() - start);
+      assert.deepEqual(exits.get(launch.jobId), {
+        state: 'exited',
+        executorId,
+        exitCode: 0,
+        reason: null,
+      });
+    }
+    const sorted = latencies.toSorted((x, y) => x - y);
+    const median = ((sorted[9] ?? 0) + (sorted[10] ?? 0)) / 2;
+    t.diagnostic(
+      `submit → onExit for true: median ${median.toFixed(2)} ms, max ${sorted[19]?.toFixed(2)} ms`,
+    );
+    assert.ok(median < 100, `median ${median} ms`);
+    assert.deepEqual(twice, [], 'onExit fired twice for a job');
+    const killed = job(['/bin/sh', '-c', 'kill -9 $$']);
+    await ex.submit(killed.launch);
+    const state = await waitFor(ex, killed.ref, 'exited');
+    assert.deepEqual(state, { ...state, exitCode: 137, reason: 'killed by signal 9' });
+  });
+
+  it('finds exit statuses after a restart, including a job that ended while no controller existed', async () => {
+    const first = local();
+    const ended = waitJob(4);
+    const timed = waitJob(0, 400);
+    const ids = [
+      (await first.submit(ended.launch)).executorId,
+      (await first.submit(timed.launch)).executorId,
+    ];
+    await first.close();
+    await writeFile(ended.go, '');
+    await waitGone(Number(ids[0]?.slice('local:'.length)));
+
+    const second = local();
+    for (const ref of [ended.ref, { ...ended.ref, executorId: ids[0] ?? null }]) {
+      const state = (await second.status([ref])).get(ref.jobId);
+      assert.deepEqual(state, { state: 'exited', executorId: ids[0], exitCode: 4, reason: null });
+    }
+    // The submit-time timer died with the first instance: status() enforces the limit.
+    const state = await waitFor(second, timed.ref, 'exited');
+    assert.equal(state.state === 'exited' && state.reason, 'timeout after 400 ms');
+  });
+
+  it('adopts a job whose controller was SIGKILLed before recording its executorId', async () => {
+    const j = waitJob(9);
+    const src = (p: string) => JSON.stringify(pathToFileURL(join(repo, p)).href);
+    const controller = join(base, 'controller.mts');
+    await writeFile(
+      controller,
+      `import { LocalExecutor } from ${src('src/executors/local/index.ts')};
+import { silentLogger } from ${src('src/logger.ts')};
+const ex = new LocalExecutor('local', { slots: 1, logger: silentLogger() });
+const { executorId } = await ex.submit(JSON.parse(process.argv[2]));
+process.stdout.write(executorId + '\\n');
+setInterval(() => {}, 1000);`,
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', controller, JSON.stringify(j.launch)],
+      {
+        cwd: repo,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const executorId = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      child.once('exit', (code) => reject(new Error(`controller exited ${code}`)));
+    });
+    const dead = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await dead;
+
+    const next = local();
+    assert.deepEqual(await waitFor(next, j.ref, 'running'), { state: 'running', executorId });
+    await writeFile(j.go, '');
+    const state = await waitFor(next, j.ref, 'exited');
+    assert.deepEqual(state, { state: 'exited', executorId, exitCode: 9, reason: null });
+  });
+
+  it('refuses to submit the same job twice', async () => {
+    const ex = local();
+    const j = waitJob(0);
+    await ex.submit(j.launch);
+    await assert.rejects(local().submit(j.launch), ExecutorError);
+    await writeFile(j.go, '');
+    await waitFor(ex, j.ref, 'exited');
+  });
+
+  it('tells a spawn that never happened from one in progress by the marker age', async () => {
+    const ex = local();
+    const j = job(['true']);
+    await mkdir(j.workDir, { recursive: true });
+    const marker = join(j.workDir, 'submitted');
+    await writeFile(marker, '');
+    assert.deepEqual((await ex.status([j.ref])).get(j.ref.jobId), {
+      state: 'queued',
+      executorId: 'local:pending',
+    });
+    const old = new Date(Date.now() - 20_000);
+    await utimes(marker, old, old);
+    assert.deepEqual((await ex.status([j.ref])).get(j.ref.jobId), { state: 'unknown' });
+    assert.deepEqual(readdirSync(j.workDir), []);
+    await ex.submit(j.launch); // safe to submit now
+    await waitFor(ex, j.ref, 'exited');
+  });
+
+  it('says lost when the pid now belongs to another process, unknown after a failed spawn', async () => {
+    const ex = local();
+    const reused = job(['true']);
+    await mkdir(reused.workDir, { recursive: true });
+    await writeFile(join(reused.workDir, 'submitted'), '');
+    await writeFile(join(reused.workDir, 'pid'), `${process.pid}\n`);
+    const state = (await ex.status([reused.ref])).get(reused.ref.jobId);
+    assert.deepEqual(state, { ...state, state: 'exited', exitCode: null });
+    assert.match(state?.state === 'exited' ? (state.reason ?? '') : '', /^lost:/);
+
+    const failed = job(['true']);
+    failed.launch.cwd = join(base, 'no-such-dir');
+    await assert.rejects(ex.submit(failed.launch), ExecutorError);
+    assert.deepEqual((await ex.status([failed.ref])).get(failed.ref.jobId), { state: 'unknown' });
+    await assert.rejects(ex.submit({ ...job([]).launch }), /argv is empty/);
+  });
+});
+
+after(async () => {
+  // No job, wrapper or grandchild of this file may survive it.
+  const leftovers = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmd.includes(base) || cmd.includes('sleep\u0000317') ? [`${pid}: ${cmd}`] : [];
+      } catch {
+        return [];
+      }
+    });
+  assert.deepEqual(leftovers, []);
+  assert.ok(
+    countWatched() <= resourcesAtStart,
+    `handles left open: ${process.getActiveResourcesInfo().join(', ')}`,
+  );
+  await rm(base, { recursive: true, force: true });
+});
