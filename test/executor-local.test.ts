@@ -43,8 +43,10 @@ let nextJobId = 1;
 let executors: LocalExecutor[] = [];
 let refs: JobRef[] = [];
 
+import { pino } from 'pino';
+const dbg = pino({ level: 'debug' }, pino.destination({ dest: '/tmp/dbg.log', sync: true }));
 function local(slots = 4, killGraceMs = 3000): LocalExecutor {
-  const ex = new LocalExecutor('local', { slots, logger: silentLogger(), killGraceMs });
+  const ex = new LocalExecutor('local', { slots, logger: dbg, killGraceMs });
   executors.push(ex);
   return ex;
 }
@@ -158,6 +160,9 @@ describe('local executor', () => {
       waiters.get(jobId)?.();
     });
     const latencies: number[] = [];
+    // Jobs are unref'd (the controller may exit while they run): something must keep this test's loop alive.
+    const keepAlive = setInterval(() => {}, 1000);
+    t.after(() => clearInterval(keepAlive));
     for (let i = 0; i < 20; i++) {
       const { launch } = job(['true']);
       const done = new Promise<void>((resolve) => waiters.set(launch.jobId, resolve));

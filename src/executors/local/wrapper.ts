@@ -18,12 +18,16 @@ import { join } from 'node:path';
  *   variable inherited from the job's environment is exported, so assigning
  *   it would change the environment of the commands that follow;
  * - `exit.tmp` + rename makes `exit` appear whole; `command -p` finds `mv`
- *   even when the job's environment sets an odd PATH.
+ *   even when the job's environment sets an odd PATH;
+ * - once the job has ended, the signals are ignored (and `mv` inherits that):
+ *   a second SIGTERM to the group, from a repeated cancel, must not kill
+ *   `mv` halfway and lose the status.
  */
 export const WRAPPER = `trap : HUP INT TERM
 echo $$ >"$1/pid"
 (shift; exec "$@")
 set -- "$1" "$?"
+trap '' HUP INT TERM
 echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"
 exit "$2"`;
 

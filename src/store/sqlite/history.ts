@@ -1,7 +1,21 @@
 import type { EventRecord, Output } from '../../model/types.ts';
 import type { EventQuery, OutputQuery } from '../contract.ts';
-import { EVENT_COLUMNS, type EventRow, OUTPUT_SELECT, type OutputRow, toEvent, toOutput } from './rows.ts';
-import { type Db, jsonList, limitOf, StatementCache } from './shared.ts';
+import {
+  EVENT_COLUMNS,
+  type EventRow,
+  OUTPUT_SELECT,
+  type OutputRow,
+  toEvent,
+  toOutput,
+} from './rows.ts';
+import {
+  type Db,
+  instanceScope,
+  jsonList,
+  limitOf,
+  StatementCache,
+  whereClause,
+} from './shared.ts';
 
 /** Outputs, the event log and leases: the read side for people, and coordination between controllers. */
 export function historyOps(db: Db) {
@@ -18,24 +32,8 @@ export function historyOps(db: Db) {
   const release = db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND owner = ?');
 
   function listOutputs(q: OutputQuery): Output[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.campaign !== undefined) {
-      where.push('i.campaign = ?');
-      params.push(q.campaign);
-    }
-    if (q.task !== undefined) {
-      where.push('i.task = ?');
-      params.push(q.task);
-    }
-    if (q.runFrom !== undefined || q.runTo !== undefined) {
-      const scope = [q.campaign === undefined ? '' : ' AND m.campaign = ?', q.task === undefined ? '' : ' AND m.task = ?'];
-      where.push(`o.instance_id IN (SELECT m.instance_id FROM memberships m WHERE m.run >= ? AND m.run <= ?${scope.join('')})`);
-      params.push(q.runFrom ?? Number.MIN_SAFE_INTEGER, q.runTo ?? Number.MAX_SAFE_INTEGER);
-      if (q.campaign !== undefined) params.push(q.campaign);
-      if (q.task !== undefined) params.push(q.task);
-    }
-    const sql = `${OUTPUT_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY o.id LIMIT ?`;
+    const { where, params } = instanceScope(q, 'o.instance_id');
+    const sql = `${OUTPUT_SELECT}${whereClause(where)} ORDER BY o.id LIMIT ?`;
     return cache
       .get<OutputRow>(sql)
       .all(...params, limitOf(q.limit))
@@ -56,7 +54,7 @@ export function historyOps(db: Db) {
       where.push(cond);
       params.push(value);
     }
-    const sql = `SELECT ${EVENT_COLUMNS} FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    const sql = `SELECT ${EVENT_COLUMNS} FROM events${whereClause(where)} ORDER BY id LIMIT ?`;
     return cache
       .get<EventRow>(sql)
       .all(...params, limitOf(q.limit))
@@ -65,7 +63,8 @@ export function historyOps(db: Db) {
 
   return {
     listOutputs,
-    outputsForInstances: (ids: readonly number[]): Output[] => ofInstances.all(jsonList(ids)).map(toOutput),
+    outputsForInstances: (ids: readonly number[]): Output[] =>
+      ofInstances.all(jsonList(ids)).map(toOutput),
     listEvents,
     acquireLease: (name: string, owner: string, ttlMs: number, now: number): boolean =>
       acquire.run(name, owner, now + ttlMs, now).changes === 1,

@@ -11,7 +11,10 @@ import { SqliteStore } from './sqlite-store.ts';
  * store at `path`. Other processes, such as a job's `autoctrl job report`,
  * may open the same file at the same time.
  */
-export async function createSqliteStore(path: string, opts: { logger?: Logger } = {}): Promise<StateStore> {
+export async function createSqliteStore(
+  path: string,
+  opts: { logger?: Logger } = {},
+): Promise<StateStore> {
   const logger = opts.logger ?? silentLogger();
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -22,7 +25,10 @@ export async function createSqliteStore(path: string, opts: { logger?: Logger } 
     // In WAL mode a killed process loses nothing; only a power cut may undo the last commits.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('cache_size = -65536'); db.pragma('wal_autocheckpoint = 10000');
+    // A larger page cache and rarer checkpoints keep intake of many instances
+    // (one big transaction per task) well within its budget.
+    db.pragma('cache_size = -65536');
+    db.pragma('wal_autocheckpoint = 10000');
     migrate(db, logger);
     return new SqliteStore(db, logger);
   } catch (err) {

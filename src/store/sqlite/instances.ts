@@ -1,9 +1,24 @@
 import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
 import { assertInstanceTransition } from '../../model/transitions.ts';
 import type { Instance, InstanceStatus, Job } from '../../model/types.ts';
-import type { Cell, InstanceChange, InstanceQuery, InstanceStart, NewInstance } from '../contract.ts';
+import type {
+  Cell,
+  InstanceChange,
+  InstanceQuery,
+  InstanceStart,
+  NewInstance,
+} from '../contract.ts';
 import { INSTANCE_COLUMNS, type InstanceRow, toInstance } from './rows.ts';
-import { type Db, jsonList, limitOf, type NewEvent, placeholders, StatementCache } from './shared.ts';
+import {
+  type Db,
+  instanceScope,
+  jsonList,
+  limitOf,
+  type NewEvent,
+  placeholders,
+  StatementCache,
+  whereClause,
+} from './shared.ts';
 import type { jobWriter } from './writers.ts';
 
 /** Instances, their run memberships and the configurations they ran with. */
@@ -13,9 +28,13 @@ export function instanceOps(
   writeJob: ReturnType<typeof jobWriter>,
 ) {
   const cache = new StatementCache(db);
-  const byId = db.prepare<[number], InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id = ?`);
+  const byId = db.prepare<[number], InstanceRow>(
+    `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id = ?`,
+  );
   const isMember = db
-    .prepare<[string, string, number], 1>('SELECT 1 FROM memberships WHERE campaign = ? AND task = ? AND run = ?')
+    .prepare<[string, string, number], 1>(
+      'SELECT 1 FROM memberships WHERE campaign = ? AND task = ? AND run = ?',
+    )
     .pluck();
   const insert = db.prepare<[string, string, string, string, number, number, number]>(
     `INSERT INTO instances (campaign, task, group_key, runs, first_run, status, attempt, created_at, updated_at)
@@ -39,7 +58,9 @@ export function instanceOps(
      WHERE m.campaign = ? AND m.run IN (SELECT value FROM json_each(?))
      ORDER BY m.run, m.task`,
   );
-  const update = db.prepare<[InstanceStatus, string | null, number, string | null, number, number, InstanceStatus]>(
+  const update = db.prepare<
+    [InstanceStatus, string | null, number, string | null, number, number, InstanceStatus]
+  >(
     `UPDATE instances SET status = ?, reason = ?, attempt = ?, config_hash = ?, updated_at = ?
      WHERE id = ? AND status = ?`,
   );
@@ -48,7 +69,12 @@ export function instanceOps(
   );
   const getConfig = db.prepare<[string], string>('SELECT json FROM configs WHERE hash = ?').pluck();
 
-  function instanceEvent(i: Instance, from: InstanceStatus | null, by: string, data: NewEvent['data']): void {
+  function instanceEvent(
+    i: Instance,
+    from: InstanceStatus | null,
+    by: string,
+    data: NewEvent['data'],
+  ): void {
     writeEvent({
       at: i.updatedAt,
       entity: 'instance',
@@ -74,12 +100,18 @@ export function instanceOps(
   }
 
   const create = db.transaction(
-    (list: readonly NewInstance[], by: string, cursor: { key: string; value: string } | undefined, at: number) => {
+    (
+      list: readonly NewInstance[],
+      by: string,
+      cursor: { key: string; value: string } | undefined,
+      at: number,
+    ) => {
       const created: Instance[] = [];
       for (const n of list) {
         const runs = [...new Set(n.runs)].sort((a, b) => a - b);
         const first = runs[0];
-        if (first === undefined) throw new InvalidInputError('runs', `instance ${n.groupKey} covers no run`);
+        if (first === undefined)
+          throw new InvalidInputError('runs', `instance ${n.groupKey} covers no run`);
         if (runs.some((r) => isMember.get(n.campaign, n.task, r) !== undefined)) continue;
         const res = insert.run(n.campaign, n.task, n.groupKey, JSON.stringify(runs), first, at, at);
         if (res.changes === 0) continue;
@@ -136,37 +168,23 @@ export function instanceOps(
     };
     update.run('processing', s.reason, instance.attempt, s.configHash, s.at, id, s.from);
     instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length });
-    const parent = { instanceId: id, campaign: instance.campaign, task: instance.task, configHash: s.configHash };
+    const parent = {
+      instanceId: id,
+      campaign: instance.campaign,
+      task: instance.task,
+      configHash: s.configHash,
+    };
     const jobs: Job[] = s.jobs.map((j) => writeJob(parent, j, s.by, s.at));
     return { instance, jobs };
   });
 
   function find(q: InstanceQuery): Instance[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const filter = (conds: string[], cond: string, value: unknown): void => {
-      if (value === undefined) return;
-      conds.push(cond);
-      params.push(value);
-    };
-    if (q.runFrom !== undefined || q.runTo !== undefined) {
-      // Driven by memberships, where campaign and task bound the run range scan; an
-      // instance of several runs matches on any of them.
-      const sub: string[] = [];
-      filter(sub, 'm.run >= ?', q.runFrom ?? Number.MIN_SAFE_INTEGER);
-      filter(sub, 'm.run <= ?', q.runTo ?? Number.MAX_SAFE_INTEGER);
-      filter(sub, 'm.campaign = ?', q.campaign);
-      filter(sub, 'm.task = ?', q.task);
-      where.push(`i.id IN (SELECT m.instance_id FROM memberships m WHERE ${sub.join(' AND ')})`);
-    } else {
-      filter(where, 'i.campaign = ?', q.campaign);
-      filter(where, 'i.task = ?', q.task);
-    }
+    const { where, params } = instanceScope(q, 'i.id');
     if (q.statuses !== undefined) {
       where.push(`i.status IN (${placeholders(q.statuses.length)})`);
       params.push(...q.statuses);
     }
-    const sql = `SELECT ${INSTANCE_COLUMNS} FROM instances i${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT ${INSTANCE_COLUMNS} FROM instances i${whereClause(where)}
       ORDER BY i.first_run, i.task, i.id LIMIT ?`;
     return cache
       .get<InstanceRow>(sql)
@@ -175,13 +193,20 @@ export function instanceOps(
   }
 
   return {
-    createInstances: (list: readonly NewInstance[], by: string, cursor?: { key: string; value: string }) =>
-      create.immediate(list, by, cursor, Date.now()),
+    createInstances: (
+      list: readonly NewInstance[],
+      by: string,
+      cursor?: { key: string; value: string },
+    ) => create.immediate(list, by, cursor, Date.now()),
     getInstance: (id: number): Instance | null => {
       const row = byId.get(id);
       return row === undefined ? null : toInstance(row);
     },
-    instancesByStatus: (campaign: string, task: string, statuses: readonly InstanceStatus[]): Instance[] =>
+    instancesByStatus: (
+      campaign: string,
+      task: string,
+      statuses: readonly InstanceStatus[],
+    ): Instance[] =>
       cache
         .get<InstanceRow>(
           `SELECT ${INSTANCE_COLUMNS} FROM instances i
@@ -192,7 +217,8 @@ export function instanceOps(
     instancesForRuns: (campaign: string, task: string, runs: readonly number[]): Instance[] =>
       forRuns.all(campaign, task, jsonList(runs)).map(toInstance),
     findInstances: find,
-    cellsForRuns: (campaign: string, runs: readonly number[]): Cell[] => cells.all(campaign, jsonList(runs)),
+    cellsForRuns: (campaign: string, runs: readonly number[]): Cell[] =>
+      cells.all(campaign, jsonList(runs)),
     transitionInstance: (id: number, c: InstanceChange): Instance => {
       assertInstanceTransition(id, c.from, c.to);
       return transition.immediate(id, c);

@@ -1,12 +1,15 @@
 import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
 import { assertJobTransition } from '../../model/transitions.ts';
-import type { Job, JobStatus, OutputInput } from '../../model/types.ts';
-import type { JobChange } from '../contract.ts';
+import type { Job, JobStatus } from '../../model/types.ts';
+import type { JobChange, StateStore } from '../contract.ts';
 import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
 import type { Db, NewEvent } from './shared.ts';
 import type { jobWriter } from './writers.ts';
 
 const ACTIVE = "status IN ('idle', 'running')";
+
+/** What a job reports besides its status. */
+export type JobData = Parameters<StateStore['recordJobData']>[1];
 
 export interface JobCount {
   executor: string;
@@ -24,13 +27,19 @@ function checkFields(fields: Record<string, unknown>): void {
 }
 
 /** Jobs: claiming, state changes, reported fields and outputs. */
-export function jobOps(db: Db, writeEvent: (e: NewEvent) => number, writeJob: ReturnType<typeof jobWriter>) {
+export function jobOps(
+  db: Db,
+  writeEvent: (e: NewEvent) => number,
+  writeJob: ReturnType<typeof jobWriter>,
+) {
   const byId = db.prepare<[number], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`);
   const ofInstance = db.prepare<[number], JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE instance_id = ? ORDER BY id`,
   );
   // The literal ACTIVE condition is what lets SQLite use the partial index.
-  const active = db.prepare<[], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} ORDER BY id`);
+  const active = db.prepare<[], JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} ORDER BY id`,
+  );
   const activeOn = db.prepare<[string], JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} AND executor = ? ORDER BY id`,
   );
@@ -50,7 +59,9 @@ export function jobOps(db: Db, writeEvent: (e: NewEvent) => number, writeJob: Re
     `UPDATE jobs SET status = ?, reason = ?, exit_code = ?, started_at = ?, ended_at = ?
      WHERE id = ? AND status = ?`,
   );
-  const configHash = db.prepare<[number], string | null>('SELECT config_hash FROM instances WHERE id = ?').pluck();
+  const configHash = db
+    .prepare<[number], string | null>('SELECT config_hash FROM instances WHERE id = ?')
+    .pluck();
   const setFields = db.prepare<[string, number]>('UPDATE jobs SET fields = ? WHERE id = ?');
   const sample = db.prepare<[number, string, number | null, string | null, number]>(
     'INSERT INTO job_samples (job_id, key, num, text, at) VALUES (?, ?, ?, ?, ?)',
@@ -105,26 +116,28 @@ export function jobOps(db: Db, writeEvent: (e: NewEvent) => number, writeJob: Re
     return { job, retry };
   });
 
-  const record = db.transaction(
-    (
-      id: number,
-      data: { fields?: Record<string, number | string>; outputs?: readonly OutputInput[]; at: number },
-    ) => {
-      const row = byId.get(id);
-      if (row === undefined) throw new NotFoundError('job', id);
-      const fields = data.fields ?? {};
-      if (Object.keys(fields).length > 0) {
-        setFields.run(JSON.stringify({ ...(JSON.parse(row.fields) as object), ...fields }), id);
-        for (const [key, value] of Object.entries(fields)) {
-          if (typeof value === 'number') sample.run(id, key, value, null, data.at);
-          else sample.run(id, key, null, value, data.at);
-        }
+  const record = db.transaction((id: number, data: JobData) => {
+    const row = byId.get(id);
+    if (row === undefined) throw new NotFoundError('job', id);
+    const fields = data.fields ?? {};
+    if (Object.keys(fields).length > 0) {
+      setFields.run(JSON.stringify({ ...(JSON.parse(row.fields) as object), ...fields }), id);
+      for (const [key, value] of Object.entries(fields)) {
+        if (typeof value === 'number') sample.run(id, key, value, null, data.at);
+        else sample.run(id, key, null, value, data.at);
       }
-      for (const o of data.outputs ?? []) {
-        addOutput.run(id, row.instance_id, o.path, o.kind ?? null, JSON.stringify(o.meta ?? {}), data.at);
-      }
-    },
-  );
+    }
+    for (const o of data.outputs ?? []) {
+      addOutput.run(
+        id,
+        row.instance_id,
+        o.path,
+        o.kind ?? null,
+        JSON.stringify(o.meta ?? {}),
+        data.at,
+      );
+    }
+  });
 
   return {
     getJob: (id: number): Job | null => {
@@ -134,22 +147,24 @@ export function jobOps(db: Db, writeEvent: (e: NewEvent) => number, writeJob: Re
     jobsForInstance: (instanceId: number): Job[] => ofInstance.all(instanceId).map(toJob),
     activeJobs: (executor?: string): Job[] =>
       (executor === undefined ? active.all() : activeOn.all(executor)).map(toJob),
-    activeJobCounts: (): JobCount[] => counts.all().map((r) => ({ ...r, claimed: r.claimed === 1 })),
-    claimJobs: (ids: readonly number[], owner: string, at: number): number[] => claimMany.immediate(ids, owner, at),
+    activeJobCounts: (): JobCount[] =>
+      counts.all().map((r) => ({ ...r, claimed: r.claimed === 1 })),
+    claimJobs: (ids: readonly number[], owner: string, at: number): number[] =>
+      claimMany.immediate(ids, owner, at),
     setJobSubmitted: (id: number, executorId: string, logPath: string | null): void => {
       if (submitted.run(executorId, logPath, id).changes === 0) throw new NotFoundError('job', id);
     },
     transitionJob: (id: number, c: JobChange) => {
       assertJobTransition(id, c.from, c.to);
       if (c.retry !== undefined && c.to !== 'failed') {
-        throw new InvalidInputError('retry', `job ${id}: a retry is created only when the job fails, not on ${c.to}`);
+        throw new InvalidInputError(
+          'retry',
+          `job ${id}: a retry is created only when the job fails, not on ${c.to}`,
+        );
       }
       return transition.immediate(id, c);
     },
-    recordJobData: (
-      id: number,
-      data: { fields?: Record<string, number | string>; outputs?: readonly OutputInput[]; at: number },
-    ): void => {
+    recordJobData: (id: number, data: JobData): void => {
       checkFields(data.fields ?? {});
       record.immediate(id, data);
     },

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { AutoctrlError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 
 /**
@@ -41,7 +42,9 @@ CREATE TABLE instances (
   updated_at INTEGER NOT NULL,
   UNIQUE (campaign, task, group_key)
 );
+-- The engine's per-task scan, people's searches by status, and browsing in run order.
 CREATE INDEX instances_by_status ON instances (campaign, task, status);
+CREATE INDEX instances_by_campaign_status ON instances (campaign, status, first_run, task);
 CREATE INDEX instances_by_first_run ON instances (campaign, first_run, task);
 
 -- One row per (campaign, task, run): the primary key is what forbids a run in
@@ -83,8 +86,9 @@ CREATE TABLE jobs (
   ended_at INTEGER
 );
 CREATE INDEX jobs_by_instance ON jobs (instance_id, id);
--- Partial: a year of finished jobs must not slow down the per-pass active scan.
-CREATE INDEX jobs_active ON jobs (executor, id) WHERE status IN ('idle', 'running');
+-- Partial, with status first: the per-pass scan of active jobs reads only them,
+-- however many finished jobs a year leaves behind.
+CREATE INDEX jobs_active ON jobs (status, executor) WHERE status IN ('idle', 'running');
 
 CREATE TABLE job_samples (
   job_id INTEGER NOT NULL REFERENCES jobs (id),
@@ -143,7 +147,9 @@ export function migrate(db: Database.Database, logger: Logger): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
-  const applied = db.prepare<[number], 1>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const applied = db
+    .prepare<[number], 1>('SELECT 1 FROM schema_migrations WHERE version = ?')
+    .pluck();
   const record = db.prepare<[number, string, number]>(
     'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
   );
@@ -153,7 +159,20 @@ export function migrate(db: Database.Database, logger: Logger): void {
     record.run(m.version, m.name, Date.now());
     return true;
   });
+  const known = Math.max(...MIGRATIONS.map((m) => m.version));
+  const found = db
+    .prepare<[], number | null>('SELECT MAX(version) FROM schema_migrations')
+    .pluck()
+    .get();
+  // An older autoctrl would misread a schema it does not know: refuse before touching anything.
+  if (found != null && found > known) {
+    throw new AutoctrlError(
+      'store_schema_newer',
+      `the store has schema version ${found}, newer than the ${known} this autoctrl knows: upgrade autoctrl`,
+    );
+  }
   for (const m of MIGRATIONS) {
-    if (apply.immediate(m)) logger.info({ version: m.version, name: m.name }, 'applied store migration');
+    if (apply.immediate(m))
+      logger.info({ version: m.version, name: m.name }, 'applied store migration');
   }
 }

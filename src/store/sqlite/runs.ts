@@ -8,7 +8,9 @@ const RUN_FIELDS: readonly RunField[] = ['fill', 'start', 'end', 'lumi', 'type',
 
 /** Meta with sorted keys, so that the same content always compares equal. */
 function canonicalMeta(meta: Meta): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(meta).sort(([a], [b]) => (a < b ? -1 : 1))));
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(meta).sort(([a], [b]) => (a < b ? -1 : 1))),
+  );
 }
 
 /** Inputs for one run folded together (later values win), runs ascending. */
@@ -46,7 +48,8 @@ function apply(old: Run | undefined, input: RunInput): Run {
 function diff(old: Run, next: Run): Record<string, [unknown, unknown]> {
   const changes: Record<string, [unknown, unknown]> = {};
   for (const k of RUN_FIELDS) {
-    const same = k === 'meta' ? canonicalMeta(old.meta) === canonicalMeta(next.meta) : old[k] === next[k];
+    const same =
+      k === 'meta' ? canonicalMeta(old.meta) === canonicalMeta(next.meta) : old[k] === next[k];
     if (!same) changes[k] = [old[k], next[k]];
   }
   return changes;
@@ -67,7 +70,16 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
   const count = db.prepare<[], number>('SELECT COUNT(*) FROM runs').pluck();
   const maxSeq = db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM runs').pluck();
   const write = db.prepare<
-    [number, number | null, number | null, number | null, number | null, string | null, string, number]
+    [
+      number,
+      number | null,
+      number | null,
+      number | null,
+      number | null,
+      string | null,
+      string,
+      number,
+    ]
   >(
     `INSERT INTO runs (run, fill, start_at, end_at, lumi, type, meta, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (run) DO UPDATE SET fill = excluded.fill, start_at = excluded.start_at, end_at = excluded.end_at,
@@ -90,7 +102,16 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
       const changes = old === undefined ? null : diff(old, next);
       if (changes !== null && Object.keys(changes).length === 0) continue;
       seq += 1;
-      write.run(next.run, next.fill, next.start, next.end, next.lumi, next.type, canonicalMeta(next.meta), seq);
+      write.run(
+        next.run,
+        next.fill,
+        next.start,
+        next.end,
+        next.lumi,
+        next.type,
+        canonicalMeta(next.meta),
+        seq,
+      );
       (changes === null ? added : changed).push(next.run);
       writeEvent({
         at,
@@ -126,7 +147,8 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
           limitOf(q.limit),
         )
         .map(toRun),
-    runsSince: (afterSeq: number, limit: number): Run[] => since.all(afterSeq, limitOf(limit)).map(toRun),
+    runsSince: (afterSeq: number, limit: number): Run[] =>
+      since.all(afterSeq, limitOf(limit)).map(toRun),
     countRuns: (): number => count.get() ?? 0,
     getCursor: (key: string): string | null => getCursor.get(key) ?? null,
     setCursor: (key: string, value: string): void => {

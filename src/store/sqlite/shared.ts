@@ -45,12 +45,61 @@ export function limitOf(limit: number | undefined): number {
   return limit === undefined || !Number.isFinite(limit) ? -1 : Math.max(0, Math.floor(limit));
 }
 
+/**
+ * WHERE terms selecting instances (through `idColumn`) by campaign, task and
+ * run range, for people's searches. With a run range the selection is driven
+ * by memberships, whose indexes bound the range scan by campaign and task; an
+ * instance of several runs matches on any of them.
+ */
+export function instanceScope(
+  q: { campaign?: string; task?: string; runFrom?: number; runTo?: number },
+  idColumn: string,
+): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const filter = (conds: string[], cond: string, value: unknown): void => {
+    if (value === undefined) return;
+    conds.push(cond);
+    params.push(value);
+  };
+  if (q.runFrom === undefined && q.runTo === undefined) {
+    filter(where, 'i.campaign = ?', q.campaign);
+    filter(where, 'i.task = ?', q.task);
+    return { where, params };
+  }
+  const sub: string[] = [];
+  filter(sub, 'm.run >= ?', q.runFrom ?? Number.MIN_SAFE_INTEGER);
+  filter(sub, 'm.run <= ?', q.runTo ?? Number.MAX_SAFE_INTEGER);
+  filter(sub, 'm.campaign = ?', q.campaign);
+  filter(sub, 'm.task = ?', q.task);
+  where.push(`${idColumn} IN (SELECT m.instance_id FROM memberships m WHERE ${sub.join(' AND ')})`);
+  return { where, params };
+}
+
+/** ` WHERE a AND b`, or nothing. */
+export function whereClause(where: readonly string[]): string {
+  return where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+}
+
 export type NewEvent = Omit<EventRecord, 'id'>;
 
 /** Appends to the history; callers run it inside the transaction of the change it records. */
 export function eventWriter(db: Db): (e: NewEvent) => number {
   const insert = db.prepare<
-    [number, string, string, string | null, string | null, number | null, string | null, string | null, string | null, string, string | null, string | null]
+    [
+      number,
+      string,
+      string,
+      string | null,
+      string | null,
+      number | null,
+      string | null,
+      string | null,
+      string | null,
+      string,
+      string | null,
+      string | null,
+    ]
   >(
     `INSERT INTO events (at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

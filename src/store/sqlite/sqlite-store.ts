@@ -5,7 +5,6 @@ import type {
   InstanceStatus,
   Job,
   Output,
-  OutputInput,
   Run,
   RunInput,
 } from '../../model/types.ts';
@@ -22,7 +21,7 @@ import type {
 } from '../contract.ts';
 import { historyOps } from './history.ts';
 import { instanceOps } from './instances.ts';
-import { type JobCount, jobOps } from './jobs.ts';
+import { type JobCount, type JobData, jobOps } from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { runOps } from './runs.ts';
 import { type Db, eventWriter } from './shared.ts';
@@ -64,7 +63,10 @@ export class SqliteStore implements StateStore {
     if (this.#db.open) this.#db.close();
   }
 
-  async upsertRuns(runs: readonly RunInput[], by: string): Promise<{ added: number[]; changed: number[] }> {
+  async upsertRuns(
+    runs: readonly RunInput[],
+    by: string,
+  ): Promise<{ added: number[]; changed: number[] }> {
     return this.#runs.upsertRuns(runs, by);
   }
 
@@ -76,7 +78,12 @@ export class SqliteStore implements StateStore {
     return this.#runs.getRuns(runs);
   }
 
-  async listRuns(q: { from?: number; to?: number; before?: number; limit?: number }): Promise<Run[]> {
+  async listRuns(q: {
+    from?: number;
+    to?: number;
+    before?: number;
+    limit?: number;
+  }): Promise<Run[]> {
     return this.#runs.listRuns(q);
   }
 
@@ -116,7 +123,11 @@ export class SqliteStore implements StateStore {
     return this.#instances.instancesByStatus(campaign, task, statuses);
   }
 
-  async instancesForRuns(campaign: string, task: string, runs: readonly number[]): Promise<Instance[]> {
+  async instancesForRuns(
+    campaign: string,
+    task: string,
+    runs: readonly number[],
+  ): Promise<Instance[]> {
     return this.#instances.instancesForRuns(campaign, task, runs);
   }
 
@@ -132,7 +143,10 @@ export class SqliteStore implements StateStore {
     return this.#instances.transitionInstance(id, change);
   }
 
-  async startInstance(id: number, start: InstanceStart): Promise<{ instance: Instance; jobs: Job[] }> {
+  async startInstance(
+    id: number,
+    start: InstanceStart,
+  ): Promise<{ instance: Instance; jobs: Job[] }> {
     return this.#instances.startInstance(id, start);
   }
 
@@ -168,10 +182,7 @@ export class SqliteStore implements StateStore {
     return this.#jobs.transitionJob(id, change);
   }
 
-  async recordJobData(
-    id: number,
-    data: { fields?: Record<string, number | string>; outputs?: readonly OutputInput[]; at: number },
-  ): Promise<void> {
+  async recordJobData(id: number, data: JobData): Promise<void> {
     this.#jobs.recordJobData(id, data);
   }
 
