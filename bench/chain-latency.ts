@@ -1,28 +1,15 @@
 import { startDaemon } from '../src/daemon.ts';
 import { silentLogger } from '../src/logger.ts';
-import { deploymentOf } from './deployment.ts';
-import { type Figure, median, report, scratch } from './lib.ts';
+import { deployment } from '../test/fixtures.ts';
+import { benchTasks, type Figure, median, report, scratch } from './lib.ts';
 
 const STEPS = 10;
 
 /** From a run's arrival to the last task of a 10-step chain of `true` jobs being done, through the daemon. */
 export async function benchChainLatency(): Promise<Figure[]> {
   const s = scratch('autoctrl-bench-chain-');
-  const tasks = Array.from({ length: STEPS }, (_, i) => ({
-    name: `step${i}`,
-    workflow: 'chain',
-    after: i === 0 ? [] : [`step${i - 1}`],
-    group: { by: 'run' as const },
-    command: ['true'],
-    jobs: 1,
-    retries: 0,
-    retryDelayMs: 1000,
-    timeoutMs: null,
-    executor: 'local',
-    env: {},
-    cwd: s.dir,
-  }));
-  const daemon = await startDaemon(deploymentOf(s.dir, tasks), {
+  const tasks = benchTasks(STEPS, STEPS);
+  const daemon = await startDaemon(deployment(s.dir, tasks), {
     logger: silentLogger(),
     listen: { host: '127.0.0.1', port: 0 },
   });
@@ -32,7 +19,7 @@ export async function benchChainLatency(): Promise<Figure[]> {
       const run = 500_000 + i;
       const done = new Promise<void>((resolve) => {
         const onSettled = (inst: { task: string; runs: number[]; status: string }) => {
-          if (inst.task === `step${STEPS - 1}` && inst.runs.includes(run)) {
+          if (inst.task === tasks.at(-1)?.name && inst.runs.includes(run)) {
             daemon.runtime.engine.off('settled', onSettled);
             resolve();
           }

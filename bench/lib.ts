@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskConfig } from '../src/config/types.ts';
+import { task } from '../test/fixtures.ts';
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -39,20 +40,14 @@ export function scratch(prefix: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** n tasks: a few chains and joins, like a real calibration deployment. */
-export function benchTasks(n: number, dir: string, command: string[] = ['true']): TaskConfig[] {
-  return Array.from({ length: n }, (_, i) => ({
-    name: `t${String(i).padStart(2, '0')}`,
-    workflow: `w${Math.floor(i / 5)}`,
-    after: i % 5 === 0 ? [] : [`t${String(i - 1).padStart(2, '0')}`],
-    group: { by: 'run' as const },
-    command,
-    jobs: 1,
-    retries: 0,
-    retryDelayMs: 1000,
-    timeoutMs: null,
-    executor: 'local',
-    env: {},
-    cwd: dir,
-  }));
+/** n tasks in chains of `chain` (a new chain starts every `chain` tasks), like a real calibration deployment. */
+export function benchTasks(n: number, chain = 5): TaskConfig[] {
+  const name = (i: number) => `t${String(i).padStart(2, '0')}`;
+  return Array.from({ length: n }, (_, i) =>
+    task(name(i), {
+      workflow: `w${Math.floor(i / chain)}`,
+      after: i % chain === 0 ? [] : [name(i - 1)],
+      retryDelayMs: 1000,
+    }),
+  );
 }

@@ -1,12 +1,19 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intake } from '../src/engine/intake.ts';
 import { silentLogger } from '../src/logger.ts';
 import { openRuntime } from '../src/runtime.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
-import { deploymentOf } from './deployment.ts';
+import { deployment } from '../test/fixtures.ts';
 import { benchTasks, type Figure, median, report, scratch } from './lib.ts';
 
 const RUNS = 10_000;
@@ -39,7 +46,7 @@ async function filledStore(): Promise<string> {
     'bench',
   );
   const maxSeq = (await store.runsSince(0, RUNS + 1)).reduce((m, r) => Math.max(m, r.seq), 0);
-  for (const task of benchTasks(TASKS, OUT)) {
+  for (const task of benchTasks(TASKS)) {
     const insts = await store.createInstances(
       Array.from({ length: RUNS }, (_, i) => ({
         campaign: 'prompt',
@@ -48,7 +55,10 @@ async function filledStore(): Promise<string> {
         runs: [300_000 + i],
       })),
       'bench',
-      { key: `intake:prompt:${task.name}`, value: JSON.stringify({ seq: maxSeq, pending: [], maxFill: 0 }) },
+      {
+        key: `intake:prompt:${task.name}`,
+        value: JSON.stringify({ seq: maxSeq, pending: [], maxFill: 0 }),
+      },
     );
     for (const inst of insts) {
       const { jobs } = await store.startInstance(inst.id, {
@@ -62,9 +72,22 @@ async function filledStore(): Promise<string> {
       });
       for (const j of jobs) {
         await store.claimJobs([j.id], 'bench', Date.now());
-        await store.transitionJob(j.id, { from: 'idle', to: 'done', reason: null, by: 'bench', at: Date.now(), exitCode: 0 });
+        await store.transitionJob(j.id, {
+          from: 'idle',
+          to: 'done',
+          reason: null,
+          by: 'bench',
+          at: Date.now(),
+          exitCode: 0,
+        });
       }
-      await store.transitionInstance(inst.id, { from: 'processing', to: 'done', reason: null, by: 'bench', at: Date.now() });
+      await store.transitionInstance(inst.id, {
+        from: 'processing',
+        to: 'done',
+        reason: null,
+        by: 'bench',
+        at: Date.now(),
+      });
     }
     process.stdout.write(`  filled ${task.name} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   }
@@ -77,13 +100,16 @@ async function noopPass(db: string): Promise<Figure> {
   const s = scratch('autoctrl-bench-');
   try {
     copyFileSync(db, join(s.dir, 'state.db'));
-    const rt = await openRuntime(deploymentOf(s.dir, benchTasks(TASKS, s.dir)), { logger: silentLogger() });
+    const rt = await openRuntime(deployment(s.dir, benchTasks(TASKS)), {
+      logger: silentLogger(),
+    });
     const times: number[] = [];
     for (let i = 0; i < 25; i++) {
       const t = performance.now();
       const r = await rt.engine.pass();
       times.push(performance.now() - t);
-      if (r.created + r.started + r.submitted > 0) throw new Error('the bench store was not all done');
+      if (r.created + r.started + r.submitted > 0)
+        throw new Error('the bench store was not all done');
     }
     await rt.close();
     return report({
@@ -104,14 +130,23 @@ async function intakeThousand(db: string): Promise<Figure> {
     const s = scratch('autoctrl-bench-');
     try {
       copyFileSync(db, join(s.dir, 'state.db'));
-      const rt = await openRuntime(deploymentOf(s.dir, benchTasks(TASKS, s.dir)), { logger: silentLogger() });
+      const rt = await openRuntime(deployment(s.dir, benchTasks(TASKS)), {
+        logger: silentLogger(),
+      });
       await rt.store.upsertRuns(
-        Array.from({ length: 1000 }, (_, i) => ({ run: 400_000 + i, fill: 9000, lumi: 80, start: 1, end: 2 })),
+        Array.from({ length: 1000 }, (_, i) => ({
+          run: 400_000 + i,
+          fill: 9000,
+          lumi: 80,
+          start: 1,
+          end: 2,
+        })),
         'bench',
       );
       const t = performance.now();
       let created = 0;
-      for (const task of rt.deployment.tasks) created += await intake(rt.engine.ctx, 'prompt', task);
+      for (const task of rt.deployment.tasks)
+        created += await intake(rt.engine.ctx, 'prompt', task);
       times.push(performance.now() - t);
       if (created !== 1000 * TASKS) throw new Error(`intake created ${created}`);
       await rt.close();
@@ -133,13 +168,23 @@ async function daemonMemory(db: string): Promise<Figure> {
   const s = scratch('autoctrl-bench-');
   try {
     copyFileSync(db, join(s.dir, 'state.db'));
-    const tasks = benchTasks(TASKS, s.dir)
-      .map((t) => `  ${t.name}:\n    command: ["true"]\n${t.after.length ? `    after: [${t.after.join(', ')}]\n` : ''}`)
+    const tasks = benchTasks(TASKS)
+      .map(
+        (t) =>
+          `  ${t.name}:\n    command: ["true"]\n${t.after.length ? `    after: [${t.after.join(', ')}]\n` : ''}`,
+      )
       .join('');
-    writeFileSync(join(s.dir, 'autoctrl.yaml'), `store: sqlite:state.db\nengine: { interval: 200ms }\ntasks:\n${tasks}`);
-    const child = spawn(process.execPath, [CLI, 'serve', '-c', join(s.dir, 'autoctrl.yaml'), '--port', '0'], {
-      stdio: 'ignore',
-    });
+    writeFileSync(
+      join(s.dir, 'autoctrl.yaml'),
+      `store: sqlite:state.db\nengine: { interval: 200ms }\ntasks:\n${tasks}`,
+    );
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '-c', join(s.dir, 'autoctrl.yaml'), '--port', '0'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const samples: number[] = [];
     for (let i = 0; i < 10; i++) {
       await new Promise((r) => setTimeout(r, 500));

@@ -34,13 +34,17 @@ export async function startDaemon(
         controller: runtime.engine.ctx.controllerId,
         upSince: new Date(startedAt).toISOString(),
         lastPass: controller.lastPass
-          ? { at: new Date(controller.lastPass.startedAt).toISOString(), durationMs: controller.lastPass.durationMs }
+          ? {
+              at: new Date(controller.lastPass.startedAt).toISOString(),
+              durationMs: controller.lastPass.durationMs,
+            }
           : null,
       }),
     },
     opts.listen ?? deployment.server,
   );
-  const listenedOnDefault = opts.listen === undefined || opts.listen.port === deployment.server.port;
+  const listenedOnDefault =
+    opts.listen === undefined || opts.listen.port === deployment.server.port;
   // Jobs must reach the server even when the port was picked at random.
   runtime.engine.ctx.serverUrl = listenedOnDefault ? deployment.server.publicUrl : server.url;
   controller.start();

@@ -51,7 +51,10 @@ export class NotFoundError extends AutoctrlError {
     readonly entity: string,
     readonly key: string | number,
   ) {
-    super('not_found', `no ${entity} ${key}: check the name or number (\`autoctrl status\` lists them)`);
+    super(
+      'not_found',
+      `no ${entity} ${key}: check the name or number (\`autoctrl status\` lists them)`,
+    );
   }
 }
 

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import type { Deployment } from './config/types.ts';
-import type { Executor } from './executors/contract.ts';
-import { executorKinds } from './executors/registry.ts';
 import type { EngineContext } from './engine/context.ts';
 import { Engine } from './engine/engine.ts';
 import { jobTokenSecret } from './engine/tokens.ts';
 import { AutoctrlError } from './errors.ts';
+import type { Executor } from './executors/contract.ts';
+import { executorKinds } from './executors/registry.ts';
 import type { Logger } from './logger.ts';
 import type { StateStore } from './store/contract.ts';
 import { openStore } from './store/open.ts';
@@ -23,6 +23,9 @@ export interface RuntimeOptions {
   logger: Logger;
   serverUrl?: string | null;
   controllerId?: string;
+  /** Lease owner when it must differ from the controller id (a one-shot `autoctrl pass`). */
+  leaseOwner?: string;
+  leaseTtlMs?: number;
   now?: () => number;
 }
 
@@ -34,11 +37,15 @@ export function defaultControllerId(): string {
   return process.env.AUTOCTRL_CONTROLLER_ID ?? hostname();
 }
 
-export async function openExecutors(deployment: Deployment, logger: Logger): Promise<Map<string, Executor>> {
+export async function openExecutors(
+  deployment: Deployment,
+  logger: Logger,
+): Promise<Map<string, Executor>> {
   const executors = new Map<string, Executor>();
   for (const [name, cfg] of Object.entries(deployment.executors)) {
     const kind = executorKinds[cfg.type];
-    if (kind === undefined) throw new AutoctrlError('unknown_executor', `executor ${name}: unknown type ${cfg.type}`);
+    if (kind === undefined)
+      throw new AutoctrlError('unknown_executor', `executor ${name}: unknown type ${cfg.type}`);
     const factory = await kind.load();
     executors.set(name, await factory(name, cfg.options, { logger, dataDir: deployment.dataDir }));
   }
@@ -49,12 +56,16 @@ export async function openRuntime(deployment: Deployment, opts: RuntimeOptions):
   const store = await openStore(deployment.store, opts.logger);
   try {
     const executors = await openExecutors(deployment, opts.logger);
+    const controllerId = opts.controllerId ?? defaultControllerId();
     const ctx: EngineContext = {
       deployment,
       store,
       executors,
       logger: opts.logger,
-      controllerId: opts.controllerId ?? defaultControllerId(),
+      controllerId,
+      leaseOwner: opts.leaseOwner ?? controllerId,
+      // Renewed at every pass; long enough to outlive a slow pass, short enough for a standby to take over.
+      leaseTtlMs: opts.leaseTtlMs ?? Math.max(60_000, 3 * deployment.engine.intervalMs),
       now: opts.now ?? Date.now,
       serverUrl: opts.serverUrl ?? null,
       tokenSecret: await jobTokenSecret(store),
@@ -66,6 +77,7 @@ export async function openRuntime(deployment: Deployment, opts: RuntimeOptions):
       executors,
       engine,
       async close() {
+        await engine.releaseLease();
         for (const e of executors.values()) await e.close();
         await store.close();
       },

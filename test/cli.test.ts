@@ -47,7 +47,10 @@ describe('the CLI', () => {
 
   it('validate prints FILE:LINE:COL for each problem and exits 1', async () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, 'tasks:\n  a:\n    command: [x]\n    after: [nope]\n    timeout: soon\n    colour: red\n');
+    writeFileSync(
+      bad,
+      'tasks:\n  a:\n    command: [x]\n    after: [nope]\n    timeout: soon\n    colour: red\n',
+    );
     const r = await autoctrl(['validate', '-c', bad]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`${bad}:4:13: .*nope`));
@@ -58,7 +61,24 @@ describe('the CLI', () => {
   });
 
   it('adds runs, runs passes and shows the grid, the instance and the outputs', async () => {
-    assert.equal((await autoctrl(['runs', 'add', '355100', '--fill', '8222', '--lumi', '78.6', '--meta', 'gt=130X', '-c', file])).code, 0);
+    assert.equal(
+      (
+        await autoctrl([
+          'runs',
+          'add',
+          '355100',
+          '--fill',
+          '8222',
+          '--lumi',
+          '78.6',
+          '--meta',
+          'gt=130X',
+          '-c',
+          file,
+        ])
+      ).code,
+      0,
+    );
     const list = JSON.parse((await autoctrl(['runs', 'list', '--json', '-c', file])).stdout);
     assert.deepEqual(list.runs[0].meta, { gt: '130X' });
     for (let i = 0; i < 40; i++) {
@@ -79,7 +99,9 @@ describe('the CLI', () => {
     });
     const text = (await autoctrl(['status', '-c', file])).stdout;
     assert.match(text, /355100\s+8222\s+78\.6\s+\S+ \S+\s+done\s+D\s+D/);
-    const show = JSON.parse((await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout);
+    const show = JSON.parse(
+      (await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout,
+    );
     assert.equal(show.instance.status, 'done');
     assert.match(show.instance.configHash, /^[0-9a-f]{16}$/);
     assert.deepEqual(show.config.command, ['sh', '-c', 'echo reco $AUTOCTRL_RUNS; exit 0']);
@@ -91,20 +113,40 @@ describe('the CLI', () => {
   });
 
   it('job report writes to the store from a job environment when no server runs', async () => {
-    const show = JSON.parse((await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout);
+    const show = JSON.parse(
+      (await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout,
+    );
     const job = show.jobs[0];
-    const r = await autoctrl(['job', 'report', '--field', 'ic_spread=0.012', '--field', 'note=ok', '--output', 'ic.txt', '--kind', 'ic'], {
-      AUTOCTRL_JOB: String(job.id),
-      AUTOCTRL_URL: '',
-      AUTOCTRL_STORE: `sqlite:${join(dir, 'state.db')}`,
-      AUTOCTRL_CONFIG: file,
-      AUTOCTRL_OUTPUT_DIR: '/eos/calib',
-    });
+    const r = await autoctrl(
+      [
+        'job',
+        'report',
+        '--field',
+        'ic_spread=0.012',
+        '--field',
+        'note=ok',
+        '--output',
+        'ic.txt',
+        '--kind',
+        'ic',
+      ],
+      {
+        AUTOCTRL_JOB: String(job.id),
+        AUTOCTRL_URL: '',
+        AUTOCTRL_STORE: `sqlite:${join(dir, 'state.db')}`,
+        AUTOCTRL_CONFIG: file,
+        AUTOCTRL_OUTPUT_DIR: '/eos/calib',
+      },
+    );
     assert.equal(r.code, 0, r.stderr);
-    const outputs = JSON.parse((await autoctrl(['outputs', '--task', 'reco', '--json', '-c', file])).stdout);
+    const outputs = JSON.parse(
+      (await autoctrl(['outputs', '--task', 'reco', '--json', '-c', file])).stdout,
+    );
     assert.equal(outputs.outputs[0].path, '/eos/calib/ic.txt');
     assert.equal(outputs.outputs[0].kind, 'ic');
-    const after = JSON.parse((await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout);
+    const after = JSON.parse(
+      (await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout,
+    );
     assert.deepEqual(after.jobs[0].fields, { ic_spread: 0.012, note: 'ok' });
     const bad = await autoctrl(['job', 'report', '--status', 'finished'], { AUTOCTRL_JOB: '1' });
     assert.equal(bad.code, 1);
@@ -112,9 +154,14 @@ describe('the CLI', () => {
   });
 
   it('reprocess sends instances back to new as a new attempt', async () => {
-    const r = JSON.parse((await autoctrl(['reprocess', 'reco', '--runs', '355000-355200', '--json', '-c', file])).stdout);
+    const r = JSON.parse(
+      (await autoctrl(['reprocess', 'reco', '--runs', '355000-355200', '--json', '-c', file]))
+        .stdout,
+    );
     assert.equal(r.reprocessed.length, 1);
-    const show = JSON.parse((await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout);
+    const show = JSON.parse(
+      (await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout,
+    );
     assert.equal(show.instance.status, 'new');
     assert.equal(show.instance.attempt, 2);
     const bad = await autoctrl(['reprocess', 'reco', '--runs', 'last-week', '-c', file]);

@@ -18,7 +18,8 @@ const TASKS = ['reco', 'calib', 'valid'];
  * Each job appends "<job id> <attempt>" to the ledger; one job in seven fails
  * its first attempt so that retries are crashed into too.
  */
-const JOB = 'echo "$AUTOCTRL_JOB $AUTOCTRL_ATTEMPT" >> "$LEDGER"; sleep 0.05; if [ $((AUTOCTRL_JOB % 7)) -eq 0 ] && [ "$AUTOCTRL_ATTEMPT" = 1 ]; then exit 1; fi';
+const JOB =
+  'echo "$AUTOCTRL_JOB $AUTOCTRL_ATTEMPT" >> "$LEDGER"; sleep 0.05; if [ $((AUTOCTRL_JOB % 7)) -eq 0 ] && [ "$AUTOCTRL_ATTEMPT" = 1 ]; then exit 1; fi';
 
 function deploymentYaml(ledger: string): string {
   const task = (name: string, after: string | null) =>
@@ -41,7 +42,9 @@ async function kill(child: ChildProcess): Promise<void> {
 }
 
 describe('crash safety', () => {
-  it('SIGKILLed at random points, the daemon runs every job exactly once per attempt and loses none', { timeout: 240_000 }, async () => {
+  it('SIGKILLed at random points, the daemon runs every job exactly once per attempt and loses none', {
+    timeout: 240_000,
+  }, async () => {
     assert.ok(existsSync(CLI), `${CLI} is missing: run \`npm run build\` first (npm test does)`);
     const dir = tempDir('autoctrl-crash-');
     const ledger = join(dir, 'ledger.txt');
@@ -51,7 +54,13 @@ describe('crash safety', () => {
     const store = await createSqliteStore(join(dir, 'state.db'), { logger: silentLogger() });
     try {
       await store.upsertRuns(
-        Array.from({ length: RUNS }, (_, i) => ({ run: 1000 + i, fill: 1 + Math.floor(i / 20), lumi: 5, start: 1, end: 2 })),
+        Array.from({ length: RUNS }, (_, i) => ({
+          run: 1000 + i,
+          fill: 1 + Math.floor(i / 20),
+          lumi: 5,
+          start: 1,
+          end: 2,
+        })),
         'test',
       );
       const allDone = async () => {
@@ -95,7 +104,10 @@ describe('crash safety', () => {
       }
       for (const j of jobs) {
         assert.ok(j.status === 'done' || j.status === 'failed', `job ${j.id} settled`);
-        assert.ok(counts.has(`${j.id} ${j.attempt}`), `job ${j.id} attempt ${j.attempt} (${j.status}: ${j.reason}) ran`);
+        assert.ok(
+          counts.has(`${j.id} ${j.attempt}`),
+          `job ${j.id} attempt ${j.attempt} (${j.status}: ${j.reason}) ran`,
+        );
         assert.equal(j.reason?.startsWith('lost') ?? false, false, `job ${j.id} was not lost`);
       }
       assert.equal(lines.length, jobs.length, 'every ledger line is a job the store knows');

@@ -16,15 +16,24 @@ afterEach(async () => {
   for (const rt of open.splice(0)) await rt.close();
 });
 
-async function start(tasks: TaskConfig[]): Promise<{ rt: Runtime; dir: string }> {
+async function start(
+  tasks: TaskConfig[] | ((dir: string) => TaskConfig[]),
+): Promise<{ rt: Runtime; dir: string }> {
   const dir = tempDir();
-  const rt = await openRuntime(deployment(dir, tasks), { logger: silentLogger() });
+  const list = typeof tasks === 'function' ? tasks(dir) : tasks;
+  const rt = await openRuntime(deployment(dir, list), { logger: silentLogger() });
   open.push(rt);
   return { rt, dir };
 }
 
 /** Runs passes until every instance of `taskName` covering `run` has the wanted status. */
-async function drive(rt: Runtime, taskName: string, run: number, want: InstanceStatus, timeoutMs = 10_000) {
+async function drive(
+  rt: Runtime,
+  taskName: string,
+  run: number,
+  want: InstanceStatus,
+  timeoutMs = 10_000,
+) {
   return until(
     async () => {
       await rt.engine.pass();
@@ -44,16 +53,28 @@ const addRuns = (rt: Runtime, runs: Array<{ run: number; fill?: number; lumi?: n
 
 describe('engine', () => {
   it('runs a chain and hands upstream outputs to downstream jobs', async () => {
-    const { rt, dir } = await start([
-      task('a', { command: ['sh', '-c', 'while [ ! -f "$GO" ]; do sleep 0.02; done'] }),
-      task('b', { after: ['a'], command: ['sh', '-c', 'cp "$AUTOCTRL_INPUTS" "$AUTOCTRL_OUTPUT_DIR/../seen.json"'] }),
+    const { rt, dir } = await start((d) => [
+      task('a', {
+        command: ['sh', '-c', 'while [ ! -f "$GO" ]; do sleep 0.02; done'],
+        env: { GO: join(d, 'go') },
+      }),
+      task('b', {
+        after: ['a'],
+        command: ['sh', '-c', 'cp "$AUTOCTRL_INPUTS" "$AUTOCTRL_OUTPUT_DIR/../seen.json"'],
+      }),
     ]);
-    rt.deployment.tasks[0]!.env = { GO: join(dir, 'go') };
     await addRuns(rt, [{ run: 100 }]);
     const a = await drive(rt, 'a', 100, 'processing');
-    const aJob = await until(async () => (await rt.store.jobsForInstance(a.id)).find((j) => j.executorId !== null));
+    const aJob = await until(async () =>
+      (await rt.store.jobsForInstance(a.id)).find((j) => j.executorId !== null),
+    );
     // What a job does before it exits: register its outputs.
-    await applyJobReport(rt.engine.ctx, aJob.id, { outputs: [{ path: '/data/a.root', kind: 'root' }] }, 'test');
+    await applyJobReport(
+      rt.engine.ctx,
+      aJob.id,
+      { outputs: [{ path: '/data/a.root', kind: 'root' }] },
+      'test',
+    );
     writeFileSync(join(dir, 'go'), '');
     const b = await drive(rt, 'b', 100, 'done');
     const [bJob] = await rt.store.jobsForInstance(b.id);
@@ -68,12 +89,14 @@ describe('engine', () => {
   });
 
   it('joins: a task after two upstream tasks waits, with the reason, until both are done', async () => {
-    const { rt, dir } = await start([
+    const { rt, dir } = await start((d) => [
       task('fast'),
-      task('slow', { command: ['sh', '-c', 'while [ ! -f "$GO" ]; do sleep 0.02; done'], env: {} }),
+      task('slow', {
+        command: ['sh', '-c', 'while [ ! -f "$GO" ]; do sleep 0.02; done'],
+        env: { GO: join(d, 'go') },
+      }),
       task('join', { after: ['fast', 'slow'] }),
     ]);
-    rt.deployment.tasks[1]!.env = { GO: join(dir, 'go') };
     await addRuns(rt, [{ run: 200 }]);
     await drive(rt, 'fast', 200, 'done');
     const waiting = await drive(rt, 'join', 200, 'waiting');
@@ -83,13 +106,20 @@ describe('engine', () => {
   });
 
   it('groups by fill once the fill has ended, and by accumulated luminosity', async () => {
-    const { rt } = await start([task('perfill', { group: { by: 'fill' } }), task('lumi', { group: { by: 'lumi', lumi: 25 } })]);
+    const { rt } = await start([
+      task('perfill', { group: { by: 'fill' } }),
+      task('lumi', { group: { by: 'lumi', lumi: 25 } }),
+    ]);
     await addRuns(rt, [
       { run: 300, fill: 7, lumi: 10 },
       { run: 301, fill: 7, lumi: 10 },
     ]);
     await rt.engine.pass();
-    assert.equal((await rt.store.findInstances({ task: 'perfill' })).length, 0, 'fill 7 is still open');
+    assert.equal(
+      (await rt.store.findInstances({ task: 'perfill' })).length,
+      0,
+      'fill 7 is still open',
+    );
     assert.equal((await rt.store.findInstances({ task: 'lumi' })).length, 0, '20 /pb < 25 /pb');
     await addRuns(rt, [{ run: 302, fill: 8, lumi: 10 }]);
     const fillInst = await drive(rt, 'perfill', 300, 'done');
@@ -100,7 +130,9 @@ describe('engine', () => {
   });
 
   it('retries with backoff up to the limit, then fails for good with the reason', async () => {
-    const { rt } = await start([task('flaky', { command: ['sh', '-c', 'exit 3'], retries: 2, retryDelayMs: 30 })]);
+    const { rt } = await start([
+      task('flaky', { command: ['sh', '-c', 'exit 3'], retries: 2, retryDelayMs: 30 }),
+    ]);
     await addRuns(rt, [{ run: 400 }]);
     const inst = await drive(rt, 'flaky', 400, 'failed');
     const jobs = await rt.store.jobsForInstance(inst.id);
@@ -132,7 +164,12 @@ describe('engine', () => {
     const [said] = await rt.store.instancesForRuns('prompt', 'says-failed', [500]);
     const [job] = await rt.store.jobsForInstance(said?.id ?? 0);
     assert.ok(job);
-    await applyJobReport(rt.engine.ctx, job.id, { status: 'failed', reason: 'pi0 fit did not converge', fields: { chi2: 42 } }, 'job');
+    await applyJobReport(
+      rt.engine.ctx,
+      job.id,
+      { status: 'failed', reason: 'pi0 fit did not converge', fields: { chi2: 42 } },
+      'job',
+    );
     const failed = await drive(rt, 'says-failed', 500, 'failed');
     assert.match(failed.reason ?? '', /pi0 fit did not converge/);
     const [after] = await rt.store.jobsForInstance(failed.id);
@@ -143,7 +180,13 @@ describe('engine', () => {
     const { rt } = await start([task('r')]);
     await addRuns(rt, [{ run: 600 }]);
     const first = await drive(rt, 'r', 600, 'done');
-    await rt.store.transitionInstance(first.id, { from: 'done', to: 'new', reason: 'new global tag', by: 'test', at: Date.now() });
+    await rt.store.transitionInstance(first.id, {
+      from: 'done',
+      to: 'new',
+      reason: 'new global tag',
+      by: 'test',
+      at: Date.now(),
+    });
     await until(async () => {
       await rt.engine.pass();
       const i = await rt.store.getInstance(first.id);
@@ -159,16 +202,29 @@ describe('engine', () => {
   });
 
   it('splits a task into one job per upstream output', async () => {
-    const { rt } = await start([task('files'), task('per', { after: ['files'], jobs: { per: 'input' }, command: ['sh', '-c', 'test -n "$1"', 'x', '{input}'] })]);
+    const { rt } = await start([
+      task('files'),
+      task('per', {
+        after: ['files'],
+        jobs: { per: 'input' },
+        command: ['sh', '-c', 'test -n "$1"', 'x', '{input}'],
+      }),
+    ]);
     await addRuns(rt, [{ run: 700 }]);
     const files = await drive(rt, 'files', 700, 'done');
     const [fj] = await rt.store.jobsForInstance(files.id);
-    await applyJobReport(rt.engine.ctx, fj?.id ?? 0, { outputs: [{ path: '/f/1.root' }, { path: '/f/2.root' }, { path: '/f/3 with space.root' }] }, 'job');
+    await applyJobReport(
+      rt.engine.ctx,
+      fj?.id ?? 0,
+      { outputs: [{ path: '/f/1.root' }, { path: '/f/2.root' }, { path: '/f/3 with space.root' }] },
+      'job',
+    );
     const per = await drive(rt, 'per', 700, 'done');
     const jobs = await rt.store.jobsForInstance(per.id);
-    assert.deepEqual(
-      jobs.map((j) => j.input).sort(),
-      ['/f/1.root', '/f/2.root', '/f/3 with space.root'],
-    );
+    assert.deepEqual(jobs.map((j) => j.input).sort(), [
+      '/f/1.root',
+      '/f/2.root',
+      '/f/3 with space.root',
+    ]);
   });
 });

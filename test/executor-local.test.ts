@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,16 +21,10 @@ const countWatched = () =>
   process.getActiveResourcesInfo().filter((r) => watched.includes(r)).length;
 const resourcesAtStart = countWatched();
 
+const ctx = { logger: silentLogger(), dataDir: base };
 runExecutorConformance(
   'local',
-  async () => {
-    const executor = await createLocalExecutor(
-      'local',
-      { slots: 4 },
-      { logger: silentLogger(), dataDir: base },
-    );
-    return { executor, cleanup: async () => {} };
-  },
+  async () => ({ executor: await createLocalExecutor('local', {}, ctx), cleanup: async () => {} }),
   { workRoot: base },
 );
 
@@ -40,13 +34,13 @@ setTimeout(() => process.exit(99), 60000);
 setInterval(() => { if (require('node:fs').existsSync(f)) process.exit(Number(code)); }, 20);`;
 
 let nextJobId = 1;
+/** Processes the jobs started in their own way, which the final check must find gone. */
+const grandchildren: number[] = [];
 let executors: LocalExecutor[] = [];
 let refs: JobRef[] = [];
 
-import { pino } from 'pino';
-const dbg = pino({ level: 'debug' }, pino.destination({ dest: '/tmp/dbg.log', sync: true }));
 function local(slots = 4, killGraceMs = 3000): LocalExecutor {
-  const ex = new LocalExecutor('local', { slots, logger: dbg, killGraceMs });
+  const ex = new LocalExecutor('local', { slots, logger: silentLogger(), killGraceMs });
   executors.push(ex);
   return ex;
 }
@@ -88,6 +82,14 @@ function processGone(pid: number): boolean {
     return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return true;
+  }
+}
+
+async function waitFile(path: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(path) || readFileSync(path, 'utf8') === '') {
+    if (Date.now() > deadline) assert.fail(`no ${path}`);
+    await delay(10);
   }
 }
 
@@ -139,13 +141,23 @@ describe('local executor', () => {
     ];
     const polite = job(script(''), 300);
     const stubborn = job(script("trap '' TERM;"), 300);
-    for (const j of [polite, stubborn]) await ex.submit(j.launch);
+    // Stopped by a controller that dies before its SIGKILL: the next one must finish the job.
+    const orphan = job(script("trap '' TERM;"));
+    for (const j of [polite, stubborn, orphan]) await ex.submit(j.launch);
+    const dying = local(4, 300);
+    await waitFile(join(orphan.workDir, 'grandchild')); // its trap is set
+    await dying.cancel(orphan.ref, 'cancelled by test');
+    await dying.close();
+
     const a = await waitFor(ex, polite.ref, 'exited');
     assert.deepEqual(a, { ...a, exitCode: 143, reason: 'timeout after 300 ms' });
     const b = await waitFor(ex, stubborn.ref, 'exited');
     assert.deepEqual(b, { ...b, exitCode: null, reason: 'timeout after 300 ms' });
-    for (const j of [polite, stubborn]) {
-      await waitGone(Number(await readFile(join(j.workDir, 'grandchild'), 'utf8')));
+    const c = await waitFor(local(4, 300), orphan.ref, 'exited');
+    assert.deepEqual(c, { ...c, exitCode: null, reason: 'cancelled by test' });
+    for (const j of [polite, stubborn, orphan]) {
+      grandchildren.push(Number(await readFile(join(j.workDir, 'grandchild'), 'utf8')));
+      await waitGone(grandchildren.at(-1) ?? 0);
     }
   });
 
@@ -225,14 +237,11 @@ const { executorId } = await ex.submit(JSON.parse(process.argv[2]));
 process.stdout.write(executorId + '\\n');
 setInterval(() => {}, 1000);`,
     );
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', controller, JSON.stringify(j.launch)],
-      {
-        cwd: repo,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
+    const args = ['--import', 'tsx', controller, JSON.stringify(j.launch)];
+    const child = spawn(process.execPath, args, {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const executorId = await new Promise<string>((resolve, reject) => {
       child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
       child.once('exit', (code) => reject(new Error(`controller exited ${code}`)));
@@ -265,7 +274,7 @@ setInterval(() => {}, 1000);`,
     await writeFile(marker, '');
     assert.deepEqual((await ex.status([j.ref])).get(j.ref.jobId), {
       state: 'queued',
-      executorId: 'local:pending',
+      executorId: null,
     });
     const old = new Date(Date.now() - 20_000);
     await utimes(marker, old, old);
@@ -300,15 +309,16 @@ after(async () => {
     .flatMap((pid) => {
       try {
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        return cmd.includes(base) || cmd.includes('sleep\u0000317') ? [`${pid}: ${cmd}`] : [];
+        const ours = cmd.includes(base) || grandchildren.includes(Number(pid));
+        return ours && !processGone(Number(pid)) ? [`${pid}: ${cmd}`] : [];
       } catch {
         return [];
       }
     });
+  await rm(base, { recursive: true, force: true });
   assert.deepEqual(leftovers, []);
   assert.ok(
     countWatched() <= resourcesAtStart,
     `handles left open: ${process.getActiveResourcesInfo().join(', ')}`,
   );
-  await rm(base, { recursive: true, force: true });
 });

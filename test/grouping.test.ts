@@ -4,7 +4,13 @@ import { EMPTY_INTAKE, groupRuns } from '../src/engine/grouping.ts';
 import type { Run } from '../src/model/types.ts';
 
 let seq = 0;
-function run(n: number, fill: number | null, lumi: number, ended = true, meta: Run['meta'] = {}): Run {
+function run(
+  n: number,
+  fill: number | null,
+  lumi: number,
+  ended = true,
+  meta: Run['meta'] = {},
+): Run {
   seq++;
   return { run: n, fill, lumi, start: 0, end: ended ? 1 : null, type: 'collisions', meta, seq };
 }
@@ -12,7 +18,12 @@ const target = { campaign: 'prompt', task: 't' };
 
 describe('grouping', () => {
   it('by run: one group per ended run; a running run waits', () => {
-    const { groups, state } = groupRuns({ by: 'run' }, EMPTY_INTAKE, [run(1, 1, 5), run(2, 1, 5, false)], target);
+    const { groups, state } = groupRuns(
+      { by: 'run' },
+      EMPTY_INTAKE,
+      [run(1, 1, 5), run(2, 1, 5, false)],
+      target,
+    );
     assert.deepEqual(
       groups.map((g) => [g.groupKey, g.runs]),
       [['run:1', [1]]],
@@ -21,7 +32,12 @@ describe('grouping', () => {
   });
 
   it('by fill: waits until a later fill appears, then groups the whole fill', () => {
-    const first = groupRuns({ by: 'fill' }, EMPTY_INTAKE, [run(10, 100, 5), run(11, 100, 7)], target);
+    const first = groupRuns(
+      { by: 'fill' },
+      EMPTY_INTAKE,
+      [run(10, 100, 5), run(11, 100, 7)],
+      target,
+    );
     assert.equal(first.groups.length, 0);
     assert.equal(first.state.pending.length, 2);
     const second = groupRuns({ by: 'fill' }, first.state, [run(12, 101, 1)], target);
@@ -36,7 +52,12 @@ describe('grouping', () => {
   });
 
   it('by fill: a run marked fill_end closes its fill at once; runs without a fill are left out', () => {
-    const r = groupRuns({ by: 'fill' }, EMPTY_INTAKE, [run(20, 200, 1), run(21, 200, 1, true, { fill_end: true }), run(22, null, 0)], target);
+    const r = groupRuns(
+      { by: 'fill' },
+      EMPTY_INTAKE,
+      [run(20, 200, 1), run(21, 200, 1, true, { fill_end: true }), run(22, null, 0)],
+      target,
+    );
     assert.deepEqual(
       r.groups.map((g) => g.runs),
       [[20, 21]],
@@ -45,7 +66,12 @@ describe('grouping', () => {
   });
 
   it('by luminosity: consecutive runs until the threshold, the remainder waits', () => {
-    const a = groupRuns({ by: 'lumi', lumi: 100 }, EMPTY_INTAKE, [run(30, 1, 40), run(31, 1, 50), run(32, 1, 20), run(33, 1, 30)], target);
+    const a = groupRuns(
+      { by: 'lumi', lumi: 100 },
+      EMPTY_INTAKE,
+      [run(30, 1, 40), run(31, 1, 50), run(32, 1, 20), run(33, 1, 30)],
+      target,
+    );
     assert.deepEqual(
       a.groups.map((g) => [g.groupKey, g.runs]),
       [['lumi:30-32', [30, 31, 32]]],

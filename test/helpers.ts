@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import type { Deployment, TaskConfig } from '../src/config/types.ts';
 
 /** A fresh directory removed when the test file ends. */
 export function tempDir(prefix = 'autoctrl-test-'): string {
@@ -12,44 +11,16 @@ export function tempDir(prefix = 'autoctrl-test-'): string {
   return dir;
 }
 
-export function task(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
-  return {
-    name,
-    workflow: name,
-    after: [],
-    group: { by: 'run' },
-    command: ['true'],
-    jobs: 1,
-    retries: 0,
-    retryDelayMs: 10,
-    timeoutMs: null,
-    executor: 'local',
-    env: {},
-    cwd: '/',
-    ...over,
-  };
-}
-
-/** A deployment in `dir` with a SQLite store and a local executor; tasks in the order given (topological). */
-export function deployment(dir: string, tasks: TaskConfig[], over: Partial<Deployment> = {}): Deployment {
-  return {
-    file: join(dir, 'autoctrl.yaml'),
-    dir,
-    store: `sqlite:${join(dir, 'state.db')}`,
-    dataDir: join(dir, 'data'),
-    server: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1:0' },
-    engine: { intervalMs: 60_000 },
-    executors: { local: { type: 'local', options: { slots: 4 } } },
-    sources: {},
-    tasks: tasks.map((t) => ({ ...t, cwd: t.cwd === '/' ? dir : t.cwd })),
-    ...over,
-  };
-}
+export { deployment, task } from './fixtures.ts';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

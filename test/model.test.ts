@@ -21,7 +21,13 @@ const ALLOWED_INSTANCE = new Set([
   'done→new',
   'failed→new',
 ]);
-const ALLOWED_JOB = new Set(['idle→running', 'idle→done', 'idle→failed', 'running→done', 'running→failed']);
+const ALLOWED_JOB = new Set([
+  'idle→running',
+  'idle→done',
+  'idle→failed',
+  'running→done',
+  'running→failed',
+]);
 
 describe('instance transitions', () => {
   for (const from of INSTANCE_STATUSES) {
@@ -65,7 +71,10 @@ describe('run global status', () => {
     assert.equal(runStatus(tasks, { reco: 'done', laser: 'done', calib: 'done' }), 'done');
   });
   it('is failed as soon as one task failed for good', () => {
-    assert.equal(runStatus(tasks, { reco: 'done', laser: 'failed', calib: 'processing' }), 'failed');
+    assert.equal(
+      runStatus(tasks, { reco: 'done', laser: 'failed', calib: 'processing' }),
+      'failed',
+    );
   });
   it('is processing otherwise, including tasks without an instance yet', () => {
     assert.equal(runStatus(tasks, { reco: 'done', laser: 'done' }), 'processing');

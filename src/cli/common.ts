@@ -1,10 +1,10 @@
 import { styleText } from 'node:util';
-import { loadDeployment, findConfigFile } from '../config/load.ts';
+import { findConfigFile, loadDeployment } from '../config/load.ts';
 import type { Deployment } from '../config/types.ts';
 import { InvalidInputError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { InstanceStatus, JobStatus, RunStatus } from '../model/types.ts';
-import { openRuntime, type Runtime } from '../runtime.ts';
+import { openRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -15,12 +15,24 @@ export function cliLogger(): Logger {
 }
 
 export async function deploymentFrom(opts: GlobalOptions): Promise<Deployment> {
-  return loadDeployment(findConfigFile({ ...(opts.config ? { file: opts.config } : {}), env: process.env, cwd: process.cwd() }));
+  return loadDeployment(
+    findConfigFile({
+      ...(opts.config ? { file: opts.config } : {}),
+      env: process.env,
+      cwd: process.cwd(),
+    }),
+  );
 }
 
 /** Opens the deployment's runtime for one command and always closes it. */
-export async function withRuntime<T>(opts: GlobalOptions, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(await deploymentFrom(opts), { logger: cliLogger() });
+export async function withRuntime<T>(
+  opts: GlobalOptions,
+  ...args:
+    | [fn: (rt: Runtime) => Promise<T>]
+    | [extra: Partial<RuntimeOptions>, fn: (rt: Runtime) => Promise<T>]
+): Promise<T> {
+  const [extra, fn] = args.length === 1 ? [{}, args[0]] : args;
+  const rt = await openRuntime(await deploymentFrom(opts), { ...extra, logger: cliLogger() });
   try {
     return await fn(rt);
   } finally {
@@ -31,7 +43,11 @@ export async function withRuntime<T>(opts: GlobalOptions, fn: (rt: Runtime) => P
 /** `A-B`, `A` or `A,B,C` → inclusive bounds (a list gives its min and max). */
 export function parseRunRange(text: string, field = '--runs'): { from: number; to: number } {
   const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
-  if (m === null) throw new InvalidInputError(field, `"${text}" is not a run range; write A-B or A (e.g. 355100-355120)`);
+  if (m === null)
+    throw new InvalidInputError(
+      field,
+      `"${text}" is not a run range; write A-B or A (e.g. 355100-355120)`,
+    );
   const from = Number(m[1]);
   const to = m[2] === undefined ? from : Number(m[2]);
   if (to < from) throw new InvalidInputError(field, `"${text}": the range ends before it starts`);
@@ -40,12 +56,16 @@ export function parseRunRange(text: string, field = '--runs'): { from: number; t
 
 export function parseRunNumber(text: string, field: string): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidInputError(field, `"${text}" is not a run number`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidInputError(field, `"${text}" is not a run number`);
   return n;
 }
 
 /** `KEY=VALUE` options, repeatable. */
-export function collectPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
+export function collectPair(
+  value: string,
+  previous: Record<string, string> = {},
+): Record<string, string> {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidInputError(value, 'expected KEY=VALUE');
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
@@ -89,6 +109,9 @@ export function table(head: string[], rows: string[][]): string {
   const width = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
   const widths = head.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))));
   const line = (cells: string[]) =>
-    cells.map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - width(c)))).join('  ').trimEnd();
+    cells
+      .map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - width(c))))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }

@@ -32,8 +32,13 @@ async function listen(deploymentFile: string, port: number) {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('start the embedded demo: simulated LHC runs through an ECAL-like calibration chain')
-    .option('--dir <dir>', 'where to put the demo deployment (default: a new temporary directory; reused if it exists)')
+    .description(
+      'start the embedded demo: simulated LHC runs through an ECAL-like calibration chain',
+    )
+    .option(
+      '--dir <dir>',
+      'where to put the demo deployment (default: a new temporary directory; reused if it exists)',
+    )
     .option('--port <port>', 'port for the page and API (a free one if taken)', Number, 8080)
     .action(async (opts: { dir?: string; port: number }) => {
       const dir = opts.dir ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'autoctrl-demo-'));
@@ -48,7 +53,7 @@ export function registerDemo(program: Command): void {
           `  the overview page:  ${daemon.url}/`,
           `  the deployment:     ${file}`,
           '',
-          'Simulated runs end every few seconds and flow through reco → laser → pi0 calibration → validation.',
+          'Simulated runs end every few seconds and flow through reco → pi0-reco → pi0-calib (joined with laser) → validation → upload.',
           'In another terminal, try:',
           `  npx autoctrl status ${c}`,
           `  npx autoctrl show reco <run> ${c}`,

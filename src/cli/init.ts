@@ -37,10 +37,16 @@ export function registerInit(program: Command): void {
       try {
         await writeFile(join(dir, 'autoctrl.yaml'), TEMPLATE, { flag: 'wx' });
       } catch (cause) {
-        throw new AutoctrlError('exists', `${join(dir, 'autoctrl.yaml')} exists already; choose another DIR`, { cause });
+        throw new AutoctrlError(
+          'exists',
+          `${join(dir, 'autoctrl.yaml')} exists already; choose another DIR`,
+          { cause },
+        );
       }
       for (const name of ['reco.sh', 'calib.sh']) {
-        await writeFile(join(dir, name), SCRIPT, { mode: 0o755, flag: 'wx' }).catch(() => undefined);
+        await writeFile(join(dir, name), SCRIPT, { mode: 0o755, flag: 'wx' }).catch(
+          () => undefined,
+        );
       }
       process.stdout.write(
         `created ${dir}/autoctrl.yaml\nnext: autoctrl validate -c ${dir}/autoctrl.yaml && autoctrl runs add 1 -c ${dir}/autoctrl.yaml && autoctrl pass -c ${dir}/autoctrl.yaml\n`,

@@ -17,7 +17,10 @@ interface ReportOptions {
 function requireEnv(name: string): string {
   const v = process.env[name];
   if (v === undefined || v === '') {
-    throw new InvalidInputError(name, 'not set: `autoctrl job report` runs inside a job, which autoctrl gives this variable');
+    throw new InvalidInputError(
+      name,
+      'not set: `autoctrl job report` runs inside a job, which autoctrl gives this variable',
+    );
   }
   return v;
 }
@@ -32,7 +35,13 @@ export function reportFromOptions(opts: ReportOptions): JobReport {
   const outputDir = process.env.AUTOCTRL_OUTPUT_DIR ?? process.cwd();
   return parseJobReport({
     ...(opts.status ? { status: opts.status } : {}),
-    ...(opts.field ? { fields: Object.fromEntries(Object.entries(opts.field).map(([k, v]) => [k, fieldValue(v)])) } : {}),
+    ...(opts.field
+      ? {
+          fields: Object.fromEntries(
+            Object.entries(opts.field).map(([k, v]) => [k, fieldValue(v)]),
+          ),
+        }
+      : {}),
     ...(opts.output
       ? {
           outputs: opts.output.map((p) => ({
@@ -49,10 +58,16 @@ export function registerJobReport(program: Command): void {
   const job = program.command('job').description('commands for jobs');
   job
     .command('report')
-    .description("report the current job's status, fields and outputs (identity from the job's environment)")
+    .description(
+      "report the current job's status, fields and outputs (identity from the job's environment)",
+    )
     .option('--status <status>', 'running | done | failed')
     .option('--field <key=value>', 'a custom field, repeatable', collectPair)
-    .option('--output <path>', 'an output file (relative to $AUTOCTRL_OUTPUT_DIR) or URI, repeatable', collectList)
+    .option(
+      '--output <path>',
+      'an output file (relative to $AUTOCTRL_OUTPUT_DIR) or URI, repeatable',
+      collectList,
+    )
     .option('--kind <kind>', 'kind of the outputs given')
     .option('--reason <text>', 'why (for failed)')
     .action(async (opts: ReportOptions) => {
@@ -62,11 +77,18 @@ export function registerJobReport(program: Command): void {
       if (url) {
         const res = await fetch(new URL(`/api/jobs/${jobId}/report`, url), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${requireEnv('AUTOCTRL_TOKEN')}` },
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${requireEnv('AUTOCTRL_TOKEN')}`,
+          },
           body: JSON.stringify(report),
           signal: AbortSignal.timeout(30_000),
         });
-        if (!res.ok) throw new InvalidInputError('report', `the server refused it (${res.status}): ${await res.text()}`);
+        if (!res.ok)
+          throw new InvalidInputError(
+            'report',
+            `the server refused it (${res.status}): ${await res.text()}`,
+          );
         return;
       }
       // No server (`autoctrl pass` mode): write to the store named in the job's environment.

@@ -15,7 +15,10 @@ import { registerValidate } from './validate.ts';
 
 const program = new Command('autoctrl')
   .description('continuous, automatic data processing for detector calibration')
-  .option('-c, --config <file>', 'deployment file (default: $AUTOCTRL_CONFIG, else ./autoctrl.yaml)')
+  .option(
+    '-c, --config <file>',
+    'deployment file (default: $AUTOCTRL_CONFIG, else ./autoctrl.yaml)',
+  )
   .showHelpAfterError();
 
 for (const register of [
@@ -33,6 +36,12 @@ for (const register of [
 ]) {
   register(program);
 }
+
+// `autoctrl status | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 try {
   await program.parseAsync(process.argv);

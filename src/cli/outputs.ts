@@ -11,7 +11,10 @@ export function registerOutputs(program: Command): void {
     .option('--limit <n>', 'at most this many', Number, 1000)
     .option('--json', 'print JSON')
     .action(
-      async (opts: { task?: string; runs?: string; campaign: string; limit: number; json?: boolean }, cmd: Command) => {
+      async (
+        opts: { task?: string; runs?: string; campaign: string; limit: number; json?: boolean },
+        cmd: Command,
+      ) => {
         const range = opts.runs ? parseRunRange(opts.runs) : undefined;
         await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
           const outputs = await rt.store.listOutputs({

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { openSources } from '../sources/open.ts';
 import { Controller } from '../engine/controller.ts';
+import { defaultControllerId } from '../runtime.ts';
+import { openSources } from '../sources/open.ts';
 import { cliLogger, type GlobalOptions, printJson, withRuntime } from './common.ts';
 
 export function registerPass(program: Command): void {
@@ -9,12 +10,20 @@ export function registerPass(program: Command): void {
     .description('poll the sources once, run one pass and exit (for cron or Jenkins as the clock)')
     .option('--json', 'print the pass summary as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
+      const lease = { leaseOwner: `${defaultControllerId()}:pass:${process.pid}` };
+      await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), lease, async (rt) => {
         const sources = await openSources(rt.deployment, cliLogger());
         const controller = new Controller(rt, sources);
         for (const [name, source] of sources) await controller.pollSource(name, source);
         const r = await rt.engine.pass();
         await controller.stop();
+        if (r.skipped) {
+          process.stderr.write(
+            'autoctrl: another controller (a running `autoctrl serve`) holds the engine lease; it does the passes\n',
+          );
+          process.exitCode = 2;
+          return;
+        }
         const summary = {
           durationMs: r.durationMs,
           created: r.created,

@@ -13,7 +13,11 @@ export function registerReprocess(program: Command): void {
     .option('--reason <text>', 'why (kept in the history)')
     .option('--json', 'print JSON')
     .action(
-      async (task: string, opts: { runs: string; campaign: string; reason?: string; json?: boolean }, cmd: Command) => {
+      async (
+        task: string,
+        opts: { runs: string; campaign: string; reason?: string; json?: boolean },
+        cmd: Command,
+      ) => {
         const range = parseRunRange(opts.runs);
         await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
           const found = await rt.store.findInstances({
@@ -48,7 +52,9 @@ export function registerReprocess(program: Command): void {
           if (opts.json) return printJson({ reprocessed: sent, skipped });
           process.stdout.write(
             `${sent.length} instance(s) of ${task} sent back to new` +
-              (skipped.length ? `; ${skipped.length} skipped (still processing or new: wait for them to settle)` : '') +
+              (skipped.length
+                ? `; ${skipped.length} skipped (still processing or new: wait for them to settle)`
+                : '') +
               '\n',
           );
         });

@@ -24,13 +24,18 @@ interface AddOptions {
 
 function parseTime(text: string, field: string): number {
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new InvalidInputError(field, `"${text}" is not an ISO date-time (e.g. 2026-10-03T14:52:08Z)`);
+  if (Number.isNaN(t))
+    throw new InvalidInputError(
+      field,
+      `"${text}" is not an ISO date-time (e.g. 2026-10-03T14:52:08Z)`,
+    );
   return t;
 }
 
 function parseNumber(text: string, field: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidInputError(field, `"${text}" is not a non-negative number`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new InvalidInputError(field, `"${text}" is not a non-negative number`);
   return n;
 }
 
@@ -62,7 +67,10 @@ export function registerRuns(program: Command): void {
     .action(async (runText: string, opts: AddOptions, cmd: Command) => {
       const run = runFromOptions(runText, opts);
       await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
-        const { added, changed } = await rt.store.upsertRuns([run], `cli:${process.env.USER ?? 'unknown'}`);
+        const { added, changed } = await rt.store.upsertRuns(
+          [run],
+          `cli:${process.env.USER ?? 'unknown'}`,
+        );
         const what = added.length ? 'added' : changed.length ? 'updated' : 'unchanged';
         process.stdout.write(`run ${run.run} ${what}\n`);
         await pokeDaemon(rt.deployment);

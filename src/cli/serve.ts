@@ -14,7 +14,9 @@ export function stopOnSignals(stop: () => Promise<void>): void {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the daemon: passes on a timer and on every trigger, sources, the API and the page')
+    .description(
+      'run the daemon: passes on a timer and on every trigger, sources, the API and the page',
+    )
     .option('--host <host>', 'listen address (default: server.host)')
     .option('--port <port>', 'listen port (default: server.port; 0 picks a free one)', Number)
     .action(async (opts: { host?: string; port?: number }, cmd: Command) => {
@@ -22,7 +24,10 @@ export function registerServe(program: Command): void {
       const logger = cliLogger();
       const daemon = await startDaemon(deployment, {
         logger,
-        listen: { host: opts.host ?? deployment.server.host, port: opts.port ?? deployment.server.port },
+        listen: {
+          host: opts.host ?? deployment.server.host,
+          port: opts.port ?? deployment.server.port,
+        },
       });
       process.stdout.write(`autoctrl serving ${deployment.file} at ${daemon.url}\n`);
       stopOnSignals(daemon.stop);

@@ -6,15 +6,23 @@ import { type GlobalOptions, printJson } from './common.ts';
 export function registerValidate(program: Command): void {
   program
     .command('validate')
-    .description('check the deployment file; prints FILE:LINE:COL: message per problem and exits 1 if any')
+    .description(
+      'check the deployment file; prints FILE:LINE:COL: message per problem and exits 1 if any',
+    )
     .option('--json', 'print the problems as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
-      const file = findConfigFile({ ...(g.config ? { file: g.config } : {}), env: process.env, cwd: process.cwd() });
+      const file = findConfigFile({
+        ...(g.config ? { file: g.config } : {}),
+        env: process.env,
+        cwd: process.cwd(),
+      });
       const { deployment, problems } = validateDeploymentText(await readFile(file, 'utf8'), file);
       if (opts.json) printJson({ file, problems });
       else if (problems.length > 0) {
-        process.stderr.write(`${problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n')}\n`);
+        process.stderr.write(
+          `${problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n')}\n`,
+        );
       } else {
         process.stdout.write(`${file}: ok (${deployment?.tasks.length ?? 0} tasks)\n`);
       }

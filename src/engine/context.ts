@@ -9,8 +9,15 @@ export interface EngineContext {
   store: StateStore;
   executors: ReadonlyMap<string, Executor>;
   logger: Logger;
-  /** This controller's identity in claims, leases and events. */
+  /** This controller's identity in job claims: stable across its restarts. */
   controllerId: string;
+  /**
+   * Who holds the engine lease while passing: only one process passes at a
+   * time on a store, so a standby controller or a cron `autoctrl pass` never
+   * races the daemon.
+   */
+  leaseOwner: string;
+  leaseTtlMs: number;
   now(): number;
   /** Where jobs reach the reporting endpoint; null when no server runs (`autoctrl pass`). */
   serverUrl: string | null;
@@ -18,7 +25,10 @@ export interface EngineContext {
   tokenSecret: Buffer;
 }
 
-export function taskByName(ctx: Pick<EngineContext, 'deployment'>, name: string): TaskConfig | undefined {
+export function taskByName(
+  ctx: Pick<EngineContext, 'deployment'>,
+  name: string,
+): TaskConfig | undefined {
   return ctx.deployment.tasks.find((t) => t.name === name);
 }
 

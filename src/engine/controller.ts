@@ -1,5 +1,5 @@
-import type { Source } from '../sources/contract.ts';
 import type { Runtime } from '../runtime.ts';
+import type { Source } from '../sources/contract.ts';
 import type { PassResult } from './engine.ts';
 
 /**
@@ -55,7 +55,10 @@ export class Controller {
       if (added.length + changed.length > 0) this.trigger();
       return added.length + changed.length;
     } catch (err) {
-      engine.ctx.logger.warn({ err, source: name }, 'source poll failed; retrying at its next interval');
+      engine.ctx.logger.warn(
+        { err, source: name },
+        'source poll failed; retrying at its next interval',
+      );
       return 0;
     }
   }

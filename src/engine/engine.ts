@@ -18,7 +18,12 @@ export interface PassResult {
   submitted: number;
   /** When a delayed retry becomes due: the daemon runs a pass then. */
   wakeAt: number | null;
+  /** Another controller holds the engine lease: this one did nothing. */
+  skipped: boolean;
 }
+
+const ENGINE_LEASE = 'engine';
+const IDLE = { durationMs: 0, created: 0, started: 0, settled: [], submitted: 0, wakeAt: null };
 
 export interface EngineEvents {
   pass: [PassResult];
@@ -35,6 +40,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly ctx: EngineContext;
   private running: Promise<PassResult> | null = null;
   private again = false;
+  private holdsLease = false;
 
   constructor(ctx: EngineContext) {
     super();
@@ -74,8 +80,16 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async passOnce(): Promise<PassResult> {
     const { ctx } = this;
     const startedAt = ctx.now();
+    this.holdsLease = await ctx.store.acquireLease(
+      ENGINE_LEASE,
+      ctx.leaseOwner,
+      ctx.leaseTtlMs,
+      startedAt,
+    );
+    if (!this.holdsLease) return { ...IDLE, startedAt, skipped: true };
     const activeByExecutor = await this.activeJobs();
-    for (const [name, executor] of ctx.executors) await syncExecutor(ctx, executor, activeByExecutor.get(name) ?? []);
+    for (const [name, executor] of ctx.executors)
+      await syncExecutor(ctx, executor, activeByExecutor.get(name) ?? []);
 
     let created = 0;
     let started = 0;
@@ -104,7 +118,22 @@ export class Engine extends EventEmitter<EngineEvents> {
         }
       }
     }
-    return { startedAt, durationMs: ctx.now() - startedAt, created, started, settled, submitted, wakeAt };
+    return {
+      startedAt,
+      durationMs: ctx.now() - startedAt,
+      created,
+      started,
+      settled,
+      submitted,
+      wakeAt,
+      skipped: false,
+    };
+  }
+
+  /** Lets another controller take over at once (a clean stop). */
+  async releaseLease(): Promise<void> {
+    if (this.holdsLease) await this.ctx.store.releaseLease(ENGINE_LEASE, this.ctx.leaseOwner);
+    this.holdsLease = false;
   }
 
   private async activeJobs(): Promise<Map<string, Job[]>> {

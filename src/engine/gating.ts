@@ -10,7 +10,11 @@ import type { EngineContext } from './context.ts';
  * instances are all done for its runs gets its jobs and turns `processing`;
  * otherwise it is `waiting`, with the reason.
  */
-export async function gate(ctx: EngineContext, campaign: string, task: TaskConfig): Promise<number> {
+export async function gate(
+  ctx: EngineContext,
+  campaign: string,
+  task: TaskConfig,
+): Promise<number> {
   const candidates = await ctx.store.instancesByStatus(campaign, task.name, ['new', 'waiting']);
   if (candidates.length === 0) return 0;
   const upstream = await upstreamIndex(ctx, campaign, task, candidates);

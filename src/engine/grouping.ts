@@ -64,7 +64,12 @@ export function groupRuns(
   for (const r of ended) {
     if (known.has(r.run)) continue;
     if (grouping.by === 'fill' && r.fill === null) continue;
-    pending.push({ run: r.run, fill: r.fill, lumi: r.lumi ?? 0, fillEnd: r.meta.fill_end === true });
+    pending.push({
+      run: r.run,
+      fill: r.fill,
+      lumi: r.lumi ?? 0,
+      fillEnd: r.meta.fill_end === true,
+    });
   }
   pending.sort((a, b) => a.run - b.run);
 

@@ -5,7 +5,11 @@ import { groupRuns, parseIntakeState } from './grouping.ts';
 const BATCH = 5000;
 
 /** Step 1 of a pass for one (campaign, task): new runs and completed groups become `new` instances. */
-export async function intake(ctx: EngineContext, campaign: string, task: TaskConfig): Promise<number> {
+export async function intake(
+  ctx: EngineContext,
+  campaign: string,
+  task: TaskConfig,
+): Promise<number> {
   const key = `intake:${campaign}:${task.name}`;
   let state = parseIntakeState(await ctx.store.getCursor(key));
   let created = 0;

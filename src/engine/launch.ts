@@ -34,13 +34,17 @@ export async function buildLaunch(
   const runs = await ctx.store.getRuns(instance.runs);
   const upstreamIds = new Set<number>();
   for (const up of task.after) {
-    for (const u of await ctx.store.instancesForRuns(instance.campaign, up, instance.runs)) upstreamIds.add(u.id);
+    for (const u of await ctx.store.instancesForRuns(instance.campaign, up, instance.runs))
+      upstreamIds.add(u.id);
   }
   const outputs = await ctx.store.outputsForInstances([...upstreamIds]);
   const inputsPath = join(workDir, 'inputs.json');
   await writeFile(inputsPath, JSON.stringify({ runs, outputs, input: job.input }, null, 1));
 
-  const jobCount = (await ctx.store.jobsForInstance(instance.id)).reduce((m, j) => Math.max(m, j.index + 1), 0);
+  const jobCount = (await ctx.store.jobsForInstance(instance.id)).reduce(
+    (m, j) => Math.max(m, j.index + 1),
+    0,
+  );
   const values: PlaceholderValues = {
     run: String(instance.runs[0] ?? ''),
     runs: instance.runs.join(','),

@@ -51,10 +51,20 @@ export async function settleJob(
 }
 
 /** Marks a job running if it still looks idle; harmless when it moved on already. */
-export async function markRunning(ctx: Pick<EngineContext, 'store' | 'now'>, job: Job, by: string): Promise<void> {
+export async function markRunning(
+  ctx: Pick<EngineContext, 'store' | 'now'>,
+  job: Job,
+  by: string,
+): Promise<void> {
   if (job.status !== 'idle') return;
   try {
-    await ctx.store.transitionJob(job.id, { from: 'idle', to: 'running', reason: null, by, at: ctx.now() });
+    await ctx.store.transitionJob(job.id, {
+      from: 'idle',
+      to: 'running',
+      reason: null,
+      by,
+      at: ctx.now(),
+    });
   } catch (err) {
     if (!(err instanceof StaleStateError)) throw err;
   }

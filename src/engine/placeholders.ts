@@ -41,7 +41,8 @@ export function unknownPlaceholders(text: string): string[] {
   const unknown: string[] = [];
   for (const m of text.matchAll(PATTERN)) {
     const name = m[1];
-    if (name !== undefined && !(PLACEHOLDER_NAMES as readonly string[]).includes(name)) unknown.push(name);
+    if (name !== undefined && !(PLACEHOLDER_NAMES as readonly string[]).includes(name))
+      unknown.push(name);
   }
   return unknown;
 }

@@ -8,7 +8,9 @@ import { markRunning, settleJob } from './outcome.ts';
 export const jobReportSchema = z
   .object({
     status: z.enum(['running', 'done', 'failed']).optional(),
-    fields: z.record(z.string().min(1).max(200), z.union([z.number(), z.string().max(10_000)])).optional(),
+    fields: z
+      .record(z.string().min(1).max(200), z.union([z.number(), z.string().max(10_000)]))
+      .optional(),
     outputs: z
       .array(
         z

@@ -16,7 +16,8 @@ export async function settleInstances(
   const processing = await ctx.store.instancesByStatus(campaign, task.name, ['processing']);
   const settled: Instance[] = [];
   for (const inst of processing) {
-    const verdict = judge(latestAttempts(await ctx.store.jobsForInstance(inst.id)));
+    const jobs = await ctx.store.jobsForInstance(inst.id);
+    const verdict = judge(latestAttempts(jobs.filter((j) => j.instanceAttempt === inst.attempt)));
     if (verdict === null) continue;
     try {
       settled.push(
@@ -35,13 +36,12 @@ export async function settleInstances(
   return settled;
 }
 
-/** The last attempt of each job of the current instance attempt. */
+/** The last attempt of each job. */
 function latestAttempts(jobs: readonly Job[]): Job[] {
   const byIndex = new Map<number, Job>();
-  // Jobs of earlier instance attempts (before a reprocess) are older than the current ones: keep the newest id.
   for (const j of jobs) {
     const seen = byIndex.get(j.index);
-    if (seen === undefined || j.id > seen.id) byIndex.set(j.index, j);
+    if (seen === undefined || j.attempt > seen.attempt) byIndex.set(j.index, j);
   }
   return [...byIndex.values()];
 }

@@ -19,20 +19,32 @@ export function jobRef(ctx: EngineContext, job: Job): JobRef {
  * for. Each job is claimed in the store before it is submitted, so it is
  * submitted by one controller only.
  */
-export async function submitIdle(ctx: EngineContext, executor: Executor, active: readonly Job[]): Promise<number> {
-  let room = executor.capacity() - active.filter((j) => j.claimedBy !== null && j.status !== 'done').length;
-  if (room <= 0 && executor.capacity() !== Number.POSITIVE_INFINITY) return 0;
+export async function submitIdle(
+  ctx: EngineContext,
+  executor: Executor,
+  active: readonly Job[],
+): Promise<number> {
+  // Free slots as the executor counts them (it knows the jobs it runs, adopted ones included).
+  const room = executor.capacity();
+  if (room <= 0) return 0;
   const now = ctx.now();
-  const ready = active.filter((j) => j.status === 'idle' && j.claimedBy === null && (j.notBefore ?? 0) <= now);
+  const ready = active.filter(
+    (j) => j.status === 'idle' && j.claimedBy === null && (j.notBefore ?? 0) <= now,
+  );
   if (ready.length === 0) return 0;
-  const chosen = ready.slice(0, Math.max(0, room));
-  const claimed = new Set(await ctx.store.claimJobs(chosen.map((j) => j.id), ctx.controllerId, now));
+  const chosen = ready.slice(0, room);
+  const claimed = new Set(
+    await ctx.store.claimJobs(
+      chosen.map((j) => j.id),
+      ctx.controllerId,
+      now,
+    ),
+  );
   let submitted = 0;
   for (const job of chosen) {
     if (!claimed.has(job.id)) continue;
     await submitOne(ctx, executor, job);
     submitted++;
-    room--;
   }
   return submitted;
 }

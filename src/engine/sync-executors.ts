@@ -11,7 +11,11 @@ import { jobRef, submitOne } from './submit.ts';
  * (the fallback when a job did not report), and submits claimed jobs that
  * never reached the executor.
  */
-export async function syncExecutor(ctx: EngineContext, executor: Executor, active: readonly Job[]): Promise<void> {
+export async function syncExecutor(
+  ctx: EngineContext,
+  executor: Executor,
+  active: readonly Job[],
+): Promise<void> {
   const tracked = active.filter((j) => j.claimedBy !== null);
   if (tracked.length === 0) return;
   const states = await executor.status(tracked.map((j) => jobRef(ctx, j)));
@@ -21,7 +25,8 @@ export async function syncExecutor(ctx: EngineContext, executor: Executor, activ
     switch (st.state) {
       case 'queued':
       case 'running':
-        if (job.executorId === null) await ctx.store.setJobSubmitted(job.id, st.executorId, jobLogPath(ctx, job));
+        if (job.executorId === null && st.executorId !== null)
+          await ctx.store.setJobSubmitted(job.id, st.executorId, jobLogPath(ctx, job));
         if (st.state === 'running') await markRunning(ctx, job, by);
         break;
       case 'exited':

@@ -63,8 +63,8 @@ export interface JobRef {
 }
 
 export type ExecutorJobState =
-  /** Accepted but not running yet (queued in the batch system). */
-  | { state: 'queued'; executorId: string }
+  /** Accepted but not running yet (queued in the batch system); the id may not be known yet. */
+  | { state: 'queued'; executorId: string | null }
   | { state: 'running'; executorId: string }
   /** Ended. `exitCode` null when killed by a signal; `reason` says why (timeout, killed). */
   | { state: 'exited'; executorId: string | null; exitCode: number | null; reason: string | null }

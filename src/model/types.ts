@@ -69,6 +69,8 @@ export interface Job {
   index: number;
   /** 1 for the first try, +1 for each retry. */
   attempt: number;
+  /** The instance's attempt this job belongs to (reprocessing starts a new one). */
+  instanceAttempt: number;
   status: JobStatus;
   /** Name of the executor (as in the deployment file) that runs it. */
   executor: string;

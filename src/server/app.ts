@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AutoctrlError } from '../errors.ts';
 import { overview } from '../engine/overview.ts';
 import { applyJobReport, parseJobReport } from '../engine/report.ts';
 import { verifyJobToken } from '../engine/tokens.ts';
+import { AutoctrlError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { dashboardHtml } from './dashboard.ts';
 
@@ -43,10 +43,13 @@ export function createApp(rt: Runtime, hooks: AppHooks): Hono {
 
   app.post('/api/jobs/:id/report', async (c) => {
     const id = Number(c.req.param('id'));
-    if (!Number.isSafeInteger(id) || id <= 0) throw new AutoctrlError('invalid_input', 'id: not a job id');
+    if (!Number.isSafeInteger(id) || id <= 0)
+      throw new AutoctrlError('invalid_input', 'id: not a job id');
     const token = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
     if (token === undefined || !verifyJobToken(engine.ctx.tokenSecret, id, token)) {
-      throw new UnauthorizedError(`job ${id}: missing or wrong token; send "Authorization: Bearer $AUTOCTRL_TOKEN"`);
+      throw new UnauthorizedError(
+        `job ${id}: missing or wrong token; send "Authorization: Bearer $AUTOCTRL_TOKEN"`,
+      );
     }
     let body: unknown;
     try {
@@ -72,7 +75,9 @@ export function createApp(rt: Runtime, hooks: AppHooks): Hono {
   });
 
   app.get('/api/tasks', (c) =>
-    c.json({ tasks: deployment.tasks.map((t) => ({ name: t.name, workflow: t.workflow, after: t.after })) }),
+    c.json({
+      tasks: deployment.tasks.map((t) => ({ name: t.name, workflow: t.workflow, after: t.after })),
+    }),
   );
   // Lets a CLI in another process ask for a pass after changing the store; a pass is idempotent.
   app.post('/api/trigger', (c) => {

@@ -16,16 +16,19 @@ export async function startServer(
 ): Promise<RunningServer> {
   const app = createApp(rt, hooks);
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, (info: AddressInfo) => {
-      resolve({
-        url: `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
-        close: () =>
-          new Promise<void>((res, rej) => {
-            server.close((err) => (err ? rej(err) : res()));
-            if ('closeAllConnections' in server) server.closeAllConnections();
-          }),
-      });
-    });
+    const server = serve(
+      { fetch: app.fetch, hostname: listen.host, port: listen.port },
+      (info: AddressInfo) => {
+        resolve({
+          url: `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
+          close: () =>
+            new Promise<void>((res, rej) => {
+              server.close((err) => (err ? rej(err) : res()));
+              if ('closeAllConnections' in server) server.closeAllConnections();
+            }),
+        });
+      },
+    );
     server.once('error', reject);
   });
 }

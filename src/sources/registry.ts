@@ -8,6 +8,11 @@ export interface SourceKind {
 }
 
 export const sourceKinds: Record<string, SourceKind> = {
+  /**
+   * A simulated LHC for demos and tests. `seed`, `first_run`, `first_fill`,
+   * `backlog` and `int_lumi_fb` shape the start of a simulation; once it has a
+   * cursor, it continues from there.
+   */
   simulator: {
     options: z
       .object({

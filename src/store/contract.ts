@@ -37,7 +37,10 @@ export interface StateStore {
    * luminosity filled in later). Each addition and each change bumps the run's
    * `seq` and appends a `run` event. Unchanged runs are left alone.
    */
-  upsertRuns(runs: readonly RunInput[], by: string): Promise<{ added: number[]; changed: number[] }>;
+  upsertRuns(
+    runs: readonly RunInput[],
+    by: string,
+  ): Promise<{ added: number[]; changed: number[] }>;
   getRun(run: number): Promise<Run | null>;
   getRuns(runs: readonly number[]): Promise<Run[]>;
   /** Runs by descending run number, `before` exclusive (a paging cursor). */
@@ -101,7 +104,15 @@ export interface StateStore {
   /** Jobs in `idle` or `running`, optionally for one executor, ascending by id. */
   activeJobs(executor?: string): Promise<Job[]>;
   /** Counts of active jobs per (executor, campaign, status), for slot accounting. */
-  activeJobCounts(): Promise<Array<{ executor: string; campaign: string; status: JobStatus; claimed: boolean; count: number }>>;
+  activeJobCounts(): Promise<
+    Array<{
+      executor: string;
+      campaign: string;
+      status: JobStatus;
+      claimed: boolean;
+      count: number;
+    }>
+  >;
   /**
    * Claims idle, unclaimed jobs for submission by `owner` (sets `claimedBy`
    * and `submittedAt`). Returns the ids it claimed: a job is claimed by one
@@ -122,7 +133,11 @@ export interface StateStore {
    */
   recordJobData(
     id: number,
-    data: { fields?: Record<string, number | string>; outputs?: readonly OutputInput[]; at: number },
+    data: {
+      fields?: Record<string, number | string>;
+      outputs?: readonly OutputInput[];
+      at: number;
+    },
   ): Promise<void>;
 
   // ---- outputs and history ----

@@ -8,7 +8,7 @@ await main(async () => {
   const run = readInputs().runs[0];
   if (!run) throw new JobError('no run in the inputs');
   const rand = rng('laser', run.run);
-  await work(rand);
+  await work();
   const truth = transparency(run);
   const apdPn = truth * (1 + 0.0008 * gauss(rand));
   const bad = Math.max(0, Math.round(12 + 200 * (1 - longTerm(run)) + 3 * gauss(rand)));

@@ -97,7 +97,8 @@ export function sleep(ms) {
 }
 
 /** A pause standing for the real work, short enough for a lively demo. */
-export function work(rand, minMs = 80, maxMs = 350) {
+export function work(minMs = 80, maxMs = 350) {
+  const rand = rng('work', job.id, job.attempt);
   return sleep(minMs + (maxMs - minMs) * rand());
 }
 

@@ -8,7 +8,7 @@ await main(async () => {
   const { runs, outputs } = readInputs();
   const numbers = runs.map((r) => r.run);
   const rand = rng('pi0-calib', numbers.join(','));
-  await work(rand);
+  await work();
 
   const apdPn = new Map(
     outputs
@@ -28,7 +28,7 @@ await main(async () => {
   // One α for every crystal leaves a residual scale that grows with the damage.
   const lumi = runs.reduce((s, r) => s + (r.lumi ?? 0), 0);
   const meanT = runs.reduce((s, r) => s + (r.lumi ?? 0) * transparency(r), 0) / lumi;
-  const residual = -0.06 * (1 - meanT) + 0.004 * gauss(rand);
+  const residual = -0.06 * (1 - meanT) + 0.0045 * gauss(rand);
   const mass = (massSum / nPi0) * (1 + residual);
   const perCrystal = (2 * nPi0) / CHANNELS;
   const icSpread = Math.hypot(6 / Math.sqrt(perCrystal), 0.3);

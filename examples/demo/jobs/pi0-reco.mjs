@@ -23,8 +23,8 @@ await main(async () => {
   const reco = readJson(file);
   const run = inputs.runs.find((r) => r.run === reco.run);
   if (!run) throw new JobError(`${file} is from run ${reco.run}, not one of ${job.runs.join(',')}`);
-  const rand = rng('pi0-reco', run.run, file);
-  await work(rand);
+  const rand = rng('pi0-reco', run.run, reco.source);
+  await work();
   const nPi0 = run.type === 'cosmics' ? 0 : Math.round(reco.n_events * (0.75 + 0.1 * rand()));
   const rawMass = PI0_MASS_MEV * transparency(run) ** ALPHA * (1 + 0.002 * gauss(rand));
   const peak = nPi0 > 0 ? { raw_mass_mev: round(rawMass, 3) } : {};

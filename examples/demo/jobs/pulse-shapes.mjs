@@ -7,7 +7,7 @@ await main(async () => {
   const fill = runs[0]?.fill;
   if (fill == null) throw new JobError('no fill in the inputs: pulse shapes are made per fill');
   const rand = rng('pulse-shapes', fill);
-  await work(rand);
+  await work();
   const intFb = Math.max(...runs.map((r) => Number(r.meta?.int_lumi_fb ?? 0)));
   const nEvents = outputs
     .filter((o) => o.kind === 'reco')

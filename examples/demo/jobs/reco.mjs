@@ -14,12 +14,11 @@ await main(async () => {
   const chaos = rng('reco-chaos', job.id, job.attempt);
   const file = rawFile(run, job.index);
   console.log(`reconstructing ${file} (run ${run.run}, file ${job.index + 1}/${job.count})`);
-  await work(rand);
+  await work();
   if (chaos() < FAILURE_RATE) {
-    console.error(
-      `Fatal Exception: FileReadError: XRootD read of ${file} failed: [3010] server timeout`,
+    throw new JobError(
+      `FileReadError: XRootD read of ${file} failed: [3010] server timeout (attempt ${job.attempt})`,
     );
-    throw new JobError(`FileReadError: XRootD read of ${file} failed (attempt ${job.attempt})`);
   }
   const nEvents = Math.round(streamEvents(run, rand) / job.count);
   const path = writeOutput(`reco_${run.run}_${job.index}.json`, {

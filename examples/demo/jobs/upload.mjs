@@ -3,7 +3,7 @@
 // first run of its block.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { JobError, main, readInputs, rng, work, writeOutput } from './lib.mjs';
+import { JobError, main, readInputs, work, writeOutput } from './lib.mjs';
 
 const TAG = process.env.CONDDB_TAG ?? 'EcalIntercalibConstants_prompt_v1';
 
@@ -13,7 +13,7 @@ await main(async () => {
   const calibrations = passed.flatMap((o) => o.meta.calibrations ?? []);
   if (calibrations.length === 0) throw new JobError('no validated intercalibration to upload');
   const since = runs[0]?.run;
-  await work(rng('upload', since));
+  await work();
   const payloads = calibrations.map((file) => ({
     file,
     hash: createHash('sha1').update(readFileSync(file)).digest('hex'),

@@ -4,7 +4,7 @@
 import { JobError, main, readInputs, report, round, writeOutput } from './lib.mjs';
 
 const REFERENCE_MEV = Number(process.env.PI0_REF_MEV ?? 134.977);
-const MAX_DELTA_PCT = Number(process.env.MAX_DELTA_PCT ?? 0.8);
+const MAX_DELTA_PCT = Number(process.env.MAX_DELTA_PCT ?? 1.0);
 
 await main(async () => {
   const { runs, outputs } = readInputs();

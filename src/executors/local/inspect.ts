@@ -12,12 +12,6 @@ export const SPAWN_GRACE_MS = 10_000;
 
 export const LOST_REASON = "lost: the job's process ended without recording its exit status";
 
-/**
- * The executorId reported for a job handed over whose wrapper has not written
- * its pid yet: the contract's `queued` needs an id, and none exists so far.
- */
-export const PENDING_ID = 'local:pending';
-
 export function executorIdOf(pid: number): string {
   return `local:${pid}`;
 }
@@ -65,7 +59,7 @@ export async function inspectJob(ref: JobRef, workDir: string, now: number): Pro
       await removeMarker(workDir);
       return { state: { state: 'unknown' }, pid: null, files };
     }
-    return { state: { state: 'queued', executorId: PENDING_ID }, pid: null, files };
+    return { state: { state: 'queued', executorId: null }, pid: null, files };
   }
   if (isWrapperOf(pid, workDir)) {
     return { state: { state: 'running', executorId: executorIdOf(pid) }, pid, files };
@@ -77,4 +71,15 @@ export async function inspectJob(ref: JobRef, workDir: string, now: number): Pro
     pid: null,
     files: again,
   };
+}
+
+export function timeoutReason(ms: number): string {
+  return `timeout after ${formatDuration(ms)}`;
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${+(ms / 1000).toFixed(1)} s`;
+  if (ms < 7_200_000) return `${+(ms / 60_000).toFixed(1)} min`;
+  return `${+(ms / 3_600_000).toFixed(1)} h`;
 }

@@ -1,14 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '../../logger.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef } from '../contract.ts';
 import { ExecutorError } from './errors.ts';
-import { executorIdOf, exitedState, inspectJob, pidOf } from './inspect.ts';
+import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './inspect.ts';
 import { isWrapperOf, signalGroup } from './process-info.ts';
 import {
   createMarker,
+  FILES,
+  openLog,
   readJobFiles,
+  readOutcome,
   removeMarker,
   WRAPPER,
   WRAPPER_NAME,
@@ -24,6 +26,12 @@ export interface LocalExecutorOptions {
 }
 
 type ExitListener = (jobId: number, state: ExecutorJobState) => void;
+
+interface StopTarget {
+  jobId: number;
+  executorId: string | null;
+  workDir: string;
+}
 
 /**
  * Runs jobs as child processes of this machine, each under the constant
@@ -78,77 +86,70 @@ export class LocalExecutor implements Executor {
     const { jobId } = launch;
     const workDir = resolve(launch.workDir);
     if (!(await createMarker(workDir, jobId))) {
-      throw new ExecutorError(
-        this.name,
-        jobId,
-        `${workDir} says the job was already submitted: ask status() what became of it instead of starting it again`,
-      );
+      const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
+      throw new ExecutorError(this.name, jobId, why);
     }
-    let child: ChildProcess;
+    let pid: number | undefined;
     try {
-      await mkdir(dirname(launch.logPath), { recursive: true });
-      const log = await open(launch.logPath, 'a');
+      const log = await openLog(launch.logPath);
       try {
-        child = spawn('/bin/sh', ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv], {
+        const child = spawn('/bin/sh', ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv], {
           detached: true,
           stdio: ['ignore', log.fd, log.fd],
-          env: { ...process.env, ...launch.env },
+          // Exactly the launch's environment: the engine decides what a job inherits.
+          env: { ...launch.env },
           cwd: launch.cwd,
         });
+        pid = child.pid;
+        // Before any await: a trivial job can end before the next await returns.
+        if (pid !== undefined) this.#watch(child, pid, launch, workDir);
         await spawned(child);
       } finally {
-        await log.close();
+        // The child has its own copy; failing to close ours must not fail a job that runs.
+        await log.close().catch((err) => this.#log.warn({ err, jobId }, 'cannot close the log'));
       }
     } catch (err) {
-      // Nothing started: without the marker, status() says `unknown` and the job may be retried.
+      // Only reached when nothing started: without the marker, status() says `unknown` and the job may be retried.
       await removeMarker(workDir);
-      const why = err instanceof Error ? err.message : String(err);
-      throw new ExecutorError(
-        this.name,
-        jobId,
-        `could not start the job in ${launch.cwd}: ${why}`,
-        {
-          cause: err,
-        },
-      );
+      const why = `could not start the job in ${launch.cwd}: ${err instanceof Error ? err.message : err}`;
+      throw new ExecutorError(this.name, jobId, why, { cause: err });
     }
-    const pid = child.pid as number;
-    const executorId = executorIdOf(pid);
-    child.unref();
-    this.#running.set(jobId, pid);
-    child.once('exit', (_code, signal) => void this.#exited(jobId, workDir, executorId, signal));
-    if (launch.timeoutMs !== null) {
-      const ms = launch.timeoutMs;
-      const timer = setTimeout(() => {
-        this.#timeouts.delete(jobId);
-        void this.#cancelQuietly({ jobId, executorId, workDir }, timeoutReason(ms));
-      }, ms);
-      timer.unref();
-      this.#timeouts.set(jobId, timer);
-    }
+    const executorId = executorIdOf(pid as number);
     this.#log.debug({ jobId, executorId, workDir }, 'job started');
     return { executorId };
   }
 
-  async #exited(
-    jobId: number,
-    workDir: string,
-    executorId: string,
-    signal: NodeJS.Signals | null,
-  ): Promise<void> {
+  /** Tracks a job spawned here: its slot, its timeout, its end. */
+  #watch(child: ChildProcess, pid: number, launch: JobLaunch, workDir: string): void {
+    const { jobId } = launch;
+    const executorId = executorIdOf(pid);
+    child.unref();
+    this.#running.set(jobId, pid);
+    child.once('exit', (_code, signal) => void this.#exited(jobId, workDir, executorId, signal));
+    if (launch.timeoutMs === null) return;
+    const ms = launch.timeoutMs;
+    const timer = setTimeout(() => {
+      this.#timeouts.delete(jobId);
+      void this.#stopQuietly({ jobId, executorId, workDir }, timeoutReason(ms));
+    }, ms);
+    timer.unref();
+    this.#timeouts.set(jobId, timer);
+  }
+
+  async #exited(jobId: number, workDir: string, executorId: string, signal: NodeJS.Signals | null) {
     clearTimeout(this.#timeouts.get(jobId));
     this.#timeouts.delete(jobId);
     this.#running.delete(jobId);
     if (this.#closed) return;
     let state: ExecutorJobState;
     try {
-      const files = await readJobFiles(workDir);
-      state = exitedState(executorId, files.exitStatus, files.reason, signal);
+      const { exitStatus, reason } = await readOutcome(workDir);
+      state = exitedState(executorId, exitStatus, reason, signal);
     } catch (err) {
       this.#log.warn({ err, jobId, workDir }, 'cannot read how the job ended; status() will tell');
       return;
     }
-    this.#log.debug({ jobId, executorId, state }, 'job ended');
+    this.#log.debug({ jobId, state }, 'job ended');
     for (const listener of this.#listeners) {
       try {
         listener(jobId, state);
@@ -174,27 +175,25 @@ export class LocalExecutor implements Executor {
       return state;
     }
     this.#running.set(ref.jobId, pid);
-    const target = { jobId: ref.jobId, executorId: state.executorId, workDir };
     if (files.reasonAt !== null) {
-      // Stopped before, but still there: the SIGKILL of whoever stopped it never came (that controller died).
-      if (now - files.reasonAt > this.#graceMs) signalGroup(pid, 'SIGKILL');
+      this.#killIfOverdue(ref.jobId, pid, files.reasonAt, now);
     } else if (ref.timeoutMs !== null && ref.submittedAt !== null) {
       // Adopted after a restart, the submit-time timer is gone: enforce the limit here.
-      if (now >= ref.submittedAt + ref.timeoutMs)
-        await this.#cancelQuietly(target, timeoutReason(ref.timeoutMs));
+      if (now >= ref.submittedAt + ref.timeoutMs) {
+        const target = { jobId: ref.jobId, executorId: state.executorId, workDir };
+        await this.#stopQuietly(target, timeoutReason(ref.timeoutMs));
+      }
     }
     return state;
   }
 
   async cancel(job: JobRef, reason: string): Promise<void> {
     await this.#pending.get(job.jobId)?.catch(() => undefined);
-    await this.#stop(
-      { jobId: job.jobId, executorId: job.executorId, workDir: resolve(job.workDir) },
-      reason,
-    );
+    const target = { jobId: job.jobId, executorId: job.executorId, workDir: resolve(job.workDir) };
+    await this.#stop(target, reason);
   }
 
-  async #cancelQuietly(job: StopTarget, reason: string): Promise<void> {
+  async #stopQuietly(job: StopTarget, reason: string): Promise<void> {
     try {
       await this.#stop(job, reason);
     } catch (err) {
@@ -207,18 +206,27 @@ export class LocalExecutor implements Executor {
     const files = await readJobFiles(job.workDir);
     const pid = files.pid ?? pidOf(job.executorId);
     if (files.exitStatus !== null || pid === null || !isWrapperOf(pid, job.workDir)) return;
-    // Written first, so that whoever looks next (even a restarted controller) knows why it died.
-    await writeReason(job.workDir, reason);
+    // Written before the signal, so that whoever looks next (even a restarted controller) knows why it died.
+    if (!(await writeReason(job.workDir, reason))) {
+      if (files.reasonAt !== null) this.#killIfOverdue(job.jobId, pid, files.reasonAt, Date.now());
+      return;
+    }
     this.#log.info({ jobId: job.jobId, pid, reason }, 'stopping job');
     signalGroup(pid, 'SIGTERM');
     const kill = setTimeout(() => {
       this.#kills.delete(kill);
       // Also when the wrapper is gone: what the job left behind in its group goes too.
       if (signalGroup(pid, 'SIGKILL'))
-        this.#log.info({ jobId: job.jobId, pid }, 'job killed after grace');
+        this.#log.info({ jobId: job.jobId, pid }, 'killed after grace');
     }, this.#graceMs);
     kill.unref();
     this.#kills.add(kill);
+  }
+
+  /** Stopped before but still there: the SIGKILL of whoever stopped it never came (that controller died). */
+  #killIfOverdue(jobId: number, pid: number, reasonAt: number, now: number): void {
+    if (now - reasonAt <= this.#graceMs) return;
+    if (signalGroup(pid, 'SIGKILL')) this.#log.info({ jobId, pid }, 'killed: overdue after a stop');
   }
 
   async close(): Promise<void> {
@@ -229,26 +237,9 @@ export class LocalExecutor implements Executor {
   }
 }
 
-interface StopTarget {
-  jobId: number;
-  executorId: string | null;
-  workDir: string;
-}
-
 function spawned(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
   });
-}
-
-export function timeoutReason(ms: number): string {
-  return `timeout after ${formatDuration(ms)}`;
-}
-
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 120_000) return `${+(ms / 1000).toFixed(1)} s`;
-  if (ms < 7_200_000) return `${+(ms / 60_000).toFixed(1)} min`;
-  return `${+(ms / 3_600_000).toFixed(1)} h`;
 }

@@ -10,13 +10,21 @@ const hasProcfs = (() => {
   }
 })();
 
-/** The process exists (EPERM: it exists but belongs to someone else, so it is not our job either). */
+/**
+ * A pid read from a file may be damaged: `kill(-0)` would signal the
+ * controller's own group and `kill(-1)` every process we may signal.
+ */
+function isJobPid(pid: number): boolean {
+  return Number.isSafeInteger(pid) && pid > 1;
+}
+
+/** The process exists and is ours to signal (EPERM: another user's, so not one of our wrappers). */
 function exists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (err) {
-    return isCode(err, 'EPERM');
+  } catch {
+    return false;
   }
 }
 
@@ -28,7 +36,7 @@ function exists(pid: number): boolean {
  * Without procfs (not Linux), existence is all we can check.
  */
 export function isWrapperOf(pid: number, workDir: string): boolean {
-  if (!exists(pid)) return false;
+  if (!isJobPid(pid) || !exists(pid)) return false;
   if (!hasProcfs) return true;
   let args: string[];
   try {
@@ -46,6 +54,7 @@ export function isWrapperOf(pid: number, workDir: string): boolean {
  * group is gone (or, EPERM, the number now belongs to someone else's group).
  */
 export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  if (!isJobPid(pid)) return false;
   try {
     process.kill(-pid, signal);
     return true;

@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /**
  * Why a wrapper at all: jobs are detached and outlive the controller, which may
@@ -66,39 +66,63 @@ export async function readJobFiles(workDir: string): Promise<JobFiles> {
   return { submittedAt, pid, exitStatus, reason, reasonAt };
 }
 
-export async function readExitStatus(workDir: string): Promise<number | null> {
-  return readInt(join(workDir, FILES.exit));
-}
-
 /**
  * Creates the `submitted` marker; false when it already exists (the job was
  * handed over before, perhaps by a controller that has since died).
  */
 export async function createMarker(workDir: string, jobId: number): Promise<boolean> {
-  await mkdir(workDir, { recursive: true });
+  const path = join(workDir, FILES.submitted);
+  const text = `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid })}\n`;
   try {
-    const fh = await open(join(workDir, FILES.submitted), 'wx');
-    await fh.writeFile(
-      `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid })}\n`,
-    );
-    await fh.close();
+    await writeFile(path, text, { flag: 'wx' });
     return true;
   } catch (err) {
     if (isCode(err, 'EEXIST')) return false;
-    throw err;
+    if (!isCode(err, 'ENOENT')) throw err;
   }
+  // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
+  await mkdir(workDir, { recursive: true });
+  return createMarker(workDir, jobId);
+}
+
+/** Opens the job's log for appending, creating its directory when needed. */
+export async function openLog(logPath: string): Promise<FileHandle> {
+  try {
+    return await open(logPath, 'a');
+  } catch (err) {
+    if (!isCode(err, 'ENOENT')) throw err;
+  }
+  await mkdir(dirname(logPath), { recursive: true });
+  return open(logPath, 'a');
+}
+
+/** How a job ended, as the wrapper and the controller recorded it: all `onExit` needs. */
+export async function readOutcome(
+  workDir: string,
+): Promise<{ exitStatus: number | null; reason: string | null }> {
+  const [exitStatus, reason] = await Promise.all([
+    readInt(join(workDir, FILES.exit)),
+    readText(join(workDir, FILES.reason)),
+  ]);
+  return { exitStatus, reason };
 }
 
 export async function removeMarker(workDir: string): Promise<void> {
   await rm(join(workDir, FILES.submitted), { force: true });
 }
 
-/** Records why the job is being stopped; the first reason wins (a timeout is not renamed by a later cancel). */
-export async function writeReason(workDir: string, reason: string): Promise<void> {
+/**
+ * Records why the job is being stopped. The first reason wins (a timeout is
+ * not renamed by a later cancel), and only its writer signals the job, so two
+ * stops racing (timer and status(), or two controllers) signal it once.
+ */
+export async function writeReason(workDir: string, reason: string): Promise<boolean> {
   try {
     await writeFile(join(workDir, FILES.reason), `${reason}\n`, { flag: 'wx' });
+    return true;
   } catch (err) {
-    if (!isCode(err, 'EEXIST')) throw err;
+    if (isCode(err, 'EEXIST')) return false;
+    throw err;
   }
 }
 

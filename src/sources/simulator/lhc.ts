@@ -122,8 +122,8 @@ export function step(state: LhcState, params: LhcParams): RunInput | null {
       after(rng.between(1, 5) * MINUTE, 'run-start');
       break;
     case 'run-start': {
-      const open = openRun(state, 'collisions', at, rng.between(0.9, 0.96));
       const beam = requireBeam(state);
+      const open = openRun(state, 'collisions', at, rng.between(0.9, 0.96));
       const length = params.runMinutes * rng.between(0.3, 1.7) * MINUTE;
       after(length, 'run-end');
       emitted = started(open, beam.fill, params);

@@ -168,6 +168,7 @@ export function testTransitions(f: Fixture): void {
           task: 'reco',
           index: 0,
           attempt: 1,
+          instanceAttempt: 1,
           status: 'idle',
           executor: 'local',
           executorId: null,

@@ -172,6 +172,7 @@ export function instanceOps(
       instanceId: id,
       campaign: instance.campaign,
       task: instance.task,
+      instanceAttempt: instance.attempt,
       configHash: s.configHash,
     };
     const jobs: Job[] = s.jobs.map((j) => writeJob(parent, j, s.by, s.at));

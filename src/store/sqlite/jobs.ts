@@ -92,6 +92,7 @@ export function jobOps(
       instanceId: job.instanceId,
       campaign: job.campaign,
       task: job.task,
+      instanceAttempt: job.instanceAttempt,
       configHash: configHash.get(job.instanceId) ?? null,
     };
     writeEvent({

@@ -70,6 +70,7 @@ CREATE TABLE jobs (
   task TEXT NOT NULL,
   job_index INTEGER NOT NULL,
   attempt INTEGER NOT NULL,
+  instance_attempt INTEGER NOT NULL,
   status TEXT NOT NULL,
   executor TEXT NOT NULL,
   executor_id TEXT,

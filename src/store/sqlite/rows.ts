@@ -71,7 +71,7 @@ export function toInstance(r: InstanceRow): Instance {
 }
 
 export const JOB_COLUMNS =
-  'id, instance_id, campaign, task, job_index, attempt, status, executor, executor_id, claimed_by, not_before, input, log_path, exit_code, reason, fields, created_at, submitted_at, started_at, ended_at';
+  'id, instance_id, campaign, task, job_index, attempt, instance_attempt, status, executor, executor_id, claimed_by, not_before, input, log_path, exit_code, reason, fields, created_at, submitted_at, started_at, ended_at';
 
 export interface JobRow {
   id: number;
@@ -80,6 +80,7 @@ export interface JobRow {
   task: string;
   job_index: number;
   attempt: number;
+  instance_attempt: number;
   status: JobStatus;
   executor: string;
   executor_id: string | null;
@@ -104,6 +105,7 @@ export function toJob(r: JobRow): Job {
     task: r.task,
     index: r.job_index,
     attempt: r.attempt,
+    instanceAttempt: r.instance_attempt,
     status: r.status,
     executor: r.executor,
     executorId: r.executor_id,

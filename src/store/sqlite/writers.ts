@@ -7,6 +7,7 @@ export interface JobParent {
   instanceId: number;
   campaign: string;
   task: string;
+  instanceAttempt: number;
   configHash: string | null;
 }
 
@@ -16,10 +17,10 @@ export interface JobParent {
  */
 export function jobWriter(db: Db, writeEvent: (e: NewEvent) => number) {
   const insert = db.prepare<
-    [number, string, string, number, number, string, number | null, string | null, number]
+    [number, string, string, number, number, number, string, number | null, string | null, number]
   >(
-    `INSERT INTO jobs (instance_id, campaign, task, job_index, attempt, executor, status, not_before, input, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?)`,
+    `INSERT INTO jobs (instance_id, campaign, task, job_index, attempt, instance_attempt, executor, status, not_before, input, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'idle', ?, ?, ?)`,
   );
   return (
     parent: JobParent,
@@ -35,6 +36,7 @@ export function jobWriter(db: Db, writeEvent: (e: NewEvent) => number) {
         parent.task,
         job.index,
         job.attempt,
+        parent.instanceAttempt,
         job.executor,
         job.notBefore,
         job.input,
@@ -62,6 +64,7 @@ export function jobWriter(db: Db, writeEvent: (e: NewEvent) => number) {
       task: parent.task,
       index: job.index,
       attempt: job.attempt,
+      instanceAttempt: parent.instanceAttempt,
       status: 'idle',
       executor: job.executor,
       executorId: null,
