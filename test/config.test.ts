@@ -79,6 +79,8 @@ describe('deployment file', () => {
           executor: 'local',
           env: { GT: '{campaign}_v1' },
           cwd: '/srv/calib',
+          locks: [],
+          when: null,
         },
         {
           name: 'laser',
@@ -93,6 +95,8 @@ describe('deployment file', () => {
           executor: 'local',
           env: {},
           cwd: '/srv/calib',
+          locks: [],
+          when: null,
         },
         {
           name: 'calib',
@@ -107,8 +111,14 @@ describe('deployment file', () => {
           executor: 'local',
           env: {},
           cwd: '/srv/calib',
+          locks: [],
+          when: null,
         },
       ],
+      environment: 'prod',
+      plugins: [],
+      notify: {},
+      auth: { readOpen: true, operators: [] },
     });
   });
 
@@ -180,10 +190,10 @@ describe('deployment file', () => {
 describe('problems name the line and column', () => {
   test('an unknown key points at the key', () => {
     assert.deepEqual(problemsOf('tasks:\n  reco:\n    command: [a]\n    retry: 3\n'), [
-      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd)',
+      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
-      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks)',
+      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, auth)',
     ]);
   });
 
@@ -332,7 +342,7 @@ tasks:
 `);
     assert.deepEqual(problems, [
       '1:21: engine.interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
-      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks)',
+      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, auth)',
       "4:30: tasks.a.after[0]: unknown task 'nope' (tasks: a, b)",
       '4:46: tasks.a.retries: must be at least 0',
       "5:6: tasks.b: missing required key 'command'",

@@ -20,6 +20,8 @@ export function task(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
     executor: 'local',
     env: {},
     cwd: '/',
+    locks: [],
+    when: null,
     ...over,
   };
 }
@@ -44,6 +46,10 @@ export function deployment(
     executors: { local: { type: 'local', options: { slots } } },
     sources: {},
     tasks: tasks.map((t) => ({ ...t, cwd: t.cwd === '/' ? dir : t.cwd })),
+    environment: 'test',
+    plugins: [],
+    notify: {},
+    auth: { readOpen: true, operators: [] },
     ...over,
   };
 }

@@ -1,8 +1,15 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_EXECUTORS } from './checks.ts';
 import { topoOrder } from './graph.ts';
 import type { ParsedFile } from './schema.ts';
-import type { Deployment, ExecutorConfig, SourceConfig, TaskConfig } from './types.ts';
+import type {
+  Deployment,
+  ExecutorConfig,
+  NotifierConfig,
+  SourceConfig,
+  TaskConfig,
+} from './types.ts';
 
 const DEFAULTS = {
   store: 'sqlite:state.db',
@@ -57,9 +64,26 @@ export function resolveDeployment(
         executor: t.executor ?? (executorNames[0] as string),
         env: t.env ?? {},
         cwd: path.resolve(dir, t.cwd ?? '.'),
+        locks: (t.locks ?? []).map(({ kind, name, timeout, ...options }, i, all) => ({
+          kind,
+          name: name ?? (all.filter((l) => l.kind === kind).length > 1 ? `${kind}#${i + 1}` : kind),
+          timeoutMs: timeout ?? null,
+          options,
+        })),
+        when: t.when
+          ? {
+              types: t.when.type == null ? null : [t.when.type].flat(),
+              minLumi: t.when.min_lumi ?? null,
+              meta: t.when.meta ?? {},
+            }
+          : null,
       },
     ];
   });
+  const notify: Record<string, NotifierConfig> = {};
+  for (const [name, { type, events, ...options }] of Object.entries(parsed.notify ?? {})) {
+    notify[name] = { type, events: events ?? [], options };
+  }
   return {
     file: abs,
     dir,
@@ -78,7 +102,23 @@ export function resolveDeployment(
     executors,
     sources,
     tasks: topoOrder(tasks),
+    environment: parsed.environment ?? 'prod',
+    plugins: (parsed.plugins ?? []).map((p) => path.resolve(dir, p)),
+    notify,
+    auth: {
+      readOpen: (parsed.auth?.read ?? 'open') === 'open',
+      operators: Object.entries(parsed.auth?.operators ?? {}).flatMap(([name, o]) => {
+        // A token from the environment is hashed at once: only hashes are kept.
+        const sha = 'token_sha256' in o ? o.token_sha256 : hashEnvToken(o.token_env);
+        return sha === null ? [] : [{ name, tokenSha256: sha }];
+      }),
+    },
   };
+}
+
+function hashEnvToken(variable: string): string | null {
+  const token = process.env[variable];
+  return token ? createHash('sha256').update(token).digest('hex') : null;
 }
 
 function storeUrl(store: string, dir: string): string {

@@ -98,6 +98,22 @@ const taskSchema = z.strictObject({
     )
     .nullish(),
   cwd: z.string().min(1).nullish(),
+  locks: z
+    .array(
+      z.looseObject({
+        kind: z.string().min(1),
+        name: z.string().min(1).nullish(),
+        timeout: duration('positive').nullish(),
+      }),
+    )
+    .nullish(),
+  when: z
+    .strictObject({
+      type: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).nullish(),
+      min_lumi: z.number().min(0).nullish(),
+      meta: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish(),
+    })
+    .nullish(),
 });
 
 /** A pluggable part: its `type` picks the kind, whose own schema checks the rest. */
@@ -135,6 +151,32 @@ export const fileSchema = z.strictObject({
     .record(z.string(), pluggable.extend({ interval: duration('positive').nullish() }))
     .nullish(),
   tasks: z.record(z.string().regex(TASK_NAME, TASK_NAME_RULE), taskSchema).nullish(),
+  environment: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/, 'environment is a short name like prod or dev')
+    .nullish(),
+  plugins: z.array(z.string().min(1)).nullish(),
+  notify: z
+    .record(z.string(), pluggable.extend({ events: z.array(z.string().min(1)).nullish() }))
+    .nullish(),
+  auth: z
+    .strictObject({
+      read: z.enum(['open', 'token']).nullish(),
+      operators: z
+        .record(
+          z.string().min(1),
+          z.union([
+            z.strictObject({
+              token_sha256: z
+                .string()
+                .regex(/^[0-9a-f]{64}$/, 'token_sha256 is 64 hex digits (sha256sum of the token)'),
+            }),
+            z.strictObject({ token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }),
+          ]),
+        )
+        .nullish(),
+    })
+    .nullish(),
 });
 
 export type ParsedFile = z.output<typeof fileSchema>;

@@ -17,6 +17,46 @@ export interface Deployment {
   sources: Record<string, SourceConfig>;
   /** Tasks in topological order: every task comes after its upstream tasks. */
   tasks: TaskConfig[];
+  /** `prod`, `dev`...: notifiers pick their channel by it, so a test deployment never posts to production. */
+  environment: string;
+  /** Absolute paths of ES modules adding lock kinds and sources (`defineLock`, `defineSource`). */
+  plugins: string[];
+  notify: Record<string, NotifierConfig>;
+  auth: AuthConfig;
+}
+
+export interface NotifierConfig {
+  type: string;
+  /** Which happenings it wants (`instance_failed`, `lock_timeout`, `source_failing`, `job_retried`); empty = all. */
+  events: string[];
+  /** The rest of the notifier's section, validated by its backend. */
+  options: Record<string, unknown>;
+}
+
+export interface AuthConfig {
+  /** Whether reading (the page, GET requests) needs a token. */
+  readOpen: boolean;
+  /** Operators allowed to act (reprocess, resubmit, create campaigns), by SHA-256 of their token. */
+  operators: Array<{ name: string; tokenSha256: string }>;
+}
+
+export interface LockConfig {
+  kind: string;
+  /** Shown in reasons; default `<kind>` or `<kind>#<n>` when a task has several of a kind. */
+  name: string;
+  /** After this long closed, an alert goes out (once); null for never. */
+  timeoutMs: number | null;
+  /** The rest of the lock's entry, validated by its kind. */
+  options: Record<string, unknown>;
+}
+
+/** Which runs a task applies to; every given condition must hold. */
+export interface RunFilter {
+  /** Run types (null: any). */
+  types: string[] | null;
+  minLumi: number | null;
+  /** Metadata that must match exactly. */
+  meta: Record<string, string | number | boolean>;
 }
 
 export interface ServerConfig {
@@ -68,4 +108,8 @@ export interface TaskConfig {
   env: Record<string, string>;
   /** Working directory of the jobs; default the deployment's directory. */
   cwd: string;
+  /** Conditions outside autoctrl that must hold before an instance starts. */
+  locks: LockConfig[];
+  /** The runs it applies to; null for all. */
+  when: RunFilter | null;
 }
