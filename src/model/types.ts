@@ -116,7 +116,7 @@ export interface Output {
 export interface EventRecord {
   id: number;
   at: number;
-  entity: 'run' | 'instance' | 'job' | 'campaign';
+  entity: 'run' | 'instance' | 'job' | 'campaign' | 'source';
   /** Run number, instance id or job id; campaign name. */
   entityId: string;
   campaign: string | null;

@@ -146,6 +146,12 @@ export interface StateStore {
   outputsForInstances(instanceIds: readonly number[]): Promise<Output[]>;
   /** Events ascending by id. */
   listEvents(q: EventQuery): Promise<EventRecord[]>;
+  /**
+   * Appends an event that is not a state change (a lock that timed out, a
+   * source failing, an operator's action), so that it is in the history and
+   * notifiers and the live page see it. Returns its id.
+   */
+  appendEvent(e: Omit<EventRecord, 'id'>): Promise<number>;
 
   // ---- leases: for several controllers sharing a store ----
   /** Takes or renews the named lease for `ttlMs` if free, expired or already ours. */

@@ -43,11 +43,13 @@ export class SqliteStore implements StateStore {
   readonly #instances;
   readonly #jobs;
   readonly #history;
+  readonly #writeEvent;
 
   constructor(db: Db, logger: Logger) {
     this.#db = db;
     this.#logger = logger;
     const writeEvent = eventWriter(db);
+    this.#writeEvent = writeEvent;
     const writeJob = jobWriter(db, writeEvent);
     this.#runs = runOps(db, writeEvent);
     this.#instances = instanceOps(db, writeEvent, writeJob);
@@ -192,6 +194,10 @@ export class SqliteStore implements StateStore {
 
   async outputsForInstances(instanceIds: readonly number[]): Promise<Output[]> {
     return this.#history.outputsForInstances(instanceIds);
+  }
+
+  async appendEvent(e: Omit<EventRecord, 'id'>): Promise<number> {
+    return this.#writeEvent(e);
   }
 
   async listEvents(q: EventQuery): Promise<EventRecord[]> {
