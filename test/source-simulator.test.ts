@@ -4,6 +4,9 @@ import { silentLogger } from '../src/logger.ts';
 import type { RunInput } from '../src/model/types.ts';
 import type { Source } from '../src/sources/contract.ts';
 import { createSimulatorSource, MAX_RUNS_PER_POLL } from '../src/sources/simulator/index.ts';
+import { assertNoLeaksAtEnd } from './helpers.ts';
+
+assertNoLeaksAtEnd();
 
 const T0 = Date.UTC(2023, 5, 1, 8);
 const ctx = { logger: silentLogger(), dir: '.' };

@@ -9,6 +9,9 @@ import { StaleStateError } from '../src/errors.ts';
 import { runStoreConformance } from '../src/store/conformance.ts';
 import type { StateStore } from '../src/store/contract.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
+import { assertNoLeaksAtEnd } from './helpers.ts';
+
+assertNoLeaksAtEnd();
 
 runStoreConformance('sqlite', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoctrl-store-'));
