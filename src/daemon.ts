@@ -1,6 +1,7 @@
 import type { Deployment } from './config/types.ts';
 import { Controller } from './engine/controller.ts';
 import type { Logger } from './logger.ts';
+import { openNotify } from './notify/open.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 import { startServer } from './server/serve.ts';
 import { openSources } from './sources/open.ts';
@@ -30,23 +31,39 @@ export async function startDaemon(
     runtime,
     {
       trigger: () => controller.trigger(),
-      health: () => ({
-        controller: runtime.engine.ctx.controllerId,
-        upSince: new Date(startedAt).toISOString(),
-        lastPass: controller.lastPass
-          ? {
-              at: new Date(controller.lastPass.startedAt).toISOString(),
-              durationMs: controller.lastPass.durationMs,
-            }
-          : null,
-      }),
+      health: () => {
+        const last = controller.lastPass;
+        const at = last === null ? null : new Date(last.startedAt).toISOString();
+        return {
+          controller: runtime.engine.ctx.controllerId,
+          upSince: new Date(startedAt).toISOString(),
+          heartbeatAt: at,
+          lastPass:
+            last === null || at === null
+              ? null
+              : { at, durationMs: last.durationMs, skipped: last.skipped },
+          intervalMs: deployment.engine.intervalMs,
+        };
+      },
     },
     opts.listen ?? deployment.server,
   );
-  const listenedOnDefault =
-    opts.listen === undefined || opts.listen.port === deployment.server.port;
-  // Jobs must reach the server even when the port was picked at random.
+  const port = (opts.listen ?? deployment.server).port;
+  // Jobs must reach the server even when the port was picked at random (0) or overridden.
+  const listenedOnDefault = port !== 0 && port === deployment.server.port;
   runtime.engine.ctx.serverUrl = listenedOnDefault ? deployment.server.publicUrl : server.url;
+  const notify = await openNotify(deployment, runtime.store, {
+    logger: opts.logger,
+    owner: runtime.engine.ctx.leaseOwner,
+    publicUrl: runtime.engine.ctx.serverUrl,
+  }).catch(async (err: unknown) => {
+    await server.close();
+    await runtime.close();
+    throw err;
+  });
+  // Started before the engine, so that a first start's cursor comes before the first pass's events.
+  await notify?.start();
+  runtime.engine.on('pass', () => notify?.poke());
   controller.start();
   return {
     runtime,
@@ -54,6 +71,7 @@ export async function startDaemon(
     url: server.url,
     async stop() {
       await controller.stop();
+      await notify?.stop();
       await server.close();
       await runtime.close();
     },

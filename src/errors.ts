@@ -68,3 +68,13 @@ export class InvalidInputError extends AutoctrlError {
     super('invalid_input', `${field}: ${message}`, options);
   }
 }
+
+/** A campaign name that is taken: campaigns are never replaced, so their history stays true. */
+export class CampaignExistsError extends AutoctrlError {
+  constructor(readonly campaign: string) {
+    super(
+      'campaign_exists',
+      `campaign ${campaign} exists already: choose another name (\`autoctrl campaign list\` shows the taken ones)`,
+    );
+  }
+}

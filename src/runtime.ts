@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Deployment } from './config/types.ts';
+import { CampaignBook } from './engine/campaign-book.ts';
 import type { EngineContext } from './engine/context.ts';
 import { Engine } from './engine/engine.ts';
 import { jobTokenSecret } from './engine/tokens.ts';
@@ -69,6 +70,7 @@ export async function openRuntime(deployment: Deployment, opts: RuntimeOptions):
       now: opts.now ?? Date.now,
       serverUrl: opts.serverUrl ?? null,
       tokenSecret: await jobTokenSecret(store),
+      campaigns: new CampaignBook(deployment),
     };
     const engine = new Engine(ctx);
     return {

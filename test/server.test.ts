@@ -20,7 +20,7 @@ describe('the job reporting endpoint', () => {
     rt = await openRuntime(deployment(dir, [task('reco', { command: ['sleep', '5'] })]), {
       logger: silentLogger(),
     });
-    app = createApp(rt, { trigger: () => triggers++, health: () => ({}) });
+    app = createApp(rt, { trigger: () => triggers++, health: () => null });
     await rt.store.upsertRuns([{ run: 1, end: 1 }], 'test');
     await rt.engine.pass();
     const [inst] = await rt.store.instancesForRuns('prompt', 'reco', [1]);
@@ -75,9 +75,9 @@ describe('the job reporting endpoint', () => {
   it('refuses bad input with 400 naming the field', async () => {
     const res = await post(jobId, { status: 'finished' });
     assert.equal(res.status, 400);
-    assert.match(((await res.json()) as { message: string }).message, /^status:/);
+    assert.match(((await res.json()) as { message: string }).message, /^body\.status:/);
     const field = await post(jobId, { fields: { x: { nested: true } } });
-    assert.match(((await field.json()) as { message: string }).message, /^fields\.x:/);
+    assert.match(((await field.json()) as { message: string }).message, /^body\.fields\.x:/);
     assert.equal((await post(jobId, '{not json')).status, 400);
     assert.equal((await post(jobId, { unknown: 1 })).status, 400);
   });

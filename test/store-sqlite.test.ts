@@ -9,6 +9,7 @@ import { StaleStateError } from '../src/errors.ts';
 import { runStoreConformance } from '../src/store/conformance.ts';
 import type { StateStore } from '../src/store/contract.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
+import { MIGRATIONS } from '../src/store/sqlite/migrations.ts';
 import { assertNoLeaksAtEnd } from './helpers.ts';
 
 assertNoLeaksAtEnd();
@@ -114,7 +115,10 @@ describe('SQLite store on one file shared by several connections', () => {
     const db = new Database(file, { readonly: true });
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), [1]);
+      assert.deepEqual(
+        db.prepare('SELECT version FROM schema_migrations').pluck().all(),
+        MIGRATIONS.map((m) => m.version),
+      );
     } finally {
       db.close();
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { AutoctrlError } from '../errors.ts';
+import { registerCampaign } from './campaign.ts';
 import { registerDemo } from './demo.ts';
 import { registerInit } from './init.ts';
 import { registerJobReport } from './job-report.ts';
@@ -31,6 +32,7 @@ for (const register of [
   registerStatus,
   registerShow,
   registerReprocess,
+  registerCampaign,
   registerOutputs,
   registerJobReport,
 ]) {

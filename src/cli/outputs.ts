@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { requireCampaign } from './campaign.ts';
 import { type GlobalOptions, iso, parseRunRange, printJson, table, withRuntime } from './common.ts';
 
 export function registerOutputs(program: Command): void {
@@ -17,6 +18,7 @@ export function registerOutputs(program: Command): void {
       ) => {
         const range = opts.runs ? parseRunRange(opts.runs) : undefined;
         await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
+          await requireCampaign(rt.store, opts.campaign);
           const outputs = await rt.store.listOutputs({
             campaign: opts.campaign,
             limit: opts.limit,

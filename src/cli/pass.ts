@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
 import { Controller } from '../engine/controller.ts';
+import type { PassResult } from '../engine/engine.ts';
+import { openNotify } from '../notify/open.ts';
 import { defaultControllerId } from '../runtime.ts';
 import { openSources } from '../sources/open.ts';
 import { cliLogger, type GlobalOptions, printJson, withRuntime } from './common.ts';
+
+/** How long `autoctrl pass` waits for webhooks before leaving the rest to the next pass. */
+const PASS_NOTIFY_WAIT_MS = 10_000;
 
 export function registerPass(program: Command): void {
   program
@@ -14,9 +19,22 @@ export function registerPass(program: Command): void {
       await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), lease, async (rt) => {
         const sources = await openSources(rt.deployment, cliLogger());
         const controller = new Controller(rt, sources);
-        for (const [name, source] of sources) await controller.pollSource(name, source);
-        const r = await rt.engine.pass();
-        await controller.stop();
+        const notify = await openNotify(rt.deployment, rt.store, {
+          logger: cliLogger(),
+          owner: lease.leaseOwner,
+        });
+        // Read before the pass: a first run's cursor must come before the pass's events.
+        await notify?.tick();
+        let r: PassResult;
+        try {
+          for (const [name, source] of sources) await controller.pollSource(name, source);
+          r = await rt.engine.pass();
+          await controller.stop();
+        } finally {
+          // What accumulated goes out now, folded summaries included; what cannot be
+          // delivered in time is kept in the store for the next pass or the daemon.
+          await notify?.stop(PASS_NOTIFY_WAIT_MS);
+        }
         if (r.skipped) {
           process.stderr.write(
             'autoctrl: another controller (a running `autoctrl serve`) holds the engine lease; it does the passes\n',

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { StaleStateError } from '../errors.ts';
-import { canTransitionInstance } from '../model/transitions.ts';
+import { reprocessRange } from '../engine/actions.ts';
+import { requireCampaign } from './campaign.ts';
 import { type GlobalOptions, parseRunRange, printJson, withRuntime } from './common.ts';
 import { pokeDaemon } from './poke.ts';
 
@@ -20,34 +20,12 @@ export function registerReprocess(program: Command): void {
       ) => {
         const range = parseRunRange(opts.runs);
         await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
-          const found = await rt.store.findInstances({
-            campaign: opts.campaign,
-            task,
-            runFrom: range.from,
-            runTo: range.to,
-          });
-          const by = `cli:${process.env.USER ?? 'unknown'}`;
-          const sent: number[] = [];
-          const skipped: Array<{ id: number; status: string }> = [];
-          for (const inst of found) {
-            if (!canTransitionInstance(inst.status, 'new')) {
-              skipped.push({ id: inst.id, status: inst.status });
-              continue;
-            }
-            try {
-              await rt.store.transitionInstance(inst.id, {
-                from: inst.status,
-                to: 'new',
-                reason: opts.reason ?? 'reprocess requested',
-                by,
-                at: Date.now(),
-              });
-              sent.push(inst.id);
-            } catch (err) {
-              if (!(err instanceof StaleStateError)) throw err;
-              skipped.push({ id: inst.id, status: err.actual ?? 'missing' });
-            }
-          }
+          await requireCampaign(rt.store, opts.campaign);
+          const { reprocessed: sent, skipped } = await reprocessRange(
+            rt.store,
+            { campaign: opts.campaign, task, from: range.from, to: range.to },
+            { by: `cli:${process.env.USER ?? 'unknown'}`, reason: opts.reason },
+          );
           await pokeDaemon(rt.deployment);
           if (opts.json) return printJson({ reprocessed: sent, skipped });
           process.stdout.write(

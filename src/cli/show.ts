@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../errors.ts';
+import { requireCampaign } from './campaign.ts';
 import {
   type GlobalOptions,
   iso,
@@ -27,6 +28,7 @@ export function registerShow(program: Command): void {
       ) => {
         const run = parseRunNumber(runText, 'RUN');
         await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
+          await requireCampaign(rt.store, opts.campaign);
           const [instance] = await rt.store.instancesForRuns(opts.campaign, task, [run]);
           if (instance === undefined)
             throw new NotFoundError(`instance of ${task} in ${opts.campaign} for run`, run);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { overview } from '../engine/overview.ts';
+import { requireCampaign } from './campaign.ts';
 import {
   type GlobalOptions,
   paint,
@@ -28,6 +29,7 @@ export function registerStatus(program: Command): void {
       ) => {
         const range = opts.runs ? parseRunRange(opts.runs) : undefined;
         await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
+          await requireCampaign(rt.store, opts.campaign);
           const { rows } = await overview(rt.store, rt.deployment, {
             campaign: opts.campaign,
             limit: opts.limit,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { findConfigFile, validateDeploymentText } from '../config/load.ts';
+import { loadPluginsOf } from '../plugins/load.ts';
 import { type GlobalOptions, printJson } from './common.ts';
 
 export function registerValidate(program: Command): void {
@@ -17,7 +18,9 @@ export function registerValidate(program: Command): void {
         env: process.env,
         cwd: process.cwd(),
       });
-      const { deployment, problems } = validateDeploymentText(await readFile(file, 'utf8'), file);
+      const text = await readFile(file, 'utf8');
+      await loadPluginsOf(text, file);
+      const { deployment, problems } = validateDeploymentText(text, file);
       if (opts.json) printJson({ file, problems });
       else if (problems.length > 0) {
         process.stderr.write(

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import { executorKinds } from '../executors/registry.ts';
+import { lockKinds } from '../locks/registry.ts';
+import { notifyIssues } from '../notify/check.ts';
 import { sourceKinds } from '../sources/registry.ts';
 import { findCycles } from './graph.ts';
 import { errorMap, fromZod, type PathIssue } from './issues.ts';
@@ -17,6 +19,7 @@ export function crossCheck(raw: Record<string, unknown>): PathIssue[] {
   return [
     ...kindIssues('executor', raw.executors, executorKinds, ['type']),
     ...kindIssues('source', raw.sources, sourceKinds, ['type', 'interval']),
+    ...notifyIssues(raw),
     ...taskIssues(raw),
   ];
 }
@@ -69,6 +72,7 @@ function taskIssues(raw: Record<string, unknown>): PathIssue[] {
     if (executors !== null && executors.length > 0) {
       out.push(...executorIssues(name, task.executor, executors));
     }
+    out.push(...lockIssues(name, task.locks));
   }
   for (const { task, upstream, cycle } of findCycles(names, upstreams)) {
     const after = (tasks[task] as { after: unknown[] }).after;
@@ -122,4 +126,55 @@ function executorIssues(name: string, executor: unknown, executors: string[]): P
     ];
   }
   return [];
+}
+
+/** Keys of a lock entry read by autoctrl itself; the rest are the kind's options. */
+const LOCK_KEYS = ['kind', 'name', 'timeout'];
+
+/**
+ * Each lock against its kind's schema, looked up in `lockKinds` at the time of
+ * the check, so kinds that plugins registered are known. Names must differ
+ * within a task: they prefix reasons and identify alerts.
+ */
+function lockIssues(task: string, locks: unknown): PathIssue[] {
+  if (!Array.isArray(locks)) return [];
+  const out: PathIssue[] = [];
+  const names = new Map<string, number>();
+  for (const [i, entry] of locks.entries()) {
+    if (!isPlainMap(entry) || typeof entry.kind !== 'string') continue;
+    const path = ['tasks', task, 'locks', i];
+    const lockName =
+      typeof entry.name === 'string'
+        ? entry.name
+        : locks.filter((l) => isPlainMap(l) && l.kind === entry.kind).length > 1
+          ? `${entry.kind}#${i + 1}`
+          : entry.kind;
+    const first = names.get(lockName);
+    if (first !== undefined) {
+      out.push({
+        path: [...path, 'name' in entry ? 'name' : 'kind'],
+        at: 'node',
+        message: `lock name '${lockName}' is already used by locks[${first}] of this task: give each lock its own name`,
+      });
+    } else {
+      names.set(lockName, i);
+    }
+    const kind = lockKinds.get(entry.kind);
+    if (kind === undefined) {
+      const known = [...lockKinds.keys()].join(', ');
+      out.push({
+        path: [...path, 'kind'],
+        at: 'node',
+        message: `unknown lock kind '${entry.kind}' (known: ${known}); a plugin listed under plugins: can add kinds`,
+      });
+      continue;
+    }
+    const options = Object.fromEntries(
+      Object.entries(entry).filter(([k]) => !LOCK_KEYS.includes(k)),
+    );
+    const parsed = kind.options.safeParse(options, { error: errorMap });
+    if (!parsed.success)
+      out.push(...fromZod(parsed.error.issues, kind.options, options, path, LOCK_KEYS));
+  }
+  return out;
 }

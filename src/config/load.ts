@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { loadPluginsOf } from '../plugins/load.ts';
 import { crossCheck } from './checks.ts';
 import {
   ConfigError,
@@ -41,7 +42,10 @@ export function findConfigFile(opts: {
   return file;
 }
 
-/** Reads and checks a deployment file; throws `ConfigError` listing every problem. */
+/**
+ * Reads and checks a deployment file, after loading its plugins; throws
+ * `ConfigError` listing every problem, or `PluginError` for a broken plugin.
+ */
 export async function loadDeployment(file: string): Promise<Deployment> {
   let text: string;
   try {
@@ -52,6 +56,8 @@ export async function loadDeployment(file: string): Promise<Deployment> {
     }
     throw err;
   }
+  // Plugins may define the lock kinds and source types the file uses: register them before the checks.
+  await loadPluginsOf(text, file);
   const { deployment, problems } = validateDeploymentText(text, file);
   if (deployment === null) throw new ConfigError(problems);
   return deployment;

@@ -97,6 +97,16 @@ export function resolveDeployment(
         /\/+$/,
         '',
       ),
+      ...(parsed.server?.columns ? { columns: parsed.server.columns } : {}),
+      ...(parsed.server?.disk
+        ? {
+            disk: parsed.server.disk.map((d) => ({
+              path: path.resolve(dir, d.path),
+              quotaBytes: d.quota ?? null,
+              warn: d.warn ?? 0.8,
+            })),
+          }
+        : {}),
     },
     engine: { intervalMs: parsed.engine?.interval ?? DEFAULTS.engineIntervalMs },
     executors,

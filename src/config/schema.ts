@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../engine/placeholders.ts';
 import { parseDuration } from './duration.ts';
+import { parseSize } from './size.ts';
 import type { Grouping } from './types.ts';
 
 /*
@@ -33,6 +34,19 @@ function duration(min: 'zero' | 'positive') {
     return ms;
   });
 }
+
+/** A size in bytes written `500GB`, `1.5TB`, `200GiB`. */
+const size = z.unknown().transform((value, ctx) => {
+  const bytes = typeof value === 'string' || typeof value === 'number' ? parseSize(value) : null;
+  if (bytes === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `bad size ${JSON.stringify(value)}: write a number and a unit (KB, MB, GB, TB, or KiB, GiB...), e.g. 500GB`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 /** A string jobs receive with `{run}`-style placeholders filled in. */
 const templated = z.string().superRefine((text, ctx) => {
@@ -136,6 +150,20 @@ export const fileSchema = z.strictObject({
       public_url: z
         .string()
         .regex(/^https?:\/\/.+/, 'public_url must start with http:// or https://')
+        .nullish(),
+      columns: z.array(z.string().min(1)).nullish(),
+      disk: z
+        .array(
+          z.strictObject({
+            path: z.string().min(1),
+            quota: size.nullish(),
+            warn: z
+              .number()
+              .gt(0, 'warn is a fraction of the quota, e.g. 0.8')
+              .max(1, 'warn is a fraction of the quota, e.g. 0.8')
+              .nullish(),
+          }),
+        )
         .nullish(),
     })
     .nullish(),

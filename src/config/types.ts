@@ -64,6 +64,19 @@ export interface ServerConfig {
   port: number;
   /** How people and jobs reach the server, e.g. `https://ecal-calib.cern.ch`; default `http://host:port`. */
   publicUrl: string;
+  /** Metadata keys shown as overview columns (`server.columns`); absent: derived from the newest runs. */
+  columns?: string[];
+  /** Output areas whose disk usage the health panel shows (`server.disk`). */
+  disk?: DiskArea[];
+}
+
+export interface DiskArea {
+  /** Absolute path of the directory. */
+  path: string;
+  /** Bytes allowed; null for the size of its file system. */
+  quotaBytes: number | null;
+  /** Fraction of the quota above which the page warns (default 0.8). */
+  warn: number;
 }
 
 export interface EngineConfig {

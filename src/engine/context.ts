@@ -1,7 +1,9 @@
 import type { Deployment, TaskConfig } from '../config/types.ts';
 import type { Executor } from '../executors/contract.ts';
 import type { Logger } from '../logger.ts';
+import { PROMPT } from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
+import { CampaignBook } from './campaign-book.ts';
 
 /** What every step of a pass works with. */
 export interface EngineContext {
@@ -23,13 +25,46 @@ export interface EngineContext {
   serverUrl: string | null;
   /** Secret that job tokens derive from (see tokens.ts). */
   tokenSecret: Buffer;
+  /** The campaigns' task configurations (overrides applied), refreshed at every pass. */
+  campaigns: CampaignBook;
 }
 
+/**
+ * A task's configuration in a campaign: the deployment's for `prompt`, the
+ * campaign's copy otherwise (undefined for a campaign the engine has not
+ * read: use `taskIn` outside a pass).
+ */
 export function taskByName(
-  ctx: Pick<EngineContext, 'deployment'>,
+  ctx: Pick<EngineContext, 'deployment'> & { campaigns?: CampaignBook },
   name: string,
+  campaign: string = PROMPT,
 ): TaskConfig | undefined {
-  return ctx.deployment.tasks.find((t) => t.name === name);
+  const tasks =
+    campaign === PROMPT ? ctx.deployment.tasks : (ctx.campaigns?.get(campaign)?.tasks ?? []);
+  return tasks.find((t) => t.name === name);
+}
+
+/** `taskByName` that reads a campaign from the store when the engine has not yet. */
+export async function taskIn(
+  ctx: Pick<EngineContext, 'deployment' | 'store'> & { campaigns?: CampaignBook },
+  name: string,
+  campaign: string,
+): Promise<TaskConfig | undefined> {
+  if (campaign === PROMPT) return taskByName(ctx, name);
+  const book = ctx.campaigns ?? new CampaignBook(ctx.deployment);
+  return (await book.load(ctx.store, campaign))?.tasks.find((t) => t.name === name);
+}
+
+/**
+ * The campaign whose instances of `upstream` feed `campaign`'s tasks: the
+ * campaign itself when it runs that task, otherwise `prompt` (see CampaignView).
+ */
+export function upstreamCampaign(
+  ctx: Pick<EngineContext, 'campaigns'>,
+  campaign: string,
+  upstream: string,
+): string {
+  return ctx.campaigns.get(campaign)?.upstreamCampaign(upstream) ?? campaign;
 }
 
 export function downstreamOf(deployment: Deployment, task: string): TaskConfig[] {

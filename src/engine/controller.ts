@@ -1,6 +1,7 @@
 import type { Runtime } from '../runtime.ts';
 import type { Source } from '../sources/contract.ts';
 import type { PassResult } from './engine.ts';
+import { SourceHealth } from './source-health.ts';
 
 /**
  * The daemon's clock: passes on a timer, at once on every trigger (a new
@@ -13,12 +14,15 @@ export class Controller {
   private wake: NodeJS.Timeout | null = null;
   private stopped = false;
   private passing: Promise<unknown> = Promise.resolve();
+  private readonly health: SourceHealth;
   lastPass: PassResult | null = null;
 
   constructor(
     private readonly rt: Runtime,
     private readonly sources: ReadonlyMap<string, Source>,
-  ) {}
+  ) {
+    this.health = new SourceHealth(rt.engine.ctx);
+  }
 
   start(): void {
     const { engine, deployment, executors } = this.rt;
@@ -52,6 +56,7 @@ export class Controller {
       const { runs, cursor } = await source.poll(await store.getCursor(key), engine.ctx.now());
       const { added, changed } = await store.upsertRuns(runs, `source:${name}`);
       if (cursor !== null) await store.setCursor(key, cursor);
+      await this.health.succeeded(name);
       if (added.length + changed.length > 0) this.trigger();
       return added.length + changed.length;
     } catch (err) {
@@ -59,6 +64,8 @@ export class Controller {
         { err, source: name },
         'source poll failed; retrying at its next interval',
       );
+      // After a few failures in a row this becomes an alert (see SourceHealth).
+      await this.health.failed(name, err);
       return 0;
     }
   }

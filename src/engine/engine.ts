@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Instance, Job } from '../model/types.ts';
+import type { CampaignView } from './campaign-book.ts';
 import type { EngineContext } from './context.ts';
 import { gate } from './gating.ts';
 import { intake } from './intake.ts';
+import { LockChecks } from './lock-checks.ts';
 import { settleInstances } from './settle-instances.ts';
 import { submitIdle } from './submit.ts';
 import { syncExecutor } from './sync-executors.ts';
 
-export const PROMPT = 'prompt';
+export { PROMPT } from '../model/campaign.ts';
 
 export interface PassResult {
   startedAt: number;
@@ -47,9 +49,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.ctx = ctx;
   }
 
-  /** Campaigns with work: `prompt` plus those created for reprocessing. */
-  async campaigns(): Promise<string[]> {
-    return [PROMPT];
+  /** Campaigns with work: `prompt` first, then those created for reprocessing, oldest first. */
+  async campaigns(): Promise<CampaignView[]> {
+    return this.ctx.campaigns.refresh(this.ctx.store, (name, err) =>
+      this.ctx.logger.error(
+        { err, campaign: name },
+        'campaign left out: its overrides no longer fit the deployment file',
+      ),
+    );
   }
 
   /**
@@ -87,6 +94,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       startedAt,
     );
     if (!this.holdsLease) return { ...IDLE, startedAt, skipped: true };
+    // Before syncing: a campaign job's timeout is in its campaign's task configuration.
+    const campaigns = await this.campaigns();
     const activeByExecutor = await this.activeJobs();
     for (const [name, executor] of ctx.executors)
       await syncExecutor(ctx, executor, activeByExecutor.get(name) ?? []);
@@ -94,12 +103,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     let created = 0;
     let started = 0;
     const settled: Instance[] = [];
-    for (const campaign of await this.campaigns()) {
-      for (const task of ctx.deployment.tasks) {
+    // Lock answers last one pass: a lock shared by many instances, in every campaign, is asked once.
+    const locks = new LockChecks(ctx);
+    for (const { name: campaign, tasks } of campaigns) {
+      for (const task of tasks) {
         created += await intake(ctx, campaign, task);
         const done = await settleInstances(ctx, campaign, task);
         settled.push(...done);
-        started += await gate(ctx, campaign, task);
+        started += await gate(ctx, campaign, task, locks);
       }
     }
     for (const inst of settled) this.emit('settled', inst);

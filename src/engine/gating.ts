@@ -3,27 +3,41 @@ import { StaleStateError } from '../errors.ts';
 import type { Instance } from '../model/types.ts';
 import type { NewJob } from '../store/contract.ts';
 import { configHash, taskFingerprint } from './config-hash.ts';
-import type { EngineContext } from './context.ts';
+import { type EngineContext, upstreamCampaign } from './context.ts';
+import { LockChecks } from './lock-checks.ts';
+import { forgetLockWait, waitOnLock } from './lock-waits.ts';
 
 /**
  * Step 2 of a pass for one (campaign, task): an instance whose upstream
- * instances are all done for its runs gets its jobs and turns `processing`;
- * otherwise it is `waiting`, with the reason.
+ * instances are all done for its runs and whose locks are all open gets its
+ * jobs and turns `processing`; otherwise it is `waiting`, with the reason.
+ * `locks` holds the pass's lock answers, shared by every task of the pass.
  */
 export async function gate(
   ctx: EngineContext,
   campaign: string,
   task: TaskConfig,
+  locks: LockChecks = new LockChecks(ctx),
 ): Promise<number> {
   const candidates = await ctx.store.instancesByStatus(campaign, task.name, ['new', 'waiting']);
   if (candidates.length === 0) return 0;
   const upstream = await upstreamIndex(ctx, campaign, task, candidates);
   const fingerprint = taskFingerprint(task, campaign);
   const hash = configHash(fingerprint);
+  const blocking = new Map(candidates.map((i) => [i.id, blockingReason(task, i, upstream)]));
+  // Locks are asked only once upstream is done: no point querying services for work that cannot start.
+  const unblocked = candidates.filter((i) => blocking.get(i.id) === null);
+  const closed = await locks.closedLocks(campaign, task, unblocked);
   let started = 0;
   for (const inst of candidates) {
-    const blocked = blockingReason(task, inst, upstream);
+    const blocked = blocking.get(inst.id) ?? null;
     try {
+      const lock = closed.get(inst.id) ?? null;
+      if (blocked === null && lock !== null) {
+        await waitOnLock(ctx, inst, lock, hash);
+        continue;
+      }
+      forgetLockWait(ctx, inst.id);
       if (blocked !== null) {
         if (inst.status === 'new' || inst.reason !== blocked) {
           await ctx.store.transitionInstance(inst.id, {
@@ -78,7 +92,8 @@ async function upstreamIndex(
   const index: UpstreamIndex = new Map();
   for (const up of task.after) {
     const byRun = new Map<number, Instance>();
-    for (const inst of await ctx.store.instancesForRuns(campaign, up, runs)) {
+    const from = upstreamCampaign(ctx, campaign, up);
+    for (const inst of await ctx.store.instancesForRuns(from, up, runs)) {
       for (const r of inst.runs) byRun.set(r, inst);
     }
     index.set(up, byRun);

@@ -33,15 +33,22 @@ export const EMPTY_INTAKE: IntakeState = { seq: 0, pending: [], maxFill: 0 };
  *   are not grouped.
  * - `lumi`: consecutive ended runs, by run number, until their recorded
  *   luminosity reaches the threshold; the rest waits for more runs.
+ *
+ * Only runs that `accept` (the task's run filter) join a group, but every run
+ * still tells that its fill has begun. With `final` (a campaign's fixed run
+ * list, last batch) nothing waits: open fills and a luminosity remainder
+ * become groups too.
  */
 export function groupRuns(
   grouping: Grouping,
   state: IntakeState,
   runs: readonly Run[],
   target: { campaign: string; task: string },
+  opts: { accept?: (run: Run) => boolean; final?: boolean } = {},
 ): { groups: NewInstance[]; state: IntakeState } {
   const seq = runs.reduce((m, r) => Math.max(m, r.seq), state.seq);
-  const ended = runs.filter((r) => r.end !== null);
+  const accept = opts.accept ?? (() => true);
+  const ended = runs.filter((r) => r.end !== null && accept(r));
   const mk = (groupKey: string, members: number[]): NewInstance => ({
     ...target,
     groupKey,
@@ -82,7 +89,7 @@ export function groupRuns(
     const groups: NewInstance[] = [];
     const rest: PendingRun[] = [];
     for (const [fill, members] of byFill) {
-      const over = fill < maxFill || members.some((m) => m.fillEnd);
+      const over = opts.final === true || fill < maxFill || members.some((m) => m.fillEnd);
       if (over)
         groups.push(
           mk(
@@ -112,6 +119,16 @@ export function groupRuns(
       acc = [];
       sum = 0;
     }
+  }
+  const last = acc.at(-1);
+  if (opts.final === true && last !== undefined) {
+    groups.push(
+      mk(
+        `lumi:${acc[0]?.run}-${last.run}`,
+        acc.map((a) => a.run),
+      ),
+    );
+    acc = [];
   }
   return { groups, state: { seq, pending: acc, maxFill } };
 }

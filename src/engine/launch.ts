@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { TaskConfig } from '../config/types.ts';
 import type { JobLaunch } from '../executors/contract.ts';
 import type { Instance, Job } from '../model/types.ts';
-import type { EngineContext } from './context.ts';
+import { type EngineContext, upstreamCampaign } from './context.ts';
 import { expandPlaceholders, type PlaceholderValues } from './placeholders.ts';
 import { jobToken } from './tokens.ts';
 
@@ -34,7 +34,8 @@ export async function buildLaunch(
   const runs = await ctx.store.getRuns(instance.runs);
   const upstreamIds = new Set<number>();
   for (const up of task.after) {
-    for (const u of await ctx.store.instancesForRuns(instance.campaign, up, instance.runs))
+    const from = upstreamCampaign(ctx, instance.campaign, up);
+    for (const u of await ctx.store.instancesForRuns(from, up, instance.runs))
       upstreamIds.add(u.id);
   }
   const outputs = await ctx.store.outputsForInstances([...upstreamIds]);

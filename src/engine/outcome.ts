@@ -1,7 +1,7 @@
 import { StaleStateError } from '../errors.ts';
 import type { Job } from '../model/types.ts';
 import type { NewJob } from '../store/contract.ts';
-import { type EngineContext, taskByName } from './context.ts';
+import { type EngineContext, taskIn } from './context.ts';
 
 export interface JobOutcome {
   status: 'done' | 'failed';
@@ -16,13 +16,15 @@ export interface JobOutcome {
  * Returns false when the job had already ended (a report and an exit racing).
  */
 export async function settleJob(
-  ctx: Pick<EngineContext, 'store' | 'deployment' | 'now'>,
+  ctx: Pick<EngineContext, 'store' | 'deployment' | 'now'> &
+    Partial<Pick<EngineContext, 'campaigns'>>,
   job: Job,
   outcome: JobOutcome,
 ): Promise<boolean> {
   if (job.status === 'done' || job.status === 'failed') return false;
   const now = ctx.now();
-  const task = taskByName(ctx, job.task);
+  // The campaign's copy: a `--set task.retries=N` counts for its jobs.
+  const task = await taskIn(ctx, job.task, job.campaign);
   let retry: NewJob | undefined;
   if (outcome.status === 'failed' && task !== undefined && job.attempt <= task.retries) {
     retry = {

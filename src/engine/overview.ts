@@ -1,65 +1,171 @@
-import type { Deployment } from '../config/types.ts';
-import { runStatus } from '../model/run-status.ts';
+import { createHash } from 'node:crypto';
+import type { Deployment, TaskConfig } from '../config/types.ts';
+import { PROMPT } from '../model/campaign.ts';
 import type { InstanceStatus, Meta, Run, RunStatus } from '../model/types.ts';
 import type { StateStore } from '../store/contract.ts';
+import type { OverviewQuery, RunExpectation } from '../store/overview-contract.ts';
+import { taskAppliesTo } from './run-filter.ts';
+
+export interface OverviewCell {
+  status: InstanceStatus;
+  instanceId: number;
+  /** Why it is in this status (closed lock, upstream not done, failure cause). */
+  reason: string | null;
+}
 
 export interface OverviewRow {
   campaign: string;
   run: number;
   fill: number | null;
   lumi: number | null;
+  start: string | null;
   end: string | null;
   type: string | null;
   meta: Meta;
   status: RunStatus;
-  tasks: Record<string, InstanceStatus>;
+  tasks: Record<string, OverviewCell>;
 }
+
+/** Whether a task can ever have an instance for this run (its `when`, its grouping, its upstream). */
+export function taskApplies(task: TaskConfig, run: Run, tasks: readonly TaskConfig[]): boolean {
+  return taskAppliesTo(task, run, tasks);
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
- * Whether a task can ever have an instance for this run. Runs without a
- * fill never join a fill-grouped task, so they must not wait for it.
+ * The runs × tasks grid, one page at a time, every filter served by an index
+ * of the store (see `OverviewStore`). Asks for one row more than the page to
+ * know whether another page follows.
  */
-export function taskApplies(task: Deployment['tasks'][number], run: Run): boolean {
-  return !(task.group.by === 'fill' && run.fill === null);
-}
-
-/** The runs × tasks grid, newest run first, one page at a time (`before` is the last run of the previous page). */
-export async function overview(
+export async function overviewPage(
   store: StateStore,
   deployment: Deployment,
-  q: { campaign: string; limit: number; before?: number; from?: number; to?: number },
+  q: OverviewQuery,
 ): Promise<{ rows: OverviewRow[]; next: number | null }> {
-  const runs = await store.listRuns({
-    limit: q.limit,
-    ...(q.before !== undefined ? { before: q.before } : {}),
-    ...(q.from !== undefined ? { from: q.from } : {}),
-    ...(q.to !== undefined ? { to: q.to } : {}),
-  });
+  await refreshExpectations(store, deployment);
+  const found = await store.overviewRuns({ ...q, limit: q.limit + 1 });
+  const page = found.slice(0, q.limit);
   const cells = await store.cellsForRuns(
     q.campaign,
-    runs.map((r) => r.run),
+    page.map((r) => r.run.run),
   );
-  const byRun = new Map<number, Record<string, InstanceStatus>>();
+  const byRun = new Map<number, Record<string, OverviewCell>>();
   for (const c of cells) {
     const tasks = byRun.get(c.run) ?? {};
-    tasks[c.task] = c.status;
+    tasks[c.task] = { status: c.status, instanceId: c.instanceId, reason: c.reason };
     byRun.set(c.run, tasks);
   }
-  const rows = runs.map((r): OverviewRow => {
-    const tasks = byRun.get(r.run) ?? {};
-    const applicable = deployment.tasks.filter((t) => taskApplies(t, r)).map((t) => t.name);
-    return {
+  const rows = page.map(
+    ({ run: r, status }): OverviewRow => ({
       campaign: q.campaign,
       run: r.run,
       fill: r.fill,
       lumi: r.lumi,
-      end: r.end === null ? null : new Date(r.end).toISOString(),
+      start: iso(r.start),
+      end: iso(r.end),
       type: r.type,
       meta: r.meta,
-      status: runStatus(applicable, tasks),
-      tasks,
-    };
+      status,
+      tasks: byRun.get(r.run) ?? {},
+    }),
+  );
+  const last = page.at(-1);
+  return { rows, next: found.length > q.limit && last !== undefined ? last.run.run : null };
+}
+
+/**
+ * The grid in its first shape, for the CLI: each task as its status only,
+ * newest run first, `before` the last run of the previous page.
+ */
+export async function overview(
+  store: StateStore,
+  deployment: Deployment,
+  q: { campaign: string; limit: number; before?: number; from?: number; to?: number },
+): Promise<{
+  rows: Array<Omit<OverviewRow, 'tasks'> & { tasks: Record<string, InstanceStatus> }>;
+  next: number | null;
+}> {
+  const { rows, next } = await overviewPage(store, deployment, {
+    campaign: q.campaign,
+    order: 'desc',
+    limit: q.limit,
+    ...(q.before !== undefined ? { after: q.before } : {}),
+    ...(q.from !== undefined ? { from: q.from } : {}),
+    ...(q.to !== undefined ? { to: q.to } : {}),
   });
-  const last = runs.at(-1);
-  return { rows, next: runs.length === q.limit && last !== undefined ? last.run : null };
+  return {
+    rows: rows.map((r) => ({
+      ...r,
+      tasks: Object.fromEntries(Object.entries(r.tasks).map(([t, c]) => [t, c.status])),
+    })),
+    next,
+  };
+}
+
+const BATCH = 5000;
+const checked = new WeakMap<StateStore, string>();
+
+/** What decides which tasks apply to a run: a change of it invalidates every stored count. */
+function applicabilityHash(deployment: Deployment): string {
+  const rules = deployment.tasks.map((t) => [t.name, t.group.by, t.when, t.after]);
+  return createHash('sha256').update(JSON.stringify(rules)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Computes, for the overview's rows that lack it, how many tasks apply to
+ * the run (-1 when none does yet and the run is still going on: a filter on
+ * luminosity may still let tasks in). The store cannot: it does not know the
+ * deployment. Cheap when there is nothing to do (one index probe), so every
+ * overview request calls it and never shows a stale global status.
+ */
+export async function refreshExpectations(
+  store: StateStore,
+  deployment: Deployment,
+): Promise<number> {
+  const hash = applicabilityHash(deployment);
+  if (checked.get(store) !== hash) {
+    const key = 'overview:applicability';
+    if ((await store.getCursor(key)) !== hash) {
+      await store.resetRunExpectations();
+      await store.setCursor(key, hash);
+    }
+    checked.set(store, hash);
+  }
+  let done = 0;
+  let tasksOf: Map<string, TaskConfig[]> | null = null;
+  for (;;) {
+    const pending = await store.runsWithoutExpectation(BATCH);
+    if (pending.length === 0) return done;
+    tasksOf ??= await campaignTasks(store, deployment);
+    const list = pending.map(({ campaign, run }): RunExpectation => {
+      const tasks = tasksOf?.get(campaign) ?? deployment.tasks;
+      const n = tasks.filter((t) => taskAppliesTo(t, run, deployment.tasks)).length;
+      return {
+        campaign,
+        run: run.run,
+        seq: run.seq,
+        expected: n === 0 && run.end === null ? -1 : n,
+      };
+    });
+    await store.setRunExpectations(list);
+    done += pending.length;
+    // A row whose run changed meanwhile stays unknown and comes back: stop rather than spin.
+    if (pending.length < BATCH) return done;
+  }
+}
+
+async function campaignTasks(
+  store: StateStore,
+  deployment: Deployment,
+): Promise<Map<string, TaskConfig[]>> {
+  const byName = new Map(deployment.tasks.map((t) => [t.name, t]));
+  const out = new Map<string, TaskConfig[]>([[PROMPT, deployment.tasks]]);
+  for (const c of await store.listCampaigns()) {
+    out.set(
+      c.name,
+      c.tasks.flatMap((n) => byName.get(n) ?? []),
+    );
+  }
+  return out;
 }

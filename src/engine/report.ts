@@ -45,7 +45,8 @@ export function parseJobReport(body: unknown): JobReport {
  * `StaleStateError`; repeating the same final status is accepted.
  */
 export async function applyJobReport(
-  ctx: Pick<EngineContext, 'store' | 'deployment' | 'now'>,
+  ctx: Pick<EngineContext, 'store' | 'deployment' | 'now'> &
+    Partial<Pick<EngineContext, 'campaigns'>>,
   jobId: number,
   report: JobReport,
   by: string,

@@ -1,8 +1,10 @@
 import type { Executor, JobRef } from '../executors/contract.ts';
+import { DEFAULT_SHARE, PROMPT } from '../model/campaign.ts';
 import type { Job } from '../model/types.ts';
-import { type EngineContext, taskByName } from './context.ts';
+import { type EngineContext, taskByName, taskIn } from './context.ts';
 import { buildLaunch, jobWorkDir } from './launch.ts';
 import { settleJob } from './outcome.ts';
+import { chooseJobs, executorSlots } from './slot-share.ts';
 
 export function jobRef(ctx: EngineContext, job: Job): JobRef {
   return {
@@ -10,7 +12,7 @@ export function jobRef(ctx: EngineContext, job: Job): JobRef {
     executorId: job.executorId,
     workDir: jobWorkDir(ctx, job),
     submittedAt: job.submittedAt,
-    timeoutMs: taskByName(ctx, job.task)?.timeoutMs ?? null,
+    timeoutMs: taskByName(ctx, job.task, job.campaign)?.timeoutMs ?? null,
   };
 }
 
@@ -26,13 +28,18 @@ export async function submitIdle(
 ): Promise<number> {
   // Free slots as the executor counts them (it knows the jobs it runs, adopted ones included).
   const room = executor.capacity();
+  const busy = active.filter((j) => j.claimedBy !== null).length;
+  const slots = executorSlots(executor, busy, room);
   if (room <= 0) return 0;
   const now = ctx.now();
   const ready = active.filter(
     (j) => j.status === 'idle' && j.claimedBy === null && (j.notBefore ?? 0) <= now,
   );
   if (ready.length === 0) return 0;
-  const chosen = ready.slice(0, room);
+  // `prompt` first; each other campaign within its share of the slots, so bulk work never starves it.
+  const chosen = chooseJobs(ready, active, room, slots, (campaign) =>
+    campaign === PROMPT ? null : (ctx.campaigns.get(campaign)?.share ?? DEFAULT_SHARE),
+  );
   const claimed = new Set(
     await ctx.store.claimJobs(
       chosen.map((j) => j.id),
@@ -51,7 +58,7 @@ export async function submitIdle(
 
 /** Submits a claimed job; a job that cannot be started fails (and is retried if it may). */
 export async function submitOne(ctx: EngineContext, executor: Executor, job: Job): Promise<void> {
-  const task = taskByName(ctx, job.task);
+  const task = await taskIn(ctx, job.task, job.campaign);
   const instance = await ctx.store.getInstance(job.instanceId);
   if (task === undefined || instance === null) {
     await settleJob(ctx, job, {

@@ -17,11 +17,24 @@ import type { StateStore } from '../store/contract.ts';
  * - `key(target)` names what is actually asked: two targets with the same key
  *   get the same answer within one pass, so a lock shared by many instances
  *   is asked once per pass.
- * - `check` honours `signal` (the engine aborts checks that outlive their timeout).
+ * - `check` honours `signal`: the engine aborts a check after `checkTimeoutMs`
+ *   and counts it as closed, whether or not the check notices.
  */
 export interface Lock {
   key(target: LockTarget): string;
-  check(target: LockTarget, signal: AbortSignal): Promise<LockResult>;
+  check(target: LockTarget, signal: AbortSignal, pass: PassMemo): Promise<LockResult>;
+  /** How long one check may take (default 30 s). */
+  readonly checkTimeoutMs?: number;
+}
+
+/**
+ * Work shared by the checks of one lock within one pass, for answers that
+ * serve targets with different keys: one GET of a global tag's IOVs answers
+ * "does it cover run N" for every N.
+ */
+export interface PassMemo {
+  /** `compute()` once per pass for `key` (its promise, rejection included, is shared). */
+  once<T>(key: string, compute: () => Promise<T>): Promise<T>;
 }
 
 export interface LockTarget {
@@ -47,11 +60,21 @@ export interface LockContext {
 }
 
 /**
- * A lock kind: its options schema (checked when the deployment loads) and a
+ * A lock kind: its options schema (checked when the deployment loads, and
+ * parsed again before `create`, so `create` gets the schema's output) and a
  * factory. `defineLock` gives plugins this shape with full types.
  */
 export interface LockKind<S extends z.ZodType = z.ZodType> {
   kind: string;
   options: S;
   create(options: z.output<S>, ctx: LockContext): Lock | Promise<Lock>;
+}
+
+/**
+ * Types a built-in lock kind: `options` of `create` are inferred from the
+ * schema. Plugins use `defineLock` from the package (`plugins/define.ts`),
+ * which also marks the kind as a plugin's.
+ */
+export function lockKind<S extends z.ZodType>(kind: LockKind<S>): LockKind<S> {
+  return kind;
 }

@@ -1,90 +1,89 @@
+import { createRequire } from 'node:module';
 import { Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { overview } from '../engine/overview.ts';
-import { applyJobReport, parseJobReport } from '../engine/report.ts';
-import { verifyJobToken } from '../engine/tokens.ts';
-import { AutoctrlError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { dashboardHtml } from './dashboard.ts';
+import type { AppHooks, ServerContext } from './context.ts';
+import { DiskMonitor } from './disk.ts';
+import { errorHandler } from './errors.ts';
+import { EventHub } from './hub.ts';
+import { openApiDocument } from './openapi.ts';
+import { Api } from './route.ts';
+import { eventRoutes } from './routes/events.ts';
+import { instanceRoutes } from './routes/instances.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { metaRoutes } from './routes/meta.ts';
+import { overviewRoutes } from './routes/overview.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { mountStatic, webDir } from './static.ts';
 
-const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
-  invalid_input: 400,
-  unauthorized: 401,
-  not_found: 404,
-  stale_state: 409,
-  illegal_transition: 409,
-};
+export type { AppHooks, ControllerHealth } from './context.ts';
 
-class UnauthorizedError extends AutoctrlError {
-  constructor(message: string) {
-    super('unauthorized', message);
-  }
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export interface ServerApp {
+  app: Hono;
+  hub: EventHub;
+  /** Ends live streams and stops the event loop: nothing of the app keeps the process alive. */
+  close(): void;
 }
 
-export interface AppHooks {
-  /** Called after anything that may unblock work (a job report), to run a pass at once. */
-  trigger(): void;
-  /** Health figures for the page. */
-  health(): Record<string, unknown>;
+export interface AppOptions {
+  /** Where the page's files are (default the package's `web/`). */
+  webDir?: string;
+  /** How often live streams read the event log (default 25 ms). */
+  pollMs?: number;
 }
 
-/** The HTTP face of a runtime: the job reporting endpoint, the grid and the page. */
-export function createApp(rt: Runtime, hooks: AppHooks): Hono {
+/** The HTTP face of a runtime: the REST API (docs/api.md), its OpenAPI description, the live streams and the page. */
+export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions = {}): ServerApp {
   const app = new Hono();
-  const { engine, store, deployment } = rt;
-
-  app.onError((err, c) => {
-    if (err instanceof AutoctrlError) {
-      return c.json({ error: err.code, message: err.message }, STATUS_OF_CODE[err.code] ?? 500);
-    }
-    engine.ctx.logger.error({ err }, 'request failed');
-    return c.json({ error: 'internal', message: 'internal error; see the controller log' }, 500);
-  });
-
-  app.post('/api/jobs/:id/report', async (c) => {
-    const id = Number(c.req.param('id'));
-    if (!Number.isSafeInteger(id) || id <= 0)
-      throw new AutoctrlError('invalid_input', 'id: not a job id');
-    const token = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    if (token === undefined || !verifyJobToken(engine.ctx.tokenSecret, id, token)) {
-      throw new UnauthorizedError(
-        `job ${id}: missing or wrong token; send "Authorization: Bearer $AUTOCTRL_TOKEN"`,
-      );
-    }
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch (cause) {
-      throw new AutoctrlError('invalid_input', 'body: not valid JSON', { cause });
-    }
-    const job = await applyJobReport(engine.ctx, id, parseJobReport(body), `job:${id}`);
-    hooks.trigger();
-    return c.json({ job: { id: job.id, status: job.status, attempt: job.attempt } });
-  });
-
-  app.get('/api/status', async (c) => {
-    const limit = Math.min(Number(c.req.query('limit') ?? 100) || 100, 1000);
-    const before = c.req.query('before');
-    return c.json(
-      await overview(store, deployment, {
-        campaign: c.req.query('campaign') ?? 'prompt',
-        limit,
-        ...(before !== undefined ? { before: Number(before) } : {}),
-      }),
-    );
-  });
-
-  app.get('/api/tasks', (c) =>
-    c.json({
-      tasks: deployment.tasks.map((t) => ({ name: t.name, workflow: t.workflow, after: t.after })),
-    }),
+  const logger = rt.engine.ctx.logger;
+  const hub = new EventHub(
+    rt.store,
+    logger,
+    opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {},
   );
-  // Lets a CLI in another process ask for a pass after changing the store; a pass is idempotent.
-  app.post('/api/trigger', (c) => {
-    hooks.trigger();
-    return c.json({ ok: true });
-  });
-  app.get('/api/health', (c) => c.json(hooks.health()));
-  app.get('/', (c) => c.html(dashboardHtml));
-  return app;
+  const ctx: ServerContext = {
+    rt,
+    hooks,
+    hub,
+    disk: new DiskMonitor(rt.deployment.server.disk ?? []),
+  };
+  const api = new Api(app, rt.deployment.auth, rt.engine.ctx.tokenSecret);
+  app.onError(errorHandler(logger));
+  // Built on first request, when every route is registered; it never changes after.
+  let doc: ReturnType<typeof openApiDocument> | null = null;
+  overviewRoutes(api, ctx);
+  instanceRoutes(api, ctx);
+  jobRoutes(api, ctx);
+  statsRoutes(api, ctx);
+  eventRoutes(api, ctx);
+  metaRoutes(api, ctx);
+  api.route(
+    {
+      method: 'get',
+      path: '/api/openapi.json',
+      summary: 'This description (OpenAPI 3.1)',
+      access: 'open',
+    },
+    (c) => {
+      doc ??= openApiDocument(api, version);
+      return c.json(doc);
+    },
+  );
+  app.all('/api/*', (c) =>
+    c.json(
+      {
+        error: 'not_found',
+        message: `no route ${c.req.method} ${c.req.path}: GET /api/openapi.json lists them`,
+      },
+      404,
+    ),
+  );
+  mountStatic(app, opts.webDir ?? webDir);
+  return { app, hub, close: () => hub.close() };
+}
+
+/** The app alone, for in-process requests (`app.request`); live streams stop when their clients go. */
+export function createApp(rt: Runtime, hooks: AppHooks, opts: AppOptions = {}): Hono {
+  return createServerApp(rt, hooks, opts).app;
 }

@@ -1,6 +1,6 @@
 /**
- * The interim overview page: the runs × tasks grid, refreshed every two
- * seconds from `/api/status`. The full dashboard (issue 4) replaces it.
+ * The single-file fallback page, served only when the package's `web/` is
+ * missing: the runs × tasks grid, refreshed every two seconds from `/api/overview`.
  */
 export const dashboardHtml = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>autoctrl</title>
@@ -20,14 +20,14 @@ const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => '&#' + c.charCodeAt
 const cell = (s) => s ? '<td class="' + esc(s) + '" title="' + esc(s) + '">' + letter[s] + '</td>' : '<td></td>';
 async function refresh() {
   const [{ tasks }, { rows }, health] = await Promise.all(
-    ['/api/tasks', '/api/status?limit=100', '/api/health'].map((u) => fetch(u).then((r) => r.json())));
+    ['/api/tasks', '/api/overview?limit=100', '/api/health'].map((u) => fetch(u).then((r) => r.json())));
   document.getElementById('health').textContent = JSON.stringify(health);
   document.getElementById('head').innerHTML = '<tr><th>run</th><th>fill</th><th>end</th><th>lumi /pb</th><th>status</th>' +
     tasks.map((t) => '<th>' + esc(t.name) + '</th>').join('') + '</tr>';
   document.getElementById('body').innerHTML = rows.map((r) => '<tr><td>' + r.run + '</td><td>' + esc(r.fill) +
     '</td><td>' + esc(r.end ? r.end.slice(0, 19).replace('T', ' ') : 'running') + '</td><td>' +
     esc(r.lumi == null ? '' : r.lumi.toFixed(1)) + '</td>' + cell(r.status) +
-    tasks.map((t) => cell(r.tasks[t.name])).join('') + '</tr>').join('');
+    tasks.map((t) => cell(r.tasks[t.name]?.status)).join('') + '</tr>').join('');
 }
 refresh(); setInterval(refresh, 2000);
 </script></body></html>`;

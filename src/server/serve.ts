@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Runtime } from '../runtime.ts';
-import { type AppHooks, createApp } from './app.ts';
+import { type AppHooks, createServerApp } from './app.ts';
 
 export interface RunningServer {
   url: string;
@@ -14,7 +14,7 @@ export async function startServer(
   hooks: AppHooks,
   listen: { host: string; port: number },
 ): Promise<RunningServer> {
-  const app = createApp(rt, hooks);
+  const { app, close } = createServerApp(rt, hooks);
   return new Promise((resolve, reject) => {
     const server = serve(
       { fetch: app.fetch, hostname: listen.host, port: listen.port },
@@ -23,6 +23,8 @@ export async function startServer(
           url: `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`,
           close: () =>
             new Promise<void>((res, rej) => {
+              // Live streams first: they would otherwise hold their connections open.
+              close();
               server.close((err) => (err ? rej(err) : res()));
               if ('closeAllConnections' in server) server.closeAllConnections();
             }),

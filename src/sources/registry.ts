@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { AutoctrlError } from '../errors.ts';
+import { commandOptions } from './command/options.ts';
 import type { SourceFactory } from './contract.ts';
+import { directoryOptions } from './directory/options.ts';
+import { httpOptions } from './http/options.ts';
 
 /** Source kinds: options checked at load time, code imported only when used. */
 export interface SourceKind {
@@ -42,4 +46,57 @@ export const sourceKinds: Record<string, SourceKind> = {
       .strict(),
     load: async () => (await import('./simulator/index.ts')).createSimulatorSource,
   },
+  /** A JSON endpoint polled for runs, with field mapping, a filter and incremental queries. */
+  http: {
+    options: httpOptions,
+    load: async () => (await import('./http/index.ts')).createHttpSource,
+  },
+  /** An argv that prints runs as JSON lines. */
+  command: {
+    options: commandOptions,
+    load: async () => (await import('./command/index.ts')).createCommandSource,
+  },
+  /** New files in a directory: one run per file, or JSON manifests. */
+  directory: {
+    options: directoryOptions,
+    load: async () => (await import('./directory/index.ts')).createDirectorySource,
+  },
 };
+
+const BUILT_IN = 'built-in';
+/** Where each kind comes from (`built-in` or a plugin's path), to name both sides of a clash. */
+const origins = new Map<string, string>(Object.keys(sourceKinds).map((k) => [k, BUILT_IN]));
+
+/** Two definitions of one source type. */
+export class SourceKindConflictError extends AutoctrlError {
+  constructor(
+    readonly type: string,
+    readonly origin: string,
+    readonly existing: string,
+  ) {
+    super(
+      'source_kind_conflict',
+      existing === BUILT_IN
+        ? `source type '${type}' from ${origin} is a built-in type: give the plugin's source another type name`
+        : `source type '${type}' is defined by both ${existing} and ${origin}: rename one or list only one plugin`,
+    );
+  }
+}
+
+/**
+ * Adds a source type (from a plugin). Registering the same type again from
+ * the same origin replaces it, so loading a deployment twice is harmless.
+ */
+export function registerSourceKind(type: string, kind: SourceKind, origin: string): void {
+  const existing = origins.get(type);
+  if (existing !== undefined && existing !== origin) {
+    throw new SourceKindConflictError(type, origin, existing);
+  }
+  origins.set(type, origin);
+  sourceKinds[type] = kind;
+}
+
+/** `built-in`, a plugin's path, or undefined for an unknown type. */
+export function sourceKindOrigin(type: string): string | undefined {
+  return origins.get(type);
+}

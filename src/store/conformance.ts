@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe } from 'node:test';
+import { testCampaigns } from './conformance/campaigns.ts';
 import { Fixture } from './conformance/fixture.ts';
 import { testHistory } from './conformance/history.ts';
 import { testInstances } from './conformance/instances.ts';
 import { testJobs } from './conformance/jobs.ts';
+import { testOverview } from './conformance/overview.ts';
 import { testRuns } from './conformance/runs.ts';
 import { testTransitions } from './conformance/transitions.ts';
 import type { StateStore } from './contract.ts';
@@ -36,5 +38,7 @@ export function runStoreConformance(
     testTransitions(f);
     testJobs(f);
     testHistory(f);
+    testOverview(f);
+    testCampaigns(f);
   });
 }

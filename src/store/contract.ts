@@ -1,3 +1,4 @@
+import type { Campaign, CampaignCounts, RunSelection } from '../model/campaign.ts';
 import type {
   EventRecord,
   Instance,
@@ -9,6 +10,7 @@ import type {
   Run,
   RunInput,
 } from '../model/types.ts';
+import type { OverviewStore } from './overview-contract.ts';
 
 /**
  * The `StateStore` contract: everything autoctrl remembers. Backends live in
@@ -26,7 +28,7 @@ import type {
  * - Event ids increase in commit order.
  * - Methods may be called concurrently; results are plain objects the caller may keep.
  */
-export interface StateStore {
+export interface StateStore extends OverviewStore {
   /** Applies pending numbered migrations. Idempotent; safe with several controllers. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -48,6 +50,8 @@ export interface StateStore {
   /** Runs with `seq > afterSeq`, ascending by seq, at most `limit`. */
   runsSince(afterSeq: number, limit: number): Promise<Run[]>;
   countRuns(): Promise<number>;
+  /** Ended runs matching every condition given, ascending by run number: a campaign's selection. */
+  selectRuns(q: RunSelection): Promise<Run[]>;
 
   // ---- cursors: small named values the engine and sources keep across restarts ----
   getCursor(key: string): Promise<string | null>;
@@ -153,6 +157,21 @@ export interface StateStore {
    */
   appendEvent(e: Omit<EventRecord, 'id'>): Promise<number>;
 
+  // ---- campaigns (reprocessing; `prompt` is implicit and never stored) ----
+  /**
+   * Stores a new campaign with a `campaign` event (`to: 'created'`) in one
+   * transaction. A name already taken throws `CampaignExistsError` and
+   * changes nothing.
+   */
+  createCampaign(campaign: Campaign): Promise<Campaign>;
+  getCampaign(name: string): Promise<Campaign | null>;
+  /** Every stored campaign, oldest first. */
+  listCampaigns(): Promise<Campaign[]>;
+  /** Their names only, oldest first: what the engine polls each pass without reading run lists. */
+  campaignNames(): Promise<string[]>;
+  /** Instances per status and jobs per status of one campaign (`prompt` included); zeros when none. */
+  campaignCounts(name: string): Promise<CampaignCounts>;
+
   // ---- leases: for several controllers sharing a store ----
   /** Takes or renews the named lease for `ttlMs` if free, expired or already ours. */
   acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
@@ -181,6 +200,8 @@ export interface Cell {
   task: string;
   instanceId: number;
   status: InstanceStatus;
+  /** Why it is not done yet (or failed); null for done cells. */
+  reason: string | null;
 }
 
 export interface InstanceChange {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { AutoctrlError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { OVERVIEW_MIGRATION_SQL } from './migration-overview.ts';
 
 /**
  * Numbered schema migrations. A released migration is never edited: a change
@@ -137,6 +138,27 @@ CREATE TABLE leases (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'campaigns',
+    sql: `
+-- Reprocessing campaigns; prompt is implicit. Runs, tasks and overrides are
+-- JSON: written once at creation, read whole by the engine.
+CREATE TABLE campaigns (
+  name TEXT PRIMARY KEY,
+  selection TEXT NOT NULL,
+  runs TEXT NOT NULL,
+  tasks TEXT NOT NULL,
+  overrides TEXT NOT NULL,
+  share REAL NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+) WITHOUT ROWID;
+-- Progress counts per campaign without scanning a year of jobs.
+CREATE INDEX jobs_by_campaign ON jobs (campaign, status);
+`,
+  },
+  { version: 3, name: 'overview index', sql: OVERVIEW_MIGRATION_SQL },
 ];
 
 /**

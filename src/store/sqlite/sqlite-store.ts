@@ -1,4 +1,5 @@
 import type { Logger } from '../../logger.ts';
+import type { Campaign, CampaignCounts, RunSelection } from '../../model/campaign.ts';
 import type {
   EventRecord,
   Instance,
@@ -19,10 +20,21 @@ import type {
   OutputQuery,
   StateStore,
 } from '../contract.ts';
+import type {
+  OverviewQuery,
+  OverviewRun,
+  RunExpectation,
+  SettledCount,
+  SettledQuery,
+  TaskJob,
+  TaskJobsQuery,
+} from '../overview-contract.ts';
+import { campaignOps } from './campaigns.ts';
 import { historyOps } from './history.ts';
 import { instanceOps } from './instances.ts';
 import { type JobCount, type JobData, jobOps } from './jobs.ts';
 import { migrate } from './migrations.ts';
+import { overviewOps } from './overview.ts';
 import { runOps } from './runs.ts';
 import { type Db, eventWriter } from './shared.ts';
 import { jobWriter } from './writers.ts';
@@ -43,7 +55,9 @@ export class SqliteStore implements StateStore {
   readonly #instances;
   readonly #jobs;
   readonly #history;
+  readonly #campaigns;
   readonly #writeEvent;
+  readonly #overview;
 
   constructor(db: Db, logger: Logger) {
     this.#db = db;
@@ -55,6 +69,8 @@ export class SqliteStore implements StateStore {
     this.#instances = instanceOps(db, writeEvent, writeJob);
     this.#jobs = jobOps(db, writeEvent, writeJob);
     this.#history = historyOps(db);
+    this.#overview = overviewOps(db);
+    this.#campaigns = campaignOps(db, writeEvent);
   }
 
   async migrate(): Promise<void> {
@@ -95,6 +111,10 @@ export class SqliteStore implements StateStore {
 
   async countRuns(): Promise<number> {
     return this.#runs.countRuns();
+  }
+
+  async selectRuns(q: RunSelection): Promise<Run[]> {
+    return this.#campaigns.selectRuns(q);
   }
 
   async getCursor(key: string): Promise<string | null> {
@@ -202,6 +222,50 @@ export class SqliteStore implements StateStore {
 
   async listEvents(q: EventQuery): Promise<EventRecord[]> {
     return this.#history.listEvents(q);
+  }
+
+  async createCampaign(campaign: Campaign): Promise<Campaign> {
+    return this.#campaigns.createCampaign(campaign);
+  }
+
+  async getCampaign(name: string): Promise<Campaign | null> {
+    return this.#campaigns.getCampaign(name);
+  }
+
+  async listCampaigns(): Promise<Campaign[]> {
+    return this.#campaigns.listCampaigns();
+  }
+
+  async campaignNames(): Promise<string[]> {
+    return this.#campaigns.campaignNames();
+  }
+
+  async campaignCounts(name: string): Promise<CampaignCounts> {
+    return this.#campaigns.campaignCounts(name);
+  }
+
+  async overviewRuns(q: OverviewQuery): Promise<OverviewRun[]> {
+    return this.#overview.overviewRuns(q);
+  }
+
+  async runsWithoutExpectation(limit: number): Promise<Array<{ campaign: string; run: Run }>> {
+    return this.#overview.runsWithoutExpectation(limit);
+  }
+
+  async setRunExpectations(list: readonly RunExpectation[]): Promise<void> {
+    this.#overview.setRunExpectations(list);
+  }
+
+  async resetRunExpectations(): Promise<void> {
+    this.#overview.resetRunExpectations();
+  }
+
+  async taskJobs(q: TaskJobsQuery): Promise<TaskJob[]> {
+    return this.#overview.taskJobs(q);
+  }
+
+  async settledCounts(q: SettledQuery): Promise<SettledCount[]> {
+    return this.#overview.settledCounts(q);
   }
 
   async acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {

@@ -1,0 +1,211 @@
+import type { Deployment } from '../config/types.ts';
+import type { Logger } from '../logger.ts';
+import type { StateStore } from '../store/contract.ts';
+import { alertKindOf, buildAlert } from './alerts.ts';
+import type { AlertKind, Notifier } from './contract.ts';
+import { DEFAULT_RETRY, Deliveries, type RetryPolicy } from './delivery.ts';
+import { Folder } from './fold.ts';
+import { loadState, saveState } from './state.ts';
+
+const PAGE = 500;
+const LEASE = 'notify';
+
+export interface DispatcherOptions {
+  store: StateStore;
+  deployment: Deployment;
+  /** By name, as in the deployment's `notify:`; their `events:` are read from there. */
+  notifiers: ReadonlyMap<string, Notifier>;
+  logger: Logger;
+  /** Base of the links in messages (default `server.publicUrl`). */
+  publicUrl?: string;
+  /** Lease owner: one process on a store sends the alerts, whichever made the events. */
+  owner: string;
+  /** How often the log is read besides `poke` (default 250 ms). */
+  pollMs?: number;
+  retry?: RetryPolicy;
+  /** Events older than this are not announced (a store that was left alone for long; default 24 h). */
+  maxAgeMs?: number;
+  leaseTtlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Chat alerts as a consumer of the event log, not hooks in the engine: it
+ * reads the events after its cursor (kept in the store), so an alert is sent
+ * whatever process made the change (the daemon, a CLI, a job report), none is
+ * lost across a restart and none is sent twice after a clean one.
+ *
+ * Undelivered alerts (retrying, or folded in an open window) are kept in the
+ * store with the cursor, and sent by the next process that dispatches. A crash
+ * loses nothing either but may send an alert twice (at least once); a request
+ * cut by a stop is sent again after the restart.
+ */
+export class NotifyDispatcher {
+  private readonly opts: Required<Omit<DispatcherOptions, 'retry'>>;
+  private readonly deliveries: Deliveries;
+  private readonly folders = new Map<string, Folder>();
+  private readonly wants = new Map<string, ReadonlySet<AlertKind> | null>();
+  private afterId: number | null = null;
+  private saved = { afterId: -1, pending: '' };
+  private leaseUntil = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(options: DispatcherOptions) {
+    this.opts = {
+      pollMs: 250,
+      maxAgeMs: 24 * 3_600_000,
+      leaseTtlMs: 30_000,
+      now: Date.now,
+      ...options,
+      publicUrl: options.publicUrl ?? options.deployment.server.publicUrl,
+    };
+    this.deliveries = new Deliveries(options.notifiers, {
+      retry: options.retry ?? DEFAULT_RETRY,
+      logger: options.logger,
+      now: this.opts.now,
+    });
+    for (const [name, n] of options.notifiers) {
+      this.folders.set(name, new Folder(n.foldWindowMs));
+      const events = options.deployment.notify[name]?.events ?? [];
+      const set = new Set(events as AlertKind[]);
+      if (set.has('source_failing')) set.add('source_recovered');
+      this.wants.set(name, events.length === 0 ? null : set);
+    }
+  }
+
+  /** Reads the log once (so that the cursor is set before the engine runs), then every `pollMs`. */
+  async start(): Promise<void> {
+    await this.tick();
+    if (this.stopped) return;
+    this.timer = setInterval(() => this.poke(), this.opts.pollMs);
+  }
+
+  /** Reads the log soon (the engine just passed); pokes during a read coalesce into one more. */
+  poke(): void {
+    if (!this.stopped) void this.tick();
+  }
+
+  /** Reads the new events and sends their alerts in the background. Never throws. */
+  tick(): Promise<void> {
+    if (this.running !== null) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.readLog().catch((err: unknown) => {
+          this.opts.logger.warn({ err }, 'reading the event log for alerts failed; retrying');
+        });
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /**
+   * Stops: reads what is left of the log, sends every folded summary now,
+   * waits up to `waitMs` for deliveries, keeps the rest in the store.
+   */
+  async stop(waitMs = 5_000): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.tick();
+    this.stopped = true;
+    await this.running;
+    for (const [name, folder] of this.folders) {
+      for (const m of folder.flush()) this.deliveries.enqueue(name, m);
+    }
+    await this.deliveries.settle(waitMs);
+    await this.deliveries.stop();
+    if (this.afterId === null) return;
+    try {
+      await this.save();
+      if (this.leaseUntil > 0) await this.opts.store.releaseLease(LEASE, this.opts.owner);
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'could not keep the undelivered alerts');
+    }
+  }
+
+  private async readLog(): Promise<void> {
+    if (!(await this.holdLease())) return;
+    if (this.afterId === null) await this.load();
+    for (;;) {
+      const events = await this.opts.store.listEvents({
+        afterId: this.afterId ?? 0,
+        limit: PAGE,
+      });
+      const oldest = this.opts.now() - this.opts.maxAgeMs;
+      for (const e of events) {
+        const kind = alertKindOf(e);
+        const to = kind === null || e.at < oldest ? [] : this.subscribers(kind);
+        if (kind !== null && to.length > 0) {
+          const alert = await buildAlert(e, kind, this.opts);
+          // A window that ended must be summarised before a new alert of its cause opens the next.
+          this.closeWindows();
+          for (const name of to) {
+            if (this.folders.get(name)?.add(alert, this.opts.now()) === 'send') {
+              this.deliveries.enqueue(name, { alert, folded: null });
+            }
+          }
+        }
+        this.afterId = e.id;
+      }
+      this.closeWindows();
+      await this.save();
+      if (events.length < PAGE || this.stopped) return;
+    }
+  }
+
+  private closeWindows(): void {
+    const now = this.opts.now();
+    for (const [name, folder] of this.folders) {
+      for (const m of folder.due(now)) this.deliveries.enqueue(name, m);
+    }
+  }
+
+  private subscribers(kind: AlertKind): string[] {
+    return [...this.wants].filter(([, set]) => set === null || set.has(kind)).map(([n]) => n);
+  }
+
+  /** Renewed well before it expires; another holder (the daemon, when this is a one-shot pass) does the sending. */
+  private async holdLease(): Promise<boolean> {
+    const now = this.opts.now();
+    const ttl = this.opts.leaseTtlMs;
+    if (now < this.leaseUntil - (2 * ttl) / 3) return true;
+    const held = await this.opts.store.acquireLease(LEASE, this.opts.owner, ttl, now);
+    if (held) this.leaseUntil = now + ttl;
+    else if (this.leaseUntil > 0) {
+      // Taken over: the new holder reloads from the store; this one reloads if it gets it back.
+      this.opts.logger.warn('another process took over sending alerts');
+      this.leaseUntil = 0;
+      this.afterId = null;
+    }
+    return held;
+  }
+
+  private async load(): Promise<void> {
+    const { afterId, pending, fresh } = await loadState(this.opts.store);
+    this.deliveries.restore(pending.deliveries);
+    for (const [name, windows] of Object.entries(pending.folds)) {
+      this.folders.get(name)?.restore(windows);
+    }
+    this.afterId = afterId;
+    if (fresh) this.opts.logger.info({ afterId }, 'alerts start from the end of the event log');
+  }
+
+  private async save(): Promise<void> {
+    if (this.afterId === null) return;
+    const folds = Object.fromEntries([...this.folders].map(([n, f]) => [n, f.state()]));
+    this.saved = await saveState(
+      this.opts.store,
+      this.afterId,
+      { deliveries: this.deliveries.pending(), folds },
+      this.saved,
+    );
+  }
+}

@@ -1,0 +1,29 @@
+import type { Runtime } from '../runtime.ts';
+import type { DiskMonitor } from './disk.ts';
+import type { EventHub } from './hub.ts';
+
+/** What the controller tells the health panel (the daemon fills it in). */
+export interface ControllerHealth {
+  controller: string;
+  upSince: string;
+  /** Last sign of life of the controller's clock: its last pass start. */
+  heartbeatAt: string | null;
+  lastPass: { at: string; durationMs: number; skipped: boolean } | null;
+  /** Time between timer-driven passes: a heartbeat older than a few of these means the controller is stuck. */
+  intervalMs: number;
+}
+
+export interface AppHooks {
+  /** Called after anything that may unblock work (a job report, an action), to run a pass at once. */
+  trigger(): void;
+  /** The controller's side of `/api/health`; null when no controller runs in this process. */
+  health(): ControllerHealth | null;
+}
+
+/** What every route module works with. */
+export interface ServerContext {
+  rt: Runtime;
+  hooks: AppHooks;
+  hub: EventHub;
+  disk: DiskMonitor;
+}

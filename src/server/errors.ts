@@ -1,0 +1,62 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+import { AutoctrlError, InvalidInputError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+
+/** HTTP status of each error code the API may answer with; anything else is a 500. */
+const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
+  invalid_input: 400,
+  override_invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  stale_state: 409,
+  illegal_transition: 409,
+  campaign_exists: 409,
+};
+
+/** No token, or one that is no operator's (nor, on a report, the job's). */
+export class UnauthorizedError extends AutoctrlError {
+  constructor(message: string) {
+    super('unauthorized', message);
+  }
+}
+
+/** A valid token that may not do this (an operator token on a job's report). */
+export class ForbiddenError extends AutoctrlError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
+/** The first problem zod found, as an `InvalidInputError` naming the field (`query.limit`, `body.runs`). */
+export function invalidInput(where: string, error: z.ZodError): InvalidInputError {
+  const issue = error.issues[0];
+  const path = [where, ...(issue?.path ?? []).map(String)].filter((p) => p !== '').join('.');
+  return new InvalidInputError(path || where, issue?.message ?? 'invalid');
+}
+
+export function statusOf(err: AutoctrlError): ContentfulStatusCode {
+  return STATUS_OF_CODE[err.code] ?? 500;
+}
+
+/** `{error, message}` for every failure; unexpected ones are logged and told apart from input errors. */
+export function errorHandler(logger: Logger) {
+  return (err: Error, c: Context) => {
+    if (err instanceof AutoctrlError) {
+      const status = statusOf(err);
+      if (status >= 500) logger.error({ err }, 'request failed');
+      return c.json({ error: err.code, message: err.message }, status);
+    }
+    logger.error({ err }, 'request failed');
+    return c.json({ error: 'internal', message: 'internal error; see the controller log' }, 500);
+  };
+}
+
+/** A job whose log cannot be read (not submitted yet, or the file is gone). */
+export class LogNotFoundError extends AutoctrlError {
+  constructor(jobId: number, why: string) {
+    super('not_found', `log of job ${jobId}: ${why}`);
+  }
+}

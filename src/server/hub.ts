@@ -1,0 +1,145 @@
+import type { Logger } from '../logger.ts';
+import type { EventRecord } from '../model/types.ts';
+import type { StateStore } from '../store/contract.ts';
+
+export interface Subscriber {
+  /** New events, ascending by id, each delivered once. */
+  deliver(events: readonly EventRecord[]): void;
+  /** A heartbeat (SSE comment) so proxies keep the connection. */
+  beat?(): void;
+  /** The hub is closing (the server stops). */
+  close?(): void;
+}
+
+const PAGE = 500;
+
+/**
+ * One loop per server reading the event log (`listEvents({ afterId })` every
+ * `pollMs`) and fanning out to every live stream: the cost of watching is the
+ * same for one client as for a hundred, and other processes' writes (a job's
+ * `autoctrl job report`, another controller) are seen too. The loop runs only
+ * while someone listens, so an idle server holds no timer.
+ */
+export class EventHub {
+  readonly #store: StateStore;
+  readonly #logger: Logger;
+  readonly #pollMs: number;
+  readonly #heartbeatMs: number;
+  readonly #subs = new Set<Subscriber>();
+  #lastId = 0;
+  #started: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #beat: NodeJS.Timeout | null = null;
+  #closed = false;
+  /** Bumped by every stop: a start that finishes after a stop (and a restart) stands down. */
+  #generation = 0;
+
+  constructor(
+    store: StateStore,
+    logger: Logger,
+    opts: { pollMs?: number; heartbeatMs?: number } = {},
+  ) {
+    this.#store = store;
+    this.#logger = logger;
+    this.#pollMs = opts.pollMs ?? 25;
+    this.#heartbeatMs = opts.heartbeatMs ?? 15_000;
+  }
+
+  get listeners(): number {
+    return this.#subs.size;
+  }
+
+  /**
+   * Adds a subscriber and resolves with the id of the last event already in
+   * the log: everything after it reaches the subscriber live.
+   */
+  async subscribe(sub: Subscriber): Promise<number> {
+    if (this.#closed) throw new Error('the event hub is closed');
+    this.#subs.add(sub);
+    if (this.#started === null) {
+      this.#started = this.#start();
+    }
+    await this.#started;
+    return this.#lastId;
+  }
+
+  unsubscribe(sub: Subscriber): void {
+    this.#subs.delete(sub);
+    if (this.#subs.size === 0) this.#stop();
+  }
+
+  /** Ends every subscription and stops the loop; no timer is left. */
+  close(): void {
+    this.#closed = true;
+    for (const s of this.#subs) s.close?.();
+    this.#subs.clear();
+    this.#stop();
+  }
+
+  async #start(): Promise<void> {
+    const generation = this.#generation;
+    const head = await lastEventId(this.#store);
+    if (generation !== this.#generation || this.#closed) return;
+    this.#lastId = head;
+    if (this.#subs.size === 0) {
+      this.#started = null;
+      return;
+    }
+    this.#schedule();
+    this.#beat = setInterval(() => {
+      for (const s of this.#subs) s.beat?.();
+    }, this.#heartbeatMs);
+  }
+
+  #stop(): void {
+    this.#generation++;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#beat !== null) clearInterval(this.#beat);
+    this.#timer = null;
+    this.#beat = null;
+    this.#started = null;
+  }
+
+  #schedule(delay = this.#pollMs): void {
+    if (this.#subs.size === 0 || this.#closed) return;
+    this.#timer = setTimeout(() => void this.#poll(), delay);
+  }
+
+  async #poll(): Promise<void> {
+    this.#timer = null;
+    let full = false;
+    try {
+      const events = await this.#store.listEvents({ afterId: this.#lastId, limit: PAGE });
+      const last = events.at(-1);
+      if (last !== undefined) {
+        this.#lastId = last.id;
+        for (const s of this.#subs) s.deliver(events);
+      }
+      full = events.length === PAGE;
+    } catch (err) {
+      this.#logger.warn({ err }, 'reading the event log for live streams failed; retrying');
+    }
+    if (this.#timer === null && this.#beat !== null) this.#schedule(full ? 0 : this.#pollMs);
+  }
+}
+
+/**
+ * The id of the newest event, found with a few primary-key probes
+ * (exponential then binary search over `afterId`), so the store contract
+ * needs no method for it.
+ */
+export async function lastEventId(store: StateStore): Promise<number> {
+  // Whether some event has an id ≥ id + 1: monotone, so searchable.
+  const after = async (id: number) =>
+    (await store.listEvents({ afterId: id, limit: 1 })).length > 0;
+  if (!(await after(0))) return 0;
+  let hi = 1;
+  while (await after(hi)) hi *= 2;
+  let lo = 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (await after(mid - 1)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

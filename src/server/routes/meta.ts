@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import { allCampaignProgress, type CampaignProgress } from '../../engine/campaign-progress.ts';
+import { createCampaign } from '../../engine/campaigns.ts';
+import type { ServerContext } from '../context.ts';
+import { type Api, actor } from '../route.ts';
+import { counts } from '../schemas.ts';
+
+/** Campaign progress counts a year of instances: cached briefly, the page asks often. */
+const CAMPAIGNS_TTL_MS = 5_000;
+const COLUMNS_TTL_MS = 60_000;
+
+const campaignSchema = z.object({
+  name: z.string(),
+  created: z.string().nullable(),
+  runs: z.number().int(),
+  counts,
+  tasks: z.array(z.string()),
+  share: z.number().nullable(),
+  percent: z.number(),
+  complete: z.boolean(),
+});
+
+export function metaRoutes(api: Api, ctx: ServerContext): void {
+  const { store, deployment } = ctx.rt;
+  let campaigns: { at: number; list: CampaignProgress[] } | null = null;
+  let columns: { at: number; keys: string[] } | null = null;
+
+  /** `server.columns`, or the metadata keys of the newest runs. */
+  async function metaColumns(): Promise<string[]> {
+    if (deployment.server.columns !== undefined) return deployment.server.columns;
+    if (columns !== null && Date.now() - columns.at < COLUMNS_TTL_MS) return columns.keys;
+    const keys = new Set<string>();
+    for (const r of await store.listRuns({ limit: 100 }))
+      for (const k of Object.keys(r.meta)) keys.add(k);
+    columns = { at: Date.now(), keys: [...keys].sort() };
+    return columns.keys;
+  }
+
+  api.route(
+    {
+      method: 'get',
+      path: '/api/health',
+      summary:
+        'Controller heartbeat and last pass, jobs per executor, disk usage of the output areas',
+      access: 'read',
+    },
+    async (c) => {
+      const controller = ctx.hooks.health();
+      const jobs: Record<string, { queued: number; running: number }> = {};
+      for (const name of Object.keys(deployment.executors)) jobs[name] = { queued: 0, running: 0 };
+      for (const n of await store.activeJobCounts()) {
+        const e = jobs[n.executor] ?? { queued: 0, running: 0 };
+        jobs[n.executor] = e;
+        if (n.status === 'running') e.running += n.count;
+        else e.queued += n.count;
+      }
+      const beat = controller?.heartbeatAt ? Date.parse(controller.heartbeatAt) : null;
+      const stale =
+        controller === null || beat === null
+          ? null
+          : Date.now() - beat > 3 * controller.intervalMs + 5_000;
+      return c.json({
+        controller: controller?.controller ?? null,
+        upSince: controller?.upSince ?? null,
+        heartbeatAt: controller?.heartbeatAt ?? null,
+        stale,
+        intervalMs: controller?.intervalMs ?? null,
+        lastPass: controller?.lastPass ?? null,
+        jobs,
+        disk: await ctx.disk.usage(),
+        now: new Date().toISOString(),
+      });
+    },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/api/tasks',
+      summary: 'Tasks (upstream first), workflows, and the metadata columns of the grid',
+      access: 'read',
+      response: z.object({
+        tasks: z.array(
+          z.object({
+            name: z.string(),
+            workflow: z.string(),
+            after: z.array(z.string()),
+            group: z.string().describe('run, fill or lumi:<pb>'),
+            executor: z.string(),
+            locks: z.array(z.string()),
+          }),
+        ),
+        workflows: z.array(z.object({ name: z.string(), tasks: z.array(z.string()) })),
+        metaColumns: z.array(z.string()),
+      }),
+    },
+    async (c) => {
+      const workflows = new Map<string, string[]>();
+      for (const t of deployment.tasks)
+        workflows.set(t.workflow, [...(workflows.get(t.workflow) ?? []), t.name]);
+      return c.json({
+        tasks: deployment.tasks.map((t) => ({
+          name: t.name,
+          workflow: t.workflow,
+          after: t.after,
+          group: t.group.by === 'lumi' ? `lumi:${t.group.lumi}` : t.group.by,
+          executor: t.executor,
+          locks: t.locks.map((l) => l.name),
+        })),
+        workflows: [...workflows].map(([name, tasks]) => ({ name, tasks })),
+        metaColumns: await metaColumns(),
+      });
+    },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/api/campaigns',
+      summary: 'Campaigns (prompt first) with their progress',
+      access: 'read',
+      response: z.object({ campaigns: z.array(campaignSchema) }),
+    },
+    async (c) => {
+      if (campaigns === null || Date.now() - campaigns.at > CAMPAIGNS_TTL_MS) {
+        campaigns = { at: Date.now(), list: await allCampaignProgress({ store, deployment }) };
+      }
+      return c.json({
+        campaigns: campaigns.list.map((p) => ({
+          name: p.name,
+          created: p.createdAt === null ? null : new Date(p.createdAt).toISOString(),
+          runs: p.runs,
+          counts: p.instances,
+          jobs: p.jobs,
+          tasks: p.tasks,
+          share: p.share,
+          percent: p.percent,
+          complete: p.complete,
+        })),
+      });
+    },
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/api/campaigns',
+      summary: 'Creates a reprocessing campaign (operator)',
+      access: 'operator',
+      body: z
+        .object({
+          name: z.string().min(1).max(100),
+          runs: z.string().max(100).optional().describe('A-B or A'),
+          fill: z.number().int().positive().optional(),
+          since: z.string().max(100).optional().describe('ISO date-time'),
+          type: z.string().min(1).max(100).optional(),
+          tasks: z.array(z.string().min(1)).max(1000).optional(),
+          set: z.record(z.string(), z.unknown()).optional().describe('{"task.key": value}'),
+          share: z.number().gt(0).max(1).optional(),
+        })
+        .strict(),
+      response: z.object({ campaign: z.record(z.string(), z.unknown()) }),
+    },
+    async (c, { body, who }) => {
+      const campaign = await createCampaign({ store, deployment }, body, actor(who));
+      campaigns = null;
+      ctx.hooks.trigger();
+      return c.json(
+        { campaign: { ...campaign, createdAt: new Date(campaign.createdAt).toISOString() } },
+        201,
+      );
+    },
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/api/trigger',
+      summary: 'Asks for a pass now (idempotent; open, so the CLI can poke the daemon)',
+      access: 'open',
+      response: z.object({ ok: z.boolean() }),
+    },
+    (c) => {
+      ctx.hooks.trigger();
+      return c.json({ ok: true });
+    },
+  );
+}
