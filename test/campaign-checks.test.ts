@@ -1,37 +1,14 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { EtaEstimator, formatDuration } from '../src/cli/campaign-render.ts';
 import type { CampaignProgress } from '../src/engine/campaign-progress.ts';
 import { createCampaign } from '../src/engine/campaigns.ts';
 import { campaignCap, chooseJobs } from '../src/engine/slot-share.ts';
-import { silentLogger } from '../src/logger.ts';
 import type { Job } from '../src/model/types.ts';
-import { openRuntime, type Runtime } from '../src/runtime.ts';
-import { assertNoLeaksAtEnd, deployment, task, tempDir } from './helpers.ts';
+import { withRuns } from './campaign-setup.ts';
+import { assertNoLeaksAtEnd } from './helpers.ts';
 
 assertNoLeaksAtEnd();
-
-const open: Runtime[] = [];
-afterEach(async () => {
-  for (const rt of open.splice(0)) await rt.close();
-});
-
-async function withRuns(): Promise<Runtime> {
-  const rt = await openRuntime(
-    deployment(tempDir(), [
-      task('reco', { command: ['reco.sh', '{run}'] }),
-      task('calib', { after: ['reco'] }),
-      task('quick'),
-    ]),
-    { logger: silentLogger() },
-  );
-  open.push(rt);
-  await rt.store.upsertRuns(
-    [1, 2, 3].map((run) => ({ run, fill: 5, start: 1, end: 2, lumi: 3, type: 'collisions' })),
-    'test',
-  );
-  return rt;
-}
 
 describe('campaign creation checks', () => {
   it('names what to fix: tasks, --set keys and values, the selection, the name, the share', async () => {

@@ -2,38 +2,15 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { watchCampaign } from '../src/cli/campaign-watch.ts';
 import { createCampaign } from '../src/engine/campaigns.ts';
-import { silentLogger } from '../src/logger.ts';
-import { openRuntime, type Runtime } from '../src/runtime.ts';
-import { assertNoLeaksAtEnd, deployment, task, tempDir } from './helpers.ts';
+import { withRuns } from './campaign-setup.ts';
+import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
 
 assertNoLeaksAtEnd();
-
-const open: Runtime[] = [];
-afterEach(async () => {
-  for (const rt of open.splice(0)) await rt.close();
-});
-
-async function withRuns(): Promise<Runtime> {
-  const rt = await openRuntime(
-    deployment(tempDir(), [
-      task('reco', { command: ['reco.sh', '{run}'] }),
-      task('calib', { after: ['reco'] }),
-      task('quick'),
-    ]),
-    { logger: silentLogger() },
-  );
-  open.push(rt);
-  await rt.store.upsertRuns(
-    [1, 2, 3].map((run) => ({ run, fill: 5, start: 1, end: 2, lumi: 3, type: 'collisions' })),
-    'test',
-  );
-  return rt;
-}
 
 describe('campaign watch', () => {
   it('prints a line per change off a terminal and stops when complete', async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidInputError, NotFoundError, StaleStateError } from '../errors.ts';
-import type { Job } from '../model/types.ts';
+import type { JobHead } from '../store/contract.ts';
 import type { EngineContext } from './context.ts';
 import { markRunning, settleJob } from './outcome.ts';
 
@@ -50,23 +50,31 @@ export async function applyJobReport(
   jobId: number,
   report: JobReport,
   by: string,
-): Promise<Job> {
-  const job = await ctx.store.getJob(jobId);
-  if (job === null) throw new NotFoundError('job', jobId);
-  const finished = job.status === 'done' || job.status === 'failed';
-  if (finished && report.status !== undefined && report.status !== job.status) {
-    throw new StaleStateError('job', jobId, report.status, job.status);
-  }
-  if (report.fields !== undefined || report.outputs !== undefined) {
-    await ctx.store.recordJobData(jobId, {
+): Promise<JobHead> {
+  const data = report.fields !== undefined || report.outputs !== undefined;
+  const record = () =>
+    ctx.store.recordJobData(jobId, {
       ...(report.fields ? { fields: report.fields } : {}),
       ...(report.outputs ? { outputs: report.outputs } : {}),
       at: ctx.now(),
     });
+  // A progress report (fields, outputs) is the hot path, thousands a second: one transaction, no other read.
+  if (report.status === undefined) {
+    if (data) return record();
+    const job = await ctx.store.getJob(jobId);
+    if (job === null) throw new NotFoundError('job', jobId);
+    return job;
   }
+  const job = await ctx.store.getJob(jobId);
+  if (job === null) throw new NotFoundError('job', jobId);
+  const finished = job.status === 'done' || job.status === 'failed';
+  if (finished && report.status !== job.status) {
+    throw new StaleStateError('job', jobId, report.status, job.status);
+  }
+  if (data) await record();
   if (report.status === 'running') await markRunning(ctx, job, by);
-  else if (report.status !== undefined && !finished) {
+  else if (!finished) {
     await settleJob(ctx, job, { status: report.status, reason: report.reason ?? null, by });
   }
-  return (await ctx.store.getJob(jobId)) ?? job;
+  return report.status === job.status ? job : ((await ctx.store.getJob(jobId)) ?? job);
 }

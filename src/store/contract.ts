@@ -133,7 +133,8 @@ export interface StateStore extends OverviewStore {
   /**
    * Stores fields and outputs a job reports (each field value also kept as a
    * time-stamped sample). Fields of a job in a final state are still accepted;
-   * status changes are separate (`transitionJob`).
+   * status changes are separate (`transitionJob`). Returns the job's current
+   * status and attempt, so a progress report needs no second read.
    */
   recordJobData(
     id: number,
@@ -142,7 +143,7 @@ export interface StateStore extends OverviewStore {
       outputs?: readonly OutputInput[];
       at: number;
     },
-  ): Promise<void>;
+  ): Promise<JobHead>;
 
   // ---- outputs and history ----
   listOutputs(q: OutputQuery): Promise<Output[]>;
@@ -177,6 +178,8 @@ export interface StateStore extends OverviewStore {
   acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
 }
+
+export type JobHead = Pick<Job, 'id' | 'status' | 'attempt'>;
 
 export interface NewInstance {
   campaign: string;

@@ -1,7 +1,7 @@
 import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, JobStatus } from '../../model/types.ts';
-import type { JobChange, StateStore } from '../contract.ts';
+import type { JobChange, JobHead, StateStore } from '../contract.ts';
 import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
 import type { Db, NewEvent } from './shared.ts';
 import type { jobWriter } from './writers.ts';
@@ -117,8 +117,13 @@ export function jobOps(
     return { job, retry };
   });
 
-  const record = db.transaction((id: number, data: JobData) => {
-    const row = byId.get(id);
+  // The few columns a report needs: building a whole Job per progress report is the hot path's biggest cost.
+  const headOf = db.prepare<
+    [number],
+    { id: number; status: JobStatus; attempt: number; instance_id: number; fields: string }
+  >('SELECT id, status, attempt, instance_id, fields FROM jobs WHERE id = ?');
+  const record = db.transaction((id: number, data: JobData): JobHead => {
+    const row = headOf.get(id);
     if (row === undefined) throw new NotFoundError('job', id);
     const fields = data.fields ?? {};
     if (Object.keys(fields).length > 0) {
@@ -138,6 +143,7 @@ export function jobOps(
         data.at,
       );
     }
+    return { id: row.id, status: row.status, attempt: row.attempt };
   });
 
   return {
@@ -165,9 +171,9 @@ export function jobOps(
       }
       return transition.immediate(id, c);
     },
-    recordJobData: (id: number, data: JobData): void => {
+    recordJobData: (id: number, data: JobData): JobHead => {
       checkFields(data.fields ?? {});
-      record.immediate(id, data);
+      return record.immediate(id, data);
     },
   };
 }

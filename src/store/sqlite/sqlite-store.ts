@@ -16,6 +16,7 @@ import type {
   InstanceQuery,
   InstanceStart,
   JobChange,
+  JobHead,
   NewInstance,
   OutputQuery,
   StateStore,
@@ -204,8 +205,8 @@ export class SqliteStore implements StateStore {
     return this.#jobs.transitionJob(id, change);
   }
 
-  async recordJobData(id: number, data: JobData): Promise<void> {
-    this.#jobs.recordJobData(id, data);
+  async recordJobData(id: number, data: JobData): Promise<JobHead> {
+    return this.#jobs.recordJobData(id, data);
   }
 
   async listOutputs(q: OutputQuery): Promise<Output[]> {
