@@ -9,6 +9,17 @@ export const token = {
   set: (t) => (t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY)),
 };
 
+/**
+ * The URL of a live stream. EventSource cannot send headers, so where reading
+ * is closed (`auth.read: token`) the token rides in the request's query
+ * (`access_token`, which the server accepts on GET), never in the page's URL.
+ */
+export function streamUrl(path) {
+  const t = token.get();
+  if (!t) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(t)}`;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);

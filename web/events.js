@@ -2,6 +2,8 @@
 // reconnects by itself and resumes with Last-Event-ID, so no transition is
 // missed across a network hiccup.
 
+import { streamUrl } from './api.js';
+
 const listeners = new Set();
 const stateListeners = new Set();
 const ENTITIES = ['run', 'instance', 'job', 'campaign', 'source'];
@@ -14,7 +16,7 @@ function setState(s) {
 }
 
 function connect() {
-  source = new EventSource('/api/events/stream');
+  source = new EventSource(streamUrl('/api/events/stream'));
   source.onopen = () => setState('live');
   source.onerror = () =>
     setState(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');

@@ -1,7 +1,7 @@
 // The job log viewer: the last lines of a finished job, or a live tail of a
 // running one through `/api/jobs/<id>/log?follow=1` (Server-Sent Events).
 
-import { ApiError, getText } from './api.js';
+import { ApiError, getText, streamUrl } from './api.js';
 import { fill, h } from './dom.js';
 
 const TAIL_LINES = 1000;
@@ -54,7 +54,7 @@ export function logViewer() {
     state.className = 'tail';
     state.textContent = '● live tail';
     pre.textContent = '';
-    source = new EventSource(`/api/jobs/${job.id}/log?follow=1&tail=${TAIL_LINES}`);
+    source = new EventSource(streamUrl(`/api/jobs/${job.id}/log?follow=1&tail=${TAIL_LINES}`));
     // Each chunk is a JSON string: it keeps newlines and partial lines intact.
     const chunk = (m) => {
       let text = m.data;
