@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { watchCampaign } from '../src/cli/campaign-watch.ts';
 import { createCampaign } from '../src/engine/campaigns.ts';
 import { withRuns } from './campaign-setup.ts';
+import { autoctrl, CLI } from './cli-run.ts';
 import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
 
 assertNoLeaksAtEnd();
@@ -81,21 +79,6 @@ describe('campaign watch', () => {
     assert.equal(chunks.at(-1), '\n');
   });
 });
-
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const run = promisify(execFile);
-
-async function autoctrl(args: string[]) {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('autoctrl campaign', () => {
   const dir = tempDir();
