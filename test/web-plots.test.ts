@@ -59,6 +59,8 @@ describe('the plots page', { skip, timeout: 60_000 }, () => {
       assert.equal(await page.inputValue('select[name=field]'), 'transparency');
       await page.selectOption('select[name=x]', 'run');
       await page.waitForURL(/x=run/);
+      // The URL changes first, then the chart is drawn again: wait for it, do not sample once.
+      await page.waitForSelector('#plot-field canvas', { timeout: 10_000 });
       assert.equal(await page.locator('#plot-field canvas').count(), 1);
       assert.deepEqual(errors, []);
     } finally {
