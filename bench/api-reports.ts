@@ -5,11 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { jobToken } from '../src/engine/tokens.ts';
-import { silentLogger } from '../src/logger.ts';
-import { openRuntime } from '../src/runtime.ts';
 import { startServer } from '../src/server/serve.ts';
-import { deployment } from '../test/fixtures.ts';
-import { type Figure, median, percentile, report, scratch } from './lib.ts';
+import { type Figure, median, percentile, report, runtimeWithInstances, scratch } from './lib.ts';
 
 const JOBS = 1000;
 const LOAD = fileURLToPath(new URL('./api-load.ts', import.meta.url));
@@ -67,23 +64,7 @@ async function bareRouteRate(dir: string, seconds: number, concurrency: number):
 export async function benchApiReports(seconds = 10, concurrency = 16): Promise<Figure[]> {
   const s = scratch('autoctrl-bench-');
   try {
-    const rt = await openRuntime(
-      { ...deployment(s.dir, []), executors: {} },
-      { logger: silentLogger() },
-    );
-    await rt.store.upsertRuns(
-      Array.from({ length: JOBS }, (_, i) => ({ run: i + 1, end: 1 })),
-      'bench',
-    );
-    const insts = await rt.store.createInstances(
-      Array.from({ length: JOBS }, (_, i) => ({
-        campaign: 'prompt',
-        task: 'reco',
-        groupKey: `run:${i + 1}`,
-        runs: [i + 1],
-      })),
-      'bench',
-    );
+    const { rt, instances: insts } = await runtimeWithInstances(s.dir, JOBS);
     const jobs: Array<[number, string]> = [];
     for (const inst of insts) {
       const {

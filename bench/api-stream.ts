@@ -1,8 +1,5 @@
-import { silentLogger } from '../src/logger.ts';
-import { openRuntime } from '../src/runtime.ts';
 import { startServer } from '../src/server/serve.ts';
-import { deployment } from '../test/fixtures.ts';
-import { type Figure, median, percentile, report, scratch } from './lib.ts';
+import { type Figure, median, percentile, report, runtimeWithInstances, scratch } from './lib.ts';
 
 const N = 60;
 
@@ -15,23 +12,7 @@ const N = 60;
 export async function benchApiStream(): Promise<Figure[]> {
   const s = scratch('autoctrl-bench-');
   try {
-    const rt = await openRuntime(
-      { ...deployment(s.dir, []), executors: {} },
-      { logger: silentLogger() },
-    );
-    await rt.store.upsertRuns(
-      Array.from({ length: N }, (_, i) => ({ run: i + 1 })),
-      'bench',
-    );
-    const insts = await rt.store.createInstances(
-      Array.from({ length: N }, (_, i) => ({
-        campaign: 'prompt',
-        task: 'reco',
-        groupKey: `run:${i + 1}`,
-        runs: [i + 1],
-      })),
-      'bench',
-    );
+    const { rt, instances: insts } = await runtimeWithInstances(s.dir, N);
     const server = await startServer(
       rt,
       { trigger: () => {}, health: () => null },

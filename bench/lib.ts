@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskConfig } from '../src/config/types.ts';
-import { task } from '../test/fixtures.ts';
+import { silentLogger } from '../src/logger.ts';
+import type { Instance } from '../src/model/types.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { deployment, task } from '../test/fixtures.ts';
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -50,4 +53,33 @@ export function benchTasks(n: number, chain = 5): TaskConfig[] {
       retryDelayMs: 1000,
     }),
   );
+}
+
+/**
+ * A runtime without executors over a fresh store holding `count` ended runs
+ * (1..count) and one `new` instance of task `reco` each: the setup of the
+ * API benchmarks, which drive the store and the server, not the engine.
+ */
+export async function runtimeWithInstances(
+  dir: string,
+  count: number,
+): Promise<{ rt: Runtime; instances: Instance[] }> {
+  const rt = await openRuntime(
+    { ...deployment(dir, []), executors: {} },
+    { logger: silentLogger() },
+  );
+  await rt.store.upsertRuns(
+    Array.from({ length: count }, (_, i) => ({ run: i + 1, end: 1 })),
+    'bench',
+  );
+  const instances = await rt.store.createInstances(
+    Array.from({ length: count }, (_, i) => ({
+      campaign: 'prompt',
+      task: 'reco',
+      groupKey: `run:${i + 1}`,
+      runs: [i + 1],
+    })),
+    'bench',
+  );
+  return { rt, instances };
 }

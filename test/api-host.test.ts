@@ -51,15 +51,6 @@ describe('hosting the page', () => {
       close();
     }
   });
-
-  it('falls back to the interim page when web/ is missing', async () => {
-    const { app } = createServerApp(
-      w.rt,
-      { trigger: () => {}, health: () => null },
-      { webDir: join(dir, 'none') },
-    );
-    assert.match(await (await app.request('/')).text(), /autoctrl/);
-  });
 });
 
 describe('disk usage of the output areas', () => {

@@ -56,7 +56,7 @@ describe('the demo', () => {
         const { rows } = await overview(store, deployment, { campaign: 'prompt', limit: 50 });
         const ended = rows.filter((r) => r.end !== null);
         assert.ok(ended.length >= done.length);
-        const api = (await (await fetch(new URL('/api/status', url))).json()) as {
+        const api = (await (await fetch(new URL('/api/overview', url))).json()) as {
           rows: Array<{ status: string }>;
         };
         assert.ok(api.rows.some((r) => r.status === 'done'));

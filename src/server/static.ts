@@ -1,11 +1,10 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
-import { dashboardHtml } from './dashboard.ts';
 
 /** The package's `web/`, the same from `src/` (tests) and `dist/` (installed). */
 export const webDir = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -62,8 +61,7 @@ async function sendFile(path: string, cache: string): Promise<Response> {
 /**
  * The page: files of `web/` at `/`, uPlot at `/vendor/uplot/`, and
  * `index.html` for every other page path (`/instances/12`) so that the
- * page's own router takes over. Without `web/` (a trimmed install), the
- * interim single-file page is served instead.
+ * page's own router takes over.
  */
 export function mountStatic(app: Hono, root = webDir): void {
   const vendor = uplotDir();
@@ -76,7 +74,6 @@ export function mountStatic(app: Hono, root = webDir): void {
   app.get('*', async (c) => {
     const p = c.req.path;
     if (p.startsWith('/api/')) return c.notFound();
-    if (!existsSync(index)) return c.html(dashboardHtml);
     const file = p === '/' ? null : await fileUnder(root, p.slice(1));
     if (file !== null) return sendFile(file, 'no-cache');
     // A missing asset is a 404; anything that looks like a page path is the page.

@@ -143,23 +143,4 @@ export function overviewRoutes(api: Api, ctx: ServerContext): void {
       });
     },
   );
-  api.route(
-    {
-      method: 'get',
-      path: '/api/status',
-      summary: 'The grid in its first shape (cells as status strings); use /api/overview',
-      access: 'read',
-      deprecated: true,
-      query: pageQuery,
-    },
-    async (c, { query }) => {
-      const q = storeQuery(ctx, query);
-      const { rows, next } = await overviewPage(store, deployment, q);
-      const flat = rows.map((r) => ({
-        ...r,
-        tasks: Object.fromEntries(Object.entries(r.tasks).map(([t, cell]) => [t, cell.status])),
-      }));
-      return c.json({ rows: flat, next: next === null ? null : encodeCursor(next, q.order) });
-    },
-  );
 }
