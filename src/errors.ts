@@ -78,3 +78,65 @@ export class CampaignExistsError extends AutoctrlError {
     );
   }
 }
+
+/**
+ * The store failed in a way worth retrying (a serialization failure, a
+ * dropped connection, a busy database): the transaction was rolled back.
+ */
+export class TransientStoreError extends AutoctrlError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store_transient', `${message}: the store is busy or unreachable; retrying`, options);
+  }
+}
+
+/** A leader-only write carried an epoch that is no longer the lease's: another controller leads now. */
+export class FencedError extends AutoctrlError {
+  constructor(
+    readonly lease: string,
+    readonly epoch: number,
+    readonly current: number | null,
+  ) {
+    super(
+      'fenced',
+      `lease ${lease}: epoch ${epoch} is stale (now ${current ?? 'none'}); another controller leads, this one stops passing`,
+    );
+  }
+}
+
+/** Recording a submission for a job whose claim this process no longer holds. */
+export class ClaimLostError extends AutoctrlError {
+  constructor(
+    readonly jobId: number,
+    readonly owner: string,
+    readonly holder: string | null,
+  ) {
+    super(
+      'claim_lost',
+      `job ${jobId}: claimed by ${holder ?? 'nobody'}, not ${owner}; its claim expired and was taken back`,
+    );
+  }
+}
+
+/** A cursor compare-and-set lost: another writer moved it first. */
+export class CursorConflictError extends AutoctrlError {
+  constructor(
+    readonly key: string,
+    readonly expected: string | null,
+  ) {
+    super('cursor_conflict', `cursor ${key} changed concurrently: re-read it and try again`);
+  }
+}
+
+/** The store's schema is newer than this autoctrl knows. */
+export class StoreSchemaNewerError extends AutoctrlError {
+  constructor(
+    readonly store: string,
+    readonly found: number,
+    readonly known: number,
+  ) {
+    super(
+      'store_schema_newer',
+      `store ${store} has schema version ${found}, newer than the ${known} this autoctrl knows: upgrade autoctrl on this host (another controller migrated it)`,
+    );
+  }
+}

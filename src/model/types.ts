@@ -35,8 +35,9 @@ export interface Run {
   type: string | null;
   meta: Meta;
   /**
-   * Store-wide sequence number, bumped each time the run is added or changed:
-   * intake keeps a cursor over it so that it never rescans every run.
+   * Store-wide number, bumped each time the run is added or changed, from the
+   * same source as change-feed positions: a version for compare-and-set, not
+   * a commit order (read the change feed for that).
    */
   seq: number;
 }
@@ -76,8 +77,11 @@ export interface Job {
   executor: string;
   /** The executor's own id (pid, Slurm job id); null until submitted. */
   executorId: string | null;
-  /** Controller that claimed the submission; null while unclaimed. */
+  /** Controller process instance that claimed the submission; null while unclaimed. */
   claimedBy: string | null;
+  /** When it was claimed, and until when the claim holds (store clock); null while unclaimed. */
+  claimedAt: number | null;
+  claimExpiresAt: number | null;
   /** Not to be submitted before this time (retry backoff). */
   notBefore: number | null;
   /** For jobs split per input: the input this job processes. */

@@ -25,13 +25,53 @@ import type { OverviewStore } from './overview-contract.ts';
  *   throws `StaleStateError` and changes nothing, so several controllers
  *   sharing one store never both apply the same transition.
  * - Transitions not in `model/transitions.ts` throw `IllegalTransitionError`.
- * - Event ids increase in commit order.
+ * - Several handles, in several processes and on several hosts (server
+ *   backends), may use one store at once. Nothing may be assumed to follow
+ *   commit order but the change feed (`readFeed`): ids and `seq` values are
+ *   unique and increasing per writer, not across writers.
+ * - Times the store judges (leases, claims) are taken from the store's own
+ *   clock, never the caller's: controllers on several hosts may disagree.
+ * - A failure that is worth retrying (a serialization failure, a dropped
+ *   connection, `SQLITE_BUSY`) is thrown as `TransientStoreError`, with the
+ *   transaction rolled back; anything else is a bug or bad input.
  * - Methods may be called concurrently; results are plain objects the caller may keep.
  */
 export interface StateStore extends OverviewStore {
-  /** Applies pending numbered migrations. Idempotent; safe with several controllers. */
-  migrate(): Promise<void>;
+  /**
+   * Applies pending numbered migrations under the store's own lock (an
+   * advisory lock, `BEGIN IMMEDIATE`): idempotent, and controllers starting
+   * together take turns. A schema newer than this code knows throws
+   * `StoreSchemaNewerError` and changes nothing.
+   */
+  migrate(): Promise<{ from: number; to: number }>;
   close(): Promise<void>;
+  /** The store's clock (ms since the epoch): what leases and claims are judged by. */
+  clock(): Promise<number>;
+
+  // ---- the change feed ----
+  /**
+   * The items committed after `after` (null: from the beginning), in one
+   * total order that never skips an item: an item committed later than
+   * another is never placed before a position a reader has passed. Run items
+   * carry the run as it is now (a run changed twice may appear once, at its
+   * latest position); `kinds` restricts what is returned, not what is passed
+   * over. The returned cursor is where to read next: past the last item
+   * returned, or past everything known committed when fewer than `limit`
+   * came back. Cursors are opaque strings, stable across restarts.
+   */
+  readFeed(
+    after: FeedCursor | null,
+    q: { limit: number; kinds?: readonly FeedKind[] },
+  ): Promise<{ items: FeedItem[]; cursor: FeedCursor }>;
+  /** Where a reader that wants only what comes from now on starts. */
+  feedHead(): Promise<FeedCursor>;
+  /**
+   * Calls `listener` soon (within 50 ms) after a commit through another
+   * handle, in this process or another: the cross-process wake-up of the
+   * leader. Calls may be coalesced and may also follow this handle's own
+   * commits. Returns the function that stops watching.
+   */
+  watch(listener: () => void): () => void;
 
   // ---- runs ----
   /**
@@ -42,20 +82,27 @@ export interface StateStore extends OverviewStore {
   upsertRuns(
     runs: readonly RunInput[],
     by: string,
+    opts?: { cursor?: CursorWrite; fence?: Fence },
   ): Promise<{ added: number[]; changed: number[] }>;
   getRun(run: number): Promise<Run | null>;
   getRuns(runs: readonly number[]): Promise<Run[]>;
   /** Runs by descending run number, `before` exclusive (a paging cursor). */
   listRuns(q: { from?: number; to?: number; before?: number; limit?: number }): Promise<Run[]>;
-  /** Runs with `seq > afterSeq`, ascending by seq, at most `limit`. */
-  runsSince(afterSeq: number, limit: number): Promise<Run[]>;
   countRuns(): Promise<number>;
   /** Ended runs matching every condition given, ascending by run number: a campaign's selection. */
   selectRuns(q: RunSelection): Promise<Run[]>;
 
   // ---- cursors: small named values the engine and sources keep across restarts ----
   getCursor(key: string): Promise<string | null>;
-  setCursor(key: string, value: string): Promise<void>;
+  /** Sets unconditionally: only for values one writer owns (under the lease, fenced). */
+  setCursor(key: string, value: string, fence?: Fence): Promise<void>;
+  /** Sets `key` to `value` only if it is `expected` now (null: absent). True when it did. */
+  compareAndSetCursor(key: string, expected: string | null, value: string): Promise<boolean>;
+  /**
+   * Inserts `value` if `key` is absent and returns what is stored afterwards:
+   * a secret created once, whoever starts first.
+   */
+  ensureCursor(key: string, value: string): Promise<string>;
 
   // ---- instances ----
   /**
@@ -68,9 +115,11 @@ export interface StateStore extends OverviewStore {
   createInstances(
     list: readonly NewInstance[],
     by: string,
-    cursor?: { key: string; value: string },
+    opts?: { cursor?: CursorWrite; fence?: Fence },
   ): Promise<Instance[]>;
   getInstance(id: number): Promise<Instance | null>;
+  /** Instances by id, ascending; unknown ids are left out. One round trip. */
+  getInstances(ids: readonly number[]): Promise<Instance[]>;
   /** Instances of one (campaign, task) in the given statuses, ascending by id. */
   instancesByStatus(
     campaign: string,
@@ -105,6 +154,8 @@ export interface StateStore extends OverviewStore {
   // ---- jobs ----
   getJob(id: number): Promise<Job | null>;
   jobsForInstance(instanceId: number): Promise<Job[]>;
+  /** Jobs of all the given instances, ascending by id. One round trip. */
+  jobsForInstances(instanceIds: readonly number[]): Promise<Job[]>;
   /** Jobs in `idle` or `running`, optionally for one executor, ascending by id. */
   activeJobs(executor?: string): Promise<Job[]>;
   /** Counts of active jobs per (executor, campaign, status), for slot accounting. */
@@ -118,13 +169,26 @@ export interface StateStore extends OverviewStore {
     }>
   >;
   /**
-   * Claims idle, unclaimed jobs for submission by `owner` (sets `claimedBy`
-   * and `submittedAt`). Returns the ids it claimed: a job is claimed by one
-   * controller only, ever.
+   * Claims idle, unclaimed jobs for submission by the process `claim.owner`
+   * (sets `claimedBy`, `claimedAt` and `claimExpiresAt` by the store's clock).
+   * Returns the ids it claimed: a job is claimed by one owner at a time.
    */
-  claimJobs(ids: readonly number[], owner: string, at: number): Promise<number[]>;
-  /** Records the executor's id and log location once submitted. No state change, no event. */
-  setJobSubmitted(id: number, executorId: string, logPath: string | null): Promise<void>;
+  claimJobs(ids: readonly number[], claim: Claim, fence?: Fence): Promise<number[]>;
+  /**
+   * Records the executor's id and log location once submitted, and
+   * `submittedAt` by the store's clock. No state change, no event. Throws
+   * `ClaimLostError` unless the job is claimed by `owner`.
+   */
+  setJobSubmitted(
+    id: number,
+    submitted: { owner: string; executorId: string; logPath: string | null },
+  ): Promise<void>;
+  /**
+   * Takes back claims of jobs that were never handed to an executor (a dead
+   * controller's), compare-and-set on the owner: the job is idle and
+   * unclaimed again. Returns the ids released.
+   */
+  releaseClaims(jobs: readonly { id: number; owner: string }[]): Promise<number[]>;
   /**
    * Moves a job `from → to` (compare-and-set) with an event. With `retry`, a
    * `failed` job's next attempt is created in the same transaction.
@@ -174,9 +238,74 @@ export interface StateStore extends OverviewStore {
   campaignCounts(name: string): Promise<CampaignCounts>;
 
   // ---- leases: for several controllers sharing a store ----
-  /** Takes or renews the named lease for `ttlMs` if free, expired or already ours. */
-  acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
-  releaseLease(name: string, owner: string): Promise<void>;
+  /**
+   * Takes the named lease for `ttlMs` (store clock) if it is free, expired or
+   * already `owner`'s. The epoch grows by one each time the holder changes,
+   * so a write fenced with an older epoch is refused. Null when another
+   * holds it.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<Lease | null>;
+  /** Extends a held lease; null when it was lost (expired and taken, or released). */
+  renewLease(lease: Lease, ttlMs: number): Promise<Lease | null>;
+  /** Gives the lease up at once (a clean stop), if still held with that epoch. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** Who holds the named lease and since when (null: nobody ever did). */
+  getLease(name: string): Promise<Lease | null>;
+}
+
+/**
+ * The proof of leadership that leader-only writes carry. A write fenced with
+ * an epoch that is no longer the lease's throws `FencedError` and changes
+ * nothing, so a paused old leader can never overwrite its successor.
+ */
+export interface Fence {
+  lease: string;
+  epoch: number;
+}
+
+export interface Lease {
+  name: string;
+  owner: string;
+  epoch: number;
+  /** When the current holder took it (store clock). */
+  since: number;
+  /** Store clock. An expired lease may still be listed until someone takes it. */
+  expiresAt: number;
+}
+
+export interface Claim {
+  /** The claiming process instance (host, pid, random): never reused after a restart. */
+  owner: string;
+  ttlMs: number;
+}
+
+/** A cursor written in the same transaction as the data it tracks. */
+export interface CursorWrite {
+  key: string;
+  value: string;
+  /** Compare-and-set: when given, the write (and the whole transaction) happens only if the stored value is this (null: absent); otherwise `CursorConflictError`. */
+  expected?: string | null;
+}
+
+/** A position in the change feed; its form is the backend's own. */
+export type FeedCursor = string;
+
+export type FeedKind = 'run' | 'event' | 'sample';
+
+export type FeedItem =
+  | { kind: 'run'; run: Run }
+  | { kind: 'event'; event: EventRecord }
+  | { kind: 'sample'; sample: FieldSample };
+
+/** One value a job reported for one of its fields, at one time. */
+export interface FieldSample {
+  jobId: number;
+  instanceId: number;
+  campaign: string;
+  task: string;
+  key: string;
+  value: number | string;
+  at: number;
 }
 
 export type JobHead = Pick<Job, 'id' | 'status' | 'attempt'>;
@@ -208,6 +337,7 @@ export interface Cell {
 }
 
 export interface InstanceChange {
+  fence?: Fence;
   from: InstanceStatus;
   to: InstanceStatus;
   reason: string | null;
@@ -225,6 +355,7 @@ export interface NewJob {
 }
 
 export interface InstanceStart {
+  fence?: Fence;
   from: InstanceStatus;
   configHash: string;
   config: unknown;
