@@ -5,6 +5,7 @@ import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
+import { refreshExpectations } from './expectations.ts';
 import { gate } from './gating.ts';
 import { intake } from './intake.ts';
 import { deadOnThisHost } from './liveness.ts';
@@ -248,6 +249,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       await this.renewOrStop();
       submitted += await submitIdle(ctx, executor, active.get(name) ?? []);
     }
+    // The overview's global status of new or changed runs: computed here so that reading never writes.
+    await refreshExpectations(ctx.store, ctx.deployment);
     // What this pass wrote is in the feed too: the next triggered pass starts after it.
     if (full) this.feed = await ctx.store.feedHead();
     else await this.readChanges();
