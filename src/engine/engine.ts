@@ -200,7 +200,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     const activeByExecutor = await this.activeJobs();
     for (const [name, executor] of ctx.executors) {
       const active = activeByExecutor.get(name) ?? [];
-      await syncExecutor(ctx, executor, full ? active : active.filter((j) => exited.has(j.id)));
+      // A triggered pass asks only about jobs that ended or that were handed over and not seen running yet.
+      const asked = full
+        ? active
+        : active.filter((j) => exited.has(j.id) || (j.status === 'idle' && j.executorId !== null));
+      await syncExecutor(ctx, executor, asked);
     }
     let scope = new PassScope(true);
     if (!full) {
