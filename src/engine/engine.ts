@@ -255,9 +255,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     // The overview's global status of new or changed runs: computed here so that reading never writes.
     await refreshExpectations(ctx.store, ctx.deployment);
-    // What this pass wrote is in the feed too: the next triggered pass starts after it.
-    if (full) this.feed = await ctx.store.feedHead();
-    else await this.readChanges();
+    // The next triggered pass reads from where this one started reading: it sees this pass's own
+    // writes again (cheap, and idempotent) but never misses what another process wrote meanwhile.
     return {
       startedAt,
       durationMs: ctx.now() - startedAt,
