@@ -1,0 +1,199 @@
+import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import { assertJobTransition } from '../../model/transitions.ts';
+import type { Job } from '../../model/types.ts';
+import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
+import { jobColumns } from './columns.ts';
+import { checkFence } from './coordination.ts';
+import type { Db } from './db.ts';
+import { writeEvents, writeJobs } from './writers.ts';
+
+const JOBS = `SELECT ${jobColumns('j')} FROM jobs j`;
+// The literal condition is what lets the planner use the partial index.
+const ACTIVE = "j.status IN ('idle', 'running')";
+
+type JobData = Parameters<StateStore['recordJobData']>[1];
+type JobCount = Awaited<ReturnType<StateStore['activeJobCounts']>>[number];
+
+function checkFields(fields: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(fields)) {
+    const ok = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+    if (!ok) throw new InvalidInputError(`fields.${key}`, 'must be a finite number or a string');
+  }
+}
+
+/** Jobs: claiming, state changes, reported fields and outputs. */
+export function jobOps(db: Db) {
+  return {
+    getJob: async (id: number): Promise<Job | null> =>
+      (await db.query<Job>('getJob', `${JOBS} WHERE j.id = $1`, [id]))[0] ?? null,
+    jobsForInstance: (instanceId: number): Promise<Job[]> =>
+      db.query<Job>('jobsForInstance', `${JOBS} WHERE j.instance_id = $1 ORDER BY j.id`, [
+        instanceId,
+      ]),
+    jobsForInstances: (ids: readonly number[]): Promise<Job[]> =>
+      db.query<Job>('jobsForInstances', `${JOBS} WHERE j.instance_id = ANY($1) ORDER BY j.id`, [
+        ids,
+      ]),
+    activeJobs: (executor?: string): Promise<Job[]> =>
+      db.query<Job>(
+        'activeJobs',
+        `${JOBS} WHERE ${ACTIVE} AND ($1::text IS NULL OR j.executor = $1) ORDER BY j.id`,
+        [executor ?? null],
+      ),
+    activeJobCounts: (): Promise<JobCount[]> =>
+      db.query<JobCount>(
+        'activeJobCounts',
+        `SELECT j.executor, j.campaign, j.status, j.claimed_by IS NOT NULL AS claimed, count(*) AS count
+         FROM jobs j WHERE ${ACTIVE} GROUP BY 1, 2, 3, 4`,
+      ),
+    /** Locked rows another claimer holds are skipped: it is claiming them. */
+    claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> =>
+      db.tx('claimJobs', async (sql) => {
+        await checkFence(sql, fence);
+        const res = await sql.query<{ id: number }>(
+          `UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
+           WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
+                        FOR UPDATE SKIP LOCKED)
+           RETURNING id`,
+          [[...new Set(ids)], c.owner, c.ttlMs],
+        );
+        return res.rows.map((r) => r.id).sort((a, b) => a - b);
+      }),
+    setJobSubmitted: (
+      id: number,
+      s: { owner: string; executorId: string; logPath: string | null },
+    ): Promise<void> =>
+      db.tx('setJobSubmitted', async (sql) => {
+        const res = await sql.query<{ updated: boolean; holder: string | null }>(
+          `WITH u AS (UPDATE jobs SET executor_id = $2, log_path = $3, submitted_at = now_ms()
+                      WHERE id = $1 AND claimed_by = $4 RETURNING id)
+           SELECT EXISTS (SELECT 1 FROM u) AS updated, j.claimed_by AS holder FROM jobs j WHERE j.id = $1`,
+          [id, s.executorId, s.logPath, s.owner],
+        );
+        const row = res.rows[0];
+        if (row === undefined) throw new NotFoundError('job', id);
+        if (!row.updated) throw new ClaimLostError(id, s.owner, row.holder);
+      }),
+    releaseClaims: (jobs: readonly { id: number; owner: string }[]): Promise<number[]> =>
+      db.tx('releaseClaims', async (sql) => {
+        const res = await sql.query<{ id: number }>(
+          `UPDATE jobs j SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+           FROM unnest($1::bigint[], $2::text[]) AS r(id, owner)
+           WHERE j.id = r.id AND j.claimed_by = r.owner AND j.executor_id IS NULL AND j.status = 'idle'
+           RETURNING j.id`,
+          [jobs.map((j) => j.id), jobs.map((j) => j.owner)],
+        );
+        return res.rows.map((r) => r.id).sort((a, b) => a - b);
+      }),
+    transitionJob: async (id: number, c: JobChange): Promise<{ job: Job; retry: Job | null }> => {
+      assertJobTransition(id, c.from, c.to);
+      if (c.retry !== undefined && c.to !== 'failed') {
+        throw new InvalidInputError(
+          'retry',
+          `job ${id}: a retry is created only when the job fails, not on ${c.to}`,
+        );
+      }
+      return db.tx('transitionJob', async (sql) => {
+        const row = (
+          await sql.query<Job & { configHash: string | null }>(
+            `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
+             FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
+            [id],
+          )
+        ).rows[0];
+        if (row === undefined) throw new NotFoundError('job', id);
+        if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
+        const { configHash, ...before } = row;
+        const ended = c.to === 'done' || c.to === 'failed';
+        const job: Job = {
+          ...before,
+          status: c.to,
+          reason: c.reason,
+          exitCode: c.exitCode === undefined ? before.exitCode : c.exitCode,
+          startedAt: c.to === 'running' ? c.at : before.startedAt,
+          endedAt: ended ? c.at : before.endedAt,
+        };
+        await sql.query(
+          'UPDATE jobs SET status = $2, reason = $3, exit_code = $4, started_at = $5, ended_at = $6 WHERE id = $1',
+          [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
+        );
+        await writeEvents(sql, [
+          {
+            at: c.at,
+            entity: 'job',
+            entityId: String(id),
+            campaign: job.campaign,
+            task: job.task,
+            instanceId: job.instanceId,
+            from: c.from,
+            to: c.to,
+            reason: c.reason,
+            by: c.by,
+            configHash,
+            data: { index: job.index, attempt: job.attempt, exitCode: job.exitCode },
+          },
+        ]);
+        const parent = {
+          instanceId: job.instanceId,
+          campaign: job.campaign,
+          task: job.task,
+          instanceAttempt: job.instanceAttempt,
+          configHash,
+        };
+        // The next attempt runs where the failed one did, whatever executor the caller names.
+        const [retry] =
+          c.retry === undefined
+            ? []
+            : await writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
+                retryOf: id,
+              });
+        return { job, retry: retry ?? null };
+      });
+    },
+    recordJobData: async (id: number, data: JobData): Promise<JobHead> => {
+      const fields = data.fields ?? {};
+      checkFields(fields);
+      return db.tx('recordJobData', async (sql) => {
+        const keys = Object.keys(fields);
+        type Head = JobHead & { instanceId: number };
+        const columns = 'id, status, attempt, instance_id AS "instanceId"';
+        // Merged in place: concurrent reports of one job each add their fields.
+        const res =
+          keys.length > 0
+            ? await sql.query<Head>(
+                `UPDATE jobs SET fields = fields || $2::jsonb WHERE id = $1 RETURNING ${columns}`,
+                [id, JSON.stringify(fields)],
+              )
+            : await sql.query<Head>(`SELECT ${columns} FROM jobs WHERE id = $1`, [id]);
+        const head = res.rows[0];
+        if (head === undefined) throw new NotFoundError('job', id);
+        if (keys.length > 0) {
+          await sql.query(
+            `INSERT INTO job_samples (job_id, key, num, text, at)
+             SELECT $1, k, CASE WHEN jsonb_typeof(v) = 'number' THEN (v #>> '{}')::double precision END,
+               CASE WHEN jsonb_typeof(v) = 'string' THEN v #>> '{}' END, $3
+             FROM jsonb_each($2::jsonb) AS f(k, v)`,
+            [id, JSON.stringify(fields), data.at],
+          );
+        }
+        const outputs = data.outputs ?? [];
+        if (outputs.length > 0) {
+          await sql.query(
+            `INSERT INTO outputs (job_id, instance_id, path, kind, meta, created_at)
+             SELECT $1, $2, x.path, x.kind, coalesce(x.meta, '{}'), $4
+             FROM jsonb_to_recordset($3::jsonb) AS x(path text, kind text, meta jsonb)`,
+            [
+              id,
+              head.instanceId,
+              JSON.stringify(
+                outputs.map((o) => ({ path: o.path, kind: o.kind ?? null, meta: o.meta ?? {} })),
+              ),
+              data.at,
+            ],
+          );
+        }
+        return { id: head.id, status: head.status, attempt: head.attempt };
+      });
+    },
+  };
+}
