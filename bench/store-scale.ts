@@ -45,7 +45,7 @@ async function filledStore(): Promise<string> {
     })),
     'bench',
   );
-  const maxSeq = (await store.runsSince(0, RUNS + 1)).reduce((m, r) => Math.max(m, r.seq), 0);
+  const feed = await store.feedHead();
   for (const task of benchTasks(TASKS)) {
     const insts = await store.createInstances(
       Array.from({ length: RUNS }, (_, i) => ({
@@ -56,8 +56,10 @@ async function filledStore(): Promise<string> {
       })),
       'bench',
       {
-        key: `intake:prompt:${task.name}`,
-        value: JSON.stringify({ seq: maxSeq, pending: [], maxFill: 0 }),
+        cursor: {
+          key: `intake:prompt:${task.name}`,
+          value: JSON.stringify({ seq: 0, feed, pending: [], maxFill: 0 }),
+        },
       },
     );
     for (const inst of insts) {
@@ -71,7 +73,7 @@ async function filledStore(): Promise<string> {
         at: Date.now(),
       });
       for (const j of jobs) {
-        await store.claimJobs([j.id], 'bench', Date.now());
+        await store.claimJobs([j.id], { owner: 'bench', ttlMs: 60_000 });
         await store.transitionJob(j.id, {
           from: 'idle',
           to: 'done',
@@ -146,7 +148,7 @@ async function intakeThousand(db: string): Promise<Figure> {
       const t = performance.now();
       let created = 0;
       for (const task of rt.deployment.tasks)
-        created += await intake(rt.engine.ctx, 'prompt', task);
+        created += (await intake(rt.engine.ctx, 'prompt', task)).length;
       times.push(performance.now() - t);
       if (created !== 1000 * TASKS) throw new Error(`intake created ${created}`);
       await rt.close();

@@ -43,6 +43,8 @@ export async function startDaemon(
               ? null
               : { at, durationMs: last.durationMs, skipped: last.skipped },
           intervalMs: deployment.engine.intervalMs,
+          leading: runtime.engine.leading !== null,
+          leaseTtlMs: runtime.engine.ctx.leaseTtlMs,
         };
       },
     },
@@ -54,7 +56,7 @@ export async function startDaemon(
   runtime.engine.ctx.serverUrl = listenedOnDefault ? deployment.server.publicUrl : server.url;
   const notify = await openNotify(deployment, runtime.store, {
     logger: opts.logger,
-    owner: runtime.engine.ctx.leaseOwner,
+    owner: runtime.engine.ctx.controllerId,
     publicUrl: runtime.engine.ctx.serverUrl,
   }).catch(async (err: unknown) => {
     await server.close();

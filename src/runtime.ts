@@ -1,8 +1,8 @@
-import { hostname } from 'node:os';
 import type { Deployment } from './config/types.ts';
 import { CampaignBook } from './engine/campaign-book.ts';
 import type { EngineContext } from './engine/context.ts';
 import { Engine } from './engine/engine.ts';
+import { newControllerId } from './engine/liveness.ts';
 import { jobTokenSecret } from './engine/tokens.ts';
 import { AutoctrlError } from './errors.ts';
 import type { Executor } from './executors/contract.ts';
@@ -24,19 +24,13 @@ export interface RuntimeOptions {
   logger: Logger;
   serverUrl?: string | null;
   controllerId?: string;
-  /** Lease owner when it must differ from the controller id (a one-shot `autoctrl pass`). */
-  leaseOwner?: string;
   leaseTtlMs?: number;
+  claimTtlMs?: number;
   now?: () => number;
 }
 
-/**
- * The controller's identity in job claims. Stable across restarts on one host
- * so that a restarted controller recognises the submissions it had claimed.
- */
-export function defaultControllerId(): string {
-  return process.env.AUTOCTRL_CONTROLLER_ID ?? hostname();
-}
+/** A standby takes over within twice this after the leader dies without a word. */
+export const DEFAULT_LEASE_TTL_MS = 6_000;
 
 export async function openExecutors(
   deployment: Deployment,
@@ -57,16 +51,17 @@ export async function openRuntime(deployment: Deployment, opts: RuntimeOptions):
   const store = await openStore(deployment.store, opts.logger);
   try {
     const executors = await openExecutors(deployment, opts.logger);
-    const controllerId = opts.controllerId ?? defaultControllerId();
+    const leaseTtlMs = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
     const ctx: EngineContext = {
       deployment,
       store,
       executors,
       logger: opts.logger,
-      controllerId,
-      leaseOwner: opts.leaseOwner ?? controllerId,
-      // Renewed at every pass; long enough to outlive a slow pass, short enough for a standby to take over.
-      leaseTtlMs: opts.leaseTtlMs ?? Math.max(60_000, 3 * deployment.engine.intervalMs),
+      controllerId: opts.controllerId ?? newControllerId(),
+      leaseTtlMs,
+      // A claim outlives the lease: its owner notices the lost lease and stops before it lapses.
+      claimTtlMs: opts.claimTtlMs ?? 2 * leaseTtlMs,
+      fence: undefined,
       now: opts.now ?? Date.now,
       serverUrl: opts.serverUrl ?? null,
       tokenSecret: await jobTokenSecret(store),

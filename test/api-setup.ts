@@ -63,6 +63,8 @@ export async function apiWorld(dir: string, over: { readOpen?: boolean } = {}): 
         heartbeatAt: new Date().toISOString(),
         lastPass: { at: new Date().toISOString(), durationMs: 3, skipped: false },
         intervalMs: 60_000,
+        leading: true,
+        leaseTtlMs: 6_000,
       }),
     },
     { pollMs: 10 },

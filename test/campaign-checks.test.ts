@@ -115,6 +115,8 @@ function job(campaign: string, claimed = false): Job {
     executor: 'local',
     executorId: null,
     claimedBy: claimed ? 'ctl' : null,
+    claimedAt: null,
+    claimExpiresAt: null,
     notBefore: null,
     input: null,
     logPath: null,

@@ -110,7 +110,12 @@ export async function failedInstance(
   });
   const job = jobs[0];
   if (job === undefined) throw new Error('job not created');
-  await store.setJobSubmitted(job.id, '1', `/data/${task}/${job.id}.log`);
+  await store.claimJobs([job.id], { owner: 'test', ttlMs: 60_000 });
+  await store.setJobSubmitted(job.id, {
+    owner: 'test',
+    executorId: '1',
+    logPath: `/data/${task}/${job.id}.log`,
+  });
   const reason = `exit code ${exitCode}`;
   await store.transitionJob(job.id, {
     from: 'idle',

@@ -16,9 +16,11 @@ assertNoLeaksAtEnd();
 
 runStoreConformance('sqlite', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoctrl-store-'));
-  const store = await createSqliteStore(path.join(dir, 'state.db'));
+  const file = path.join(dir, 'state.db');
+  const store = await createSqliteStore(file);
   return {
     store,
+    another: () => createSqliteStore(file),
     cleanup: async () => {
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -58,7 +60,7 @@ for (const inst of await store.findInstances({ task: 'reco' })) {
   const start = { from: 'waiting', configHash: 'h', config: {}, jobs: [job, { ...job, index: 1 }], reason: null, by: me, at: 2 };
   if (await ignoreStale(() => store.startInstance(inst.id, start))) won.started++;
 }
-won.claimed = await store.claimJobs((await store.activeJobs()).map((j) => j.id), me, 3);
+won.claimed = await store.claimJobs((await store.activeJobs()).map((j) => j.id), { owner: me, ttlMs: 60000 });
 await store.close();
 process.stdout.write(JSON.stringify(won) + '\\n');
 `;
@@ -168,7 +170,10 @@ describe('SQLite store on one file shared by several connections', () => {
       at: T0,
     });
     const ids = jobs.map((j) => j.id);
-    const claims = await Promise.all([a.claimJobs(ids, 'a', T0), b.claimJobs(ids, 'b', T0)]);
+    const claims = await Promise.all([
+      a.claimJobs(ids, { owner: 'a', ttlMs: 60_000 }),
+      b.claimJobs(ids, { owner: 'b', ttlMs: 60_000 }),
+    ]);
     assert.deepEqual(claims.flat(), ids);
   });
 

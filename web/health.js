@@ -76,6 +76,22 @@ function render(el, health, stream, error) {
     ),
     h(
       'span',
+      {
+        class: 'hitem',
+        title: health.leader
+          ? `the engine is led by ${health.leader.controller} (epoch ${health.leader.epoch}) since ${health.leader.since}`
+          : 'no controller leads the engine',
+      },
+      'leader ',
+      h(
+        'b',
+        {},
+        health.leader ? (health.leader.thisController ? 'this' : health.leader.controller) : 'none',
+      ),
+      health.leader ? ` since ${fmtAgo(Date.parse(health.leader.since) + skew)}` : '',
+    ),
+    h(
+      'span',
       { class: 'hitem', title: at ? `last pass at ${at}` : 'no pass yet' },
       'last pass ',
       h('b', {}, at ? fmtAgo(Date.parse(at) + skew) : 'never'),

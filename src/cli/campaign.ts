@@ -8,7 +8,6 @@ import type { StateStore } from '../store/contract.ts';
 import { campaignTable } from './campaign-render.ts';
 import { watchCampaign } from './campaign-watch.ts';
 import { type GlobalOptions, printJson, withRuntime } from './common.ts';
-import { pokeDaemon } from './poke.ts';
 
 interface CreateOptions {
   runs?: string;
@@ -84,7 +83,6 @@ export function registerCampaign(program: Command): void {
           },
           `cli:${process.env.USER ?? 'unknown'}`,
         );
-        await pokeDaemon(rt.deployment);
         if (opts.json) return printJson(created);
         const out = [
           `campaign ${created.name} created: ${created.runs.length} runs (${describeSelection(created.selection)}), ` +

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { Controller } from '../engine/controller.ts';
 import type { PassResult } from '../engine/engine.ts';
 import { openNotify } from '../notify/open.ts';
-import { defaultControllerId } from '../runtime.ts';
 import { openSources } from '../sources/open.ts';
 import { cliLogger, type GlobalOptions, printJson, withRuntime } from './common.ts';
 
@@ -15,18 +14,18 @@ export function registerPass(program: Command): void {
     .description('poll the sources once, run one pass and exit (for cron or Jenkins as the clock)')
     .option('--json', 'print the pass summary as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const lease = { leaseOwner: `${defaultControllerId()}:pass:${process.pid}` };
-      await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), lease, async (rt) => {
+      await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
         const sources = await openSources(rt.deployment, cliLogger());
         const controller = new Controller(rt, sources);
         const notify = await openNotify(rt.deployment, rt.store, {
           logger: cliLogger(),
-          owner: lease.leaseOwner,
+          owner: rt.engine.ctx.controllerId,
         });
         // Read before the pass: a first run's cursor must come before the pass's events.
         await notify?.tick();
         let r: PassResult;
         try {
+          // Sources are polled by the engine's leader only: this takes the lease if it is free.
           for (const [name, source] of sources) await controller.pollSource(name, source);
           r = await rt.engine.pass();
           await controller.stop();

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { reprocessRange } from '../engine/actions.ts';
 import { requireCampaign } from './campaign.ts';
 import { type GlobalOptions, parseRunRange, printJson, withRuntime } from './common.ts';
-import { pokeDaemon } from './poke.ts';
 
 export function registerReprocess(program: Command): void {
   program
@@ -26,7 +25,6 @@ export function registerReprocess(program: Command): void {
             { campaign: opts.campaign, task, from: range.from, to: range.to },
             { by: `cli:${process.env.USER ?? 'unknown'}`, reason: opts.reason },
           );
-          await pokeDaemon(rt.deployment);
           if (opts.json) return printJson({ reprocessed: sent, skipped });
           process.stdout.write(
             `${sent.length} instance(s) of ${task} sent back to new` +

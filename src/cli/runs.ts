@@ -11,7 +11,6 @@ import {
   table,
   withRuntime,
 } from './common.ts';
-import { pokeDaemon } from './poke.ts';
 
 interface AddOptions {
   fill?: string;
@@ -73,7 +72,6 @@ export function registerRuns(program: Command): void {
         );
         const what = added.length ? 'added' : changed.length ? 'updated' : 'unchanged';
         process.stdout.write(`run ${run.run} ${what}\n`);
-        await pokeDaemon(rt.deployment);
       });
     });
   runs

@@ -2,7 +2,7 @@ import type { Deployment, TaskConfig } from '../config/types.ts';
 import type { Executor } from '../executors/contract.ts';
 import type { Logger } from '../logger.ts';
 import { PROMPT } from '../model/campaign.ts';
-import type { StateStore } from '../store/contract.ts';
+import type { Fence, StateStore } from '../store/contract.ts';
 import { CampaignBook } from './campaign-book.ts';
 
 /** What every step of a pass works with. */
@@ -11,15 +11,21 @@ export interface EngineContext {
   store: StateStore;
   executors: ReadonlyMap<string, Executor>;
   logger: Logger;
-  /** This controller's identity in job claims: stable across its restarts. */
-  controllerId: string;
   /**
-   * Who holds the engine lease while passing: only one process passes at a
-   * time on a store, so a standby controller or a cron `autoctrl pass` never
-   * races the daemon.
+   * This controller process's identity (host, pid, a random part): owner of
+   * its job claims and of the engine lease. Never reused after a restart, so
+   * two processes on one host never pass for each other.
    */
-  leaseOwner: string;
+  controllerId: string;
+  /** How long the engine lease lasts unrenewed: a standby takes over within twice this. */
   leaseTtlMs: number;
+  /** How long a claim on a job lasts before another leader may take it back. */
+  claimTtlMs: number;
+  /**
+   * The engine lease's fence while this process leads (set by the engine):
+   * the pass's own writes carry it, so a deposed leader's are refused.
+   */
+  fence: Fence | undefined;
   now(): number;
   /** Where jobs reach the reporting endpoint; null when no server runs (`autoctrl pass`). */
   serverUrl: string | null;
@@ -65,6 +71,11 @@ export function upstreamCampaign(
   upstream: string,
 ): string {
   return ctx.campaigns.get(campaign)?.upstreamCampaign(upstream) ?? campaign;
+}
+
+/** The fence field for a leader-only write: empty outside the engine's lead. */
+export function fenceOf(ctx: Pick<EngineContext, 'fence'>): { fence?: Fence } {
+  return ctx.fence === undefined ? {} : { fence: ctx.fence };
 }
 
 export function downstreamOf(deployment: Deployment, task: string): TaskConfig[] {

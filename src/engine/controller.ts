@@ -1,21 +1,27 @@
+import { CursorConflictError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import type { Source } from '../sources/contract.ts';
 import type { PassResult } from './engine.ts';
 import { SourceHealth } from './source-health.ts';
 
 /**
- * The daemon's clock: passes on a timer, at once on every trigger (a new
- * run, a job's exit or report), and when a delayed retry falls due; sources
- * polled each at its own interval. Errors in a pass or a poll are logged and
- * retried at the next tick, never fatal.
+ * The daemon's clock. Every controller keeps trying for the engine lease (a
+ * third of its life apart); the one that holds it passes: fully on the
+ * timer, and over what changed at once on every trigger (a job's exit, a
+ * report, a write by another process seen through the store's wake-up) and
+ * when a delayed retry falls due. Only the leader polls the sources. Errors
+ * in a pass or a poll are logged and retried at the next tick, never fatal.
  */
 export class Controller {
   private timers: NodeJS.Timeout[] = [];
   private wake: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
   private stopped = false;
   private passing: Promise<unknown> = Promise.resolve();
   private readonly health: SourceHealth;
   lastPass: PassResult | null = null;
+  /** The last pass that did some work, for health: a leader that stopped working is noticed. */
+  lastBusyPass: PassResult | null = null;
 
   constructor(
     private readonly rt: Runtime,
@@ -25,41 +31,85 @@ export class Controller {
   }
 
   start(): void {
-    const { engine, deployment, executors } = this.rt;
-    for (const executor of executors.values()) executor.onExit?.(() => this.trigger());
+    const { engine, deployment, executors, store } = this.rt;
+    for (const executor of executors.values())
+      executor.onExit?.((jobId) => {
+        engine.jobExited(jobId);
+        this.trigger();
+      });
     engine.on('pass', (r) => {
+      if (r.skipped) return;
       this.lastPass = r;
+      if (r.created + r.started + r.settled.length + r.submitted > 0) this.lastBusyPass = r;
       this.scheduleWake(r.wakeAt);
     });
-    this.timers.push(setInterval(() => this.trigger(), deployment.engine.intervalMs));
+    // A new leader starts with a full pass and its own source polls.
+    engine.on('lead', (lease) => {
+      if (lease === null) return;
+      this.trigger({ full: true });
+      for (const [name, source] of this.sources) void this.pollSource(name, source);
+    });
+    this.unwatch = store.watch(() => {
+      if (engine.leading !== null) this.trigger();
+    });
+    this.timers.push(setInterval(() => this.trigger({ full: true }), deployment.engine.intervalMs));
+    this.timers.push(
+      setInterval(() => void this.keepLease(), Math.max(100, engine.ctx.leaseTtlMs / 3)),
+    );
     for (const [name, source] of this.sources) {
       const cfg = deployment.sources[name];
-      const poll = () => void this.pollSource(name, source);
-      this.timers.push(setInterval(poll, cfg?.intervalMs ?? 60_000));
-      poll();
+      this.timers.push(
+        setInterval(() => void this.pollSource(name, source), cfg?.intervalMs ?? 60_000),
+      );
     }
-    this.trigger();
+    this.trigger({ full: true });
   }
 
-  /** Asks for a pass now; triggers during a pass coalesce into one more pass. */
-  trigger(): void {
+  /**
+   * Asks for a pass now: over what changed (the default), or over everything.
+   * Triggers during a pass coalesce into one more pass.
+   */
+  trigger(opts: { full?: boolean } = {}): void {
     if (this.stopped) return;
-    this.passing = this.rt.engine.pass().catch((err: unknown) => {
+    this.passing = this.rt.engine.pass({ full: opts.full ?? false }).catch((err: unknown) => {
       this.rt.engine.ctx.logger.error({ err }, 'pass failed; retrying at the next trigger');
     });
   }
 
+  /** Renews the lease between passes, or takes it when the leader is gone. */
+  private async keepLease(): Promise<void> {
+    try {
+      await this.rt.engine.holdLease();
+    } catch (err) {
+      this.rt.engine.ctx.logger.warn({ err }, 'could not reach the store for the engine lease');
+    }
+  }
+
+  /**
+   * Polls one source and stores its runs with its cursor in one transaction,
+   * fenced by the engine lease: only the leader polls, and a cursor moved by
+   * another process meanwhile makes this poll count for nothing.
+   */
   async pollSource(name: string, source: Source): Promise<number> {
     const { store, engine } = this.rt;
+    if (this.stopped) return 0;
     const key = `source:${name}`;
     try {
-      const { runs, cursor } = await source.poll(await store.getCursor(key), engine.ctx.now());
-      const { added, changed } = await store.upsertRuns(runs, `source:${name}`);
-      if (cursor !== null) await store.setCursor(key, cursor);
+      if ((await engine.holdLease()) === null) return 0;
+      const before = await store.getCursor(key);
+      const { runs, cursor } = await source.poll(before, engine.ctx.now());
+      const { added, changed } = await store.upsertRuns(runs, `source:${name}`, {
+        ...(cursor !== null ? { cursor: { key, value: cursor, expected: before } } : {}),
+        ...(engine.ctx.fence !== undefined ? { fence: engine.ctx.fence } : {}),
+      });
       await this.health.succeeded(name);
       if (added.length + changed.length > 0) this.trigger();
       return added.length + changed.length;
     } catch (err) {
+      if (err instanceof CursorConflictError) {
+        engine.ctx.logger.warn({ source: name }, 'source polled by another controller meanwhile');
+        return 0;
+      }
       engine.ctx.logger.warn(
         { err, source: name },
         'source poll failed; retrying at its next interval',
@@ -82,6 +132,7 @@ export class Controller {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     if (this.wake !== null) clearTimeout(this.wake);
+    this.unwatch?.();
     await this.passing;
     for (const s of this.sources.values()) await s.close?.();
   }

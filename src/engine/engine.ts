@@ -1,9 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { FencedError } from '../errors.ts';
 import type { Instance, Job } from '../model/types.ts';
+import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
+import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
 import { gate } from './gating.ts';
 import { intake } from './intake.ts';
+import { deadOnThisHost } from './liveness.ts';
 import { LockChecks } from './lock-checks.ts';
 import { settleInstances } from './settle-instances.ts';
 import { submitIdle } from './submit.ts';
@@ -14,6 +18,8 @@ export { PROMPT } from '../model/campaign.ts';
 export interface PassResult {
   startedAt: number;
   durationMs: number;
+  /** Whether it examined every active instance (the timer's pass) or only what changed. */
+  full: boolean;
   created: number;
   started: number;
   settled: Instance[];
@@ -24,29 +30,48 @@ export interface PassResult {
   skipped: boolean;
 }
 
-const ENGINE_LEASE = 'engine';
-const IDLE = { durationMs: 0, created: 0, started: 0, settled: [], submitted: 0, wakeAt: null };
+export const ENGINE_LEASE = 'engine';
+const FEED_PAGE = 1_000;
 
 export interface EngineEvents {
   pass: [PassResult];
   settled: [Instance];
+  /** This controller took the lead (with the lease's epoch) or lost it. */
+  lead: [Lease | null];
 }
 
+/** A pass that found its lease gone: it stops where it is; the new leader's full pass redoes the rest. */
+class LeaseLost extends Error {}
+
 /**
- * The pass of DESIGN.md, idempotent per (campaign, task). Tasks are taken in
- * topological order so that an upstream instance settled early in a pass lets
- * its downstream start in the same pass: a chain advances one step per job
- * run, not per poll.
+ * The pass of DESIGN.md, idempotent per (campaign, task), run by the one
+ * controller holding the engine lease. Tasks are taken in topological order
+ * so that an upstream instance settled early in a pass lets its downstream
+ * start in the same pass: a chain advances one step per job run, not per poll.
+ *
+ * A full pass looks at every active instance; a triggered pass follows the
+ * store's change feed and looks only at what the changes touch, so its cost
+ * follows the change, not the backlog.
  */
 export class Engine extends EventEmitter<EngineEvents> {
   readonly ctx: EngineContext;
   private running: Promise<PassResult> | null = null;
-  private again = false;
-  private holdsLease = false;
+  private again: 'full' | 'changes' | null = null;
+  private lease: Lease | null = null;
+  /** Local time by which the lease must be renewed (a third of its life left). */
+  private renewBy = 0;
+  private feed: FeedCursor | null = null;
+  /** Jobs whose executor told of an exit since the last pass. */
+  private readonly exited = new Set<number>();
 
   constructor(ctx: EngineContext) {
     super();
     this.ctx = ctx;
+  }
+
+  /** The lease while this controller leads. */
+  get leading(): Lease | null {
+    return this.lease;
   }
 
   /** Campaigns with work: `prompt` first, then those created for reprocessing, oldest first. */
@@ -59,58 +84,159 @@ export class Engine extends EventEmitter<EngineEvents> {
     );
   }
 
+  /** An executor told that a job ended: the next pass looks at it without polling every job. */
+  jobExited(jobId: number): void {
+    this.exited.add(jobId);
+  }
+
   /**
-   * Runs one pass, or joins the one in progress and runs another right after it,
-   * so a trigger during a pass is never lost and passes never overlap.
+   * Runs one pass, or joins the one in progress and runs another right after
+   * it, so a trigger during a pass is never lost and passes never overlap.
+   * `full: false` asks for a pass over what changed only.
    */
-  pass(): Promise<PassResult> {
+  pass(opts: { full?: boolean } = {}): Promise<PassResult> {
+    const full = opts.full ?? true;
     if (this.running !== null) {
-      this.again = true;
+      this.again = full || this.again === 'full' ? 'full' : 'changes';
       return this.running;
     }
-    this.running = this.loop().finally(() => {
+    this.running = this.loop(full).finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async loop(): Promise<PassResult> {
+  private async loop(full: boolean): Promise<PassResult> {
     let result: PassResult;
+    let kind = full;
     do {
-      this.again = false;
-      result = await this.passOnce();
+      this.again = null;
+      result = await this.passOnce(kind);
       this.emit('pass', result);
-    } while (this.again);
+      kind = this.again === 'full';
+    } while (this.again !== null);
     return result;
   }
 
-  private async passOnce(): Promise<PassResult> {
+  /** Takes the lease, or renews it when a third of its life is left. Null: another leads. */
+  async holdLease(): Promise<Lease | null> {
+    const { ctx } = this;
+    if (this.lease !== null && Date.now() < this.renewBy) return this.lease;
+    const asked = Date.now();
+    const next =
+      this.lease === null
+        ? await this.acquire()
+        : await ctx.store.renewLease(this.lease, ctx.leaseTtlMs);
+    this.renewBy = asked + (2 * ctx.leaseTtlMs) / 3;
+    const had = this.lease;
+    const gained = next !== null && next.epoch !== had?.epoch;
+    if (next === null && had !== null)
+      ctx.logger.warn('engine lease lost: another controller leads');
+    this.lease = next;
+    ctx.fence = next === null ? undefined : { lease: ENGINE_LEASE, epoch: next.epoch };
+    if (gained) {
+      // A new term starts from the feed's end with a full pass: that covers whatever came before.
+      this.feed = null;
+      ctx.logger.info({ epoch: next.epoch }, 'this controller leads the engine');
+    }
+    if (gained || (next === null && had !== null)) this.emit('lead', next);
+    return next;
+  }
+
+  private async acquire(): Promise<Lease | null> {
+    const { store, controllerId, leaseTtlMs } = this.ctx;
+    const got = await store.acquireLease(ENGINE_LEASE, controllerId, leaseTtlMs);
+    if (got !== null) return got;
+    const holder = (await store.getLease(ENGINE_LEASE))?.owner;
+    if (holder === undefined || !deadOnThisHost(holder, controllerId)) return null;
+    this.ctx.logger.info(
+      { holder },
+      'taking the engine lease from a controller of this host that is gone',
+    );
+    return store.acquireLease(ENGINE_LEASE, controllerId, leaseTtlMs, { takeFrom: holder });
+  }
+
+  private async renewOrStop(): Promise<void> {
+    if ((await this.holdLease()) === null) throw new LeaseLost();
+  }
+
+  private async passOnce(fullAsked: boolean): Promise<PassResult> {
     const { ctx } = this;
     const startedAt = ctx.now();
-    this.holdsLease = await ctx.store.acquireLease(
-      ENGINE_LEASE,
-      ctx.leaseOwner,
-      ctx.leaseTtlMs,
+    const idle = {
       startedAt,
-    );
-    if (!this.holdsLease) return { ...IDLE, startedAt, skipped: true };
+      durationMs: 0,
+      full: fullAsked,
+      created: 0,
+      started: 0,
+      settled: [],
+      submitted: 0,
+      wakeAt: null,
+    };
+    if ((await this.holdLease()) === null) return { ...idle, skipped: true };
+    try {
+      return await this.work(fullAsked || this.feed === null, startedAt);
+    } catch (err) {
+      if (err instanceof LeaseLost || err instanceof FencedError) {
+        ctx.logger.warn({ err }, 'pass stopped: this controller no longer leads');
+        this.lease = null;
+        ctx.fence = undefined;
+        this.emit('lead', null);
+        return { ...idle, skipped: true };
+      }
+      throw err;
+    }
+  }
+
+  private async work(fullWanted: boolean, startedAt: number): Promise<PassResult> {
+    const { ctx } = this;
     // Before syncing: a campaign job's timeout is in its campaign's task configuration.
     const campaigns = await this.campaigns();
+    let full = fullWanted;
+    if (full) this.feed = await ctx.store.feedHead();
+    const exited = new Set(this.exited);
+    this.exited.clear();
     const activeByExecutor = await this.activeJobs();
-    for (const [name, executor] of ctx.executors)
-      await syncExecutor(ctx, executor, activeByExecutor.get(name) ?? []);
+    for (const [name, executor] of ctx.executors) {
+      const active = activeByExecutor.get(name) ?? [];
+      await syncExecutor(ctx, executor, full ? active : active.filter((j) => exited.has(j.id)));
+    }
+    let scope = new PassScope(true);
+    if (!full) {
+      const changes = await this.readChanges();
+      const followed = changes === null ? null : await scopeOf(ctx, changes, campaigns);
+      if (followed === null) full = true;
+      else scope = followed;
+    }
 
     let created = 0;
     let started = 0;
     const settled: Instance[] = [];
     // Lock answers last one pass: a lock shared by many instances, in every campaign, is asked once.
     const locks = new LockChecks(ctx);
-    for (const { name: campaign, tasks } of campaigns) {
-      for (const task of tasks) {
-        created += await intake(ctx, campaign, task);
-        const done = await settleInstances(ctx, campaign, task);
+    for (const view of campaigns) {
+      for (const task of view.tasks) {
+        await this.renewOrStop();
+        const made = await intake(ctx, view.name, task);
+        created += made.length;
+        scope.addGate(
+          view.name,
+          task.name,
+          made.map((i) => i.id),
+        );
+        const only = full ? undefined : scope.settle;
+        const done = await settleInstances(ctx, view.name, task, only);
         settled.push(...done);
-        started += await gate(ctx, campaign, task, locks);
+        if (!full) {
+          await gateDownstream(
+            ctx,
+            done.filter((i) => i.status === 'done'),
+            campaigns,
+            scope,
+          );
+        }
+        const toGate = full ? undefined : scope.gateIds(view.name, task.name);
+        started += await gate(ctx, view.name, task, locks, toGate);
       }
     }
     for (const inst of settled) this.emit('settled', inst);
@@ -119,32 +245,42 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Re-read: gating, retries and reports during the pass added idle jobs.
     const active = await this.activeJobs();
     for (const [name, executor] of ctx.executors) {
+      await this.renewOrStop();
       submitted += await submitIdle(ctx, executor, active.get(name) ?? []);
     }
-    let wakeAt: number | null = null;
-    for (const jobs of active.values()) {
-      for (const j of jobs) {
-        if (j.claimedBy === null && j.notBefore !== null && j.notBefore > ctx.now()) {
-          wakeAt = wakeAt === null ? j.notBefore : Math.min(wakeAt, j.notBefore);
-        }
-      }
-    }
+    // What this pass wrote is in the feed too: the next triggered pass starts after it.
+    if (full) this.feed = await ctx.store.feedHead();
+    else await this.readChanges();
     return {
       startedAt,
       durationMs: ctx.now() - startedAt,
+      full,
       created,
       started,
       settled,
       submitted,
-      wakeAt,
+      wakeAt: nextRetry(active, ctx.now()),
       skipped: false,
     };
   }
 
+  /** The change-feed items since the last pass; null when there are too many to follow one by one. */
+  private async readChanges(): Promise<FeedItem[] | null> {
+    const items: FeedItem[] = [];
+    for (let page = 0; page < 5; page++) {
+      const got = await this.ctx.store.readFeed(this.feed, { limit: FEED_PAGE, kinds: ['event'] });
+      items.push(...got.items);
+      this.feed = got.cursor;
+      if (got.items.length < FEED_PAGE) return items;
+    }
+    return null;
+  }
+
   /** Lets another controller take over at once (a clean stop). */
   async releaseLease(): Promise<void> {
-    if (this.holdsLease) await this.ctx.store.releaseLease(ENGINE_LEASE, this.ctx.leaseOwner);
-    this.holdsLease = false;
+    if (this.lease !== null) await this.ctx.store.releaseLease(this.lease);
+    this.lease = null;
+    this.ctx.fence = undefined;
   }
 
   private async activeJobs(): Promise<Map<string, Job[]>> {
@@ -156,4 +292,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     return byExecutor;
   }
+}
+
+/** When the earliest delayed retry falls due. */
+function nextRetry(active: ReadonlyMap<string, readonly Job[]>, now: number): number | null {
+  let wakeAt: number | null = null;
+  for (const jobs of active.values()) {
+    for (const j of jobs) {
+      if (j.claimedBy === null && j.notBefore !== null && j.notBefore > now) {
+        wakeAt = wakeAt === null ? j.notBefore : Math.min(wakeAt, j.notBefore);
+      }
+    }
+  }
+  return wakeAt;
 }

@@ -3,7 +3,7 @@ import { StaleStateError } from '../errors.ts';
 import type { Instance } from '../model/types.ts';
 import type { NewJob } from '../store/contract.ts';
 import { configHash, taskFingerprint } from './config-hash.ts';
-import { type EngineContext, upstreamCampaign } from './context.ts';
+import { type EngineContext, fenceOf, upstreamCampaign } from './context.ts';
 import { LockChecks } from './lock-checks.ts';
 import { forgetLockWait, waitOnLock } from './lock-waits.ts';
 
@@ -18,8 +18,19 @@ export async function gate(
   campaign: string,
   task: TaskConfig,
   locks: LockChecks = new LockChecks(ctx),
+  only?: ReadonlySet<number>,
 ): Promise<number> {
-  const candidates = await ctx.store.instancesByStatus(campaign, task.name, ['new', 'waiting']);
+  const candidates =
+    only === undefined
+      ? await ctx.store.instancesByStatus(campaign, task.name, ['new', 'waiting'])
+      : only.size === 0
+        ? []
+        : (await ctx.store.getInstances([...only])).filter(
+            (i) =>
+              i.campaign === campaign &&
+              i.task === task.name &&
+              (i.status === 'new' || i.status === 'waiting'),
+          );
   if (candidates.length === 0) return 0;
   const upstream = await upstreamIndex(ctx, campaign, task, candidates);
   const fingerprint = taskFingerprint(task, campaign);
@@ -41,6 +52,7 @@ export async function gate(
       if (blocked !== null) {
         if (inst.status === 'new' || inst.reason !== blocked) {
           await ctx.store.transitionInstance(inst.id, {
+            ...fenceOf(ctx),
             from: inst.status,
             to: 'waiting',
             reason: blocked,
@@ -53,6 +65,7 @@ export async function gate(
       const jobs = await planJobs(ctx, task, inst, upstream);
       if (typeof jobs === 'string') {
         await ctx.store.transitionInstance(inst.id, {
+          ...fenceOf(ctx),
           from: inst.status,
           to: 'waiting',
           reason: jobs,
@@ -62,6 +75,7 @@ export async function gate(
         continue;
       }
       await ctx.store.startInstance(inst.id, {
+        ...fenceOf(ctx),
         from: inst.status,
         configHash: hash,
         config: fingerprint,

@@ -9,6 +9,12 @@ import type { NewInstance } from '../store/contract.ts';
  */
 export interface IntakeState {
   seq: number;
+  /**
+   * `prompt` only: where intake is in the store's change feed. Absent in a
+   * state saved before the feed existed: intake then reads every run once
+   * more, which creates nothing twice (groups and memberships are unique).
+   */
+  feed?: string;
   pending: PendingRun[];
   maxFill: number;
 }
@@ -138,6 +144,7 @@ export function parseIntakeState(text: string | null): IntakeState {
   const parsed = JSON.parse(text) as Partial<IntakeState>;
   return {
     seq: parsed.seq ?? 0,
+    ...(parsed.feed !== undefined ? { feed: parsed.feed } : {}),
     pending: parsed.pending ?? [],
     maxFill: parsed.maxFill ?? 0,
   };

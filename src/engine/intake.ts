@@ -1,5 +1,6 @@
 import type { TaskConfig } from '../config/types.ts';
-import type { EngineContext } from './context.ts';
+import type { Instance, Run } from '../model/types.ts';
+import { type EngineContext, fenceOf } from './context.ts';
 import { groupRuns, parseIntakeState } from './grouping.ts';
 import { appliesPredicate } from './run-filter.ts';
 
@@ -7,28 +8,35 @@ const BATCH = 5000;
 
 /**
  * Step 1 of a pass for one (campaign, task): new runs and completed groups
- * become `new` instances. Runs the task does not apply to (its `when`, or an
- * upstream's) are passed over. `prompt` follows every run by its `seq`; a
- * reprocessing campaign goes once through its fixed run list.
+ * become `new` instances, which it returns. Runs the task does not apply to
+ * (its `when`, or an upstream's) are passed over. `prompt` follows runs in
+ * the store's change feed; a reprocessing campaign goes once through its
+ * fixed run list.
  */
 export async function intake(
   ctx: EngineContext,
   campaign: string,
   task: TaskConfig,
-): Promise<number> {
+): Promise<Instance[]> {
   const key = `intake:${campaign}:${task.name}`;
   const accept = appliesPredicate(task, ctx.deployment.tasks);
   const list = ctx.campaigns.get(campaign)?.runs ?? null;
   let state = parseIntakeState(await ctx.store.getCursor(key));
-  let created = 0;
+  const created: Instance[] = [];
   for (;;) {
     if (list !== null && state.seq >= list.length) return created;
     // For a campaign the cursor's `seq` is a position in its run list, which never changes.
-    const runs =
-      list === null
-        ? await ctx.store.runsSince(state.seq, BATCH)
-        : await ctx.store.getRuns(list.slice(state.seq, state.seq + BATCH));
-    if (list === null && runs.length === 0) return created;
+    let runs: Run[];
+    let feed = state.feed;
+    if (list === null) {
+      const page = await ctx.store.readFeed(state.feed ?? null, { limit: BATCH, kinds: ['run'] });
+      runs = page.items.flatMap((i) => (i.kind === 'run' ? [i.run] : []));
+      feed = page.cursor;
+      // The position is kept only with new instances: reading past other items again costs an index probe.
+      if (runs.length === 0) return created;
+    } else {
+      runs = await ctx.store.getRuns(list.slice(state.seq, state.seq + BATCH));
+    }
     const final = list !== null && state.seq + BATCH >= list.length;
     const result = groupRuns(
       task.group,
@@ -39,14 +47,14 @@ export async function intake(
     );
     state =
       list === null
-        ? result.state
+        ? { ...result.state, ...(feed !== undefined ? { feed } : {}) }
         : { ...result.state, seq: Math.min(list.length, state.seq + BATCH) };
     // Instances and cursor in one transaction: a crash in between cannot lose or repeat a group.
     const made = await ctx.store.createInstances(result.groups, 'engine', {
-      key,
-      value: JSON.stringify(state),
+      ...fenceOf(ctx),
+      cursor: { key, value: JSON.stringify(state) },
     });
-    created += made.length;
+    created.push(...made);
     if (list === null && runs.length < BATCH) return created;
   }
 }

@@ -1,27 +1,42 @@
 import type { TaskConfig } from '../config/types.ts';
 import { StaleStateError } from '../errors.ts';
 import type { Instance, Job } from '../model/types.ts';
-import type { EngineContext } from './context.ts';
+import { type EngineContext, fenceOf } from './context.ts';
 
 /**
  * Step 3 of a pass for one (campaign, task): a processing instance whose jobs
  * are all done turns `done`; one with a job out of attempts turns `failed`.
- * Returns the instances that settled.
+ * `only` limits it to those instances (a triggered pass); otherwise every
+ * processing instance is looked at. Returns the instances that settled.
  */
 export async function settleInstances(
   ctx: EngineContext,
   campaign: string,
   task: TaskConfig,
+  only?: ReadonlySet<number>,
 ): Promise<Instance[]> {
-  const processing = await ctx.store.instancesByStatus(campaign, task.name, ['processing']);
+  const processing =
+    only === undefined
+      ? await ctx.store.instancesByStatus(campaign, task.name, ['processing'])
+      : (await ctx.store.getInstances([...only])).filter(
+          (i) => i.campaign === campaign && i.task === task.name && i.status === 'processing',
+        );
+  if (processing.length === 0) return [];
+  const jobsOf = new Map<number, Job[]>();
+  for (const j of await ctx.store.jobsForInstances(processing.map((i) => i.id))) {
+    const list = jobsOf.get(j.instanceId);
+    if (list === undefined) jobsOf.set(j.instanceId, [j]);
+    else list.push(j);
+  }
   const settled: Instance[] = [];
   for (const inst of processing) {
-    const jobs = await ctx.store.jobsForInstance(inst.id);
+    const jobs = jobsOf.get(inst.id) ?? [];
     const verdict = judge(latestAttempts(jobs.filter((j) => j.instanceAttempt === inst.attempt)));
     if (verdict === null) continue;
     try {
       settled.push(
         await ctx.store.transitionInstance(inst.id, {
+          ...fenceOf(ctx),
           from: 'processing',
           to: verdict.status,
           reason: verdict.reason,

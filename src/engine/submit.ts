@@ -1,3 +1,4 @@
+import { ClaimLostError } from '../errors.ts';
 import type { Executor, JobRef } from '../executors/contract.ts';
 import { DEFAULT_SHARE, PROMPT } from '../model/campaign.ts';
 import type { Job } from '../model/types.ts';
@@ -43,8 +44,8 @@ export async function submitIdle(
   const claimed = new Set(
     await ctx.store.claimJobs(
       chosen.map((j) => j.id),
-      ctx.controllerId,
-      now,
+      { owner: ctx.controllerId, ttlMs: ctx.claimTtlMs },
+      ctx.fence,
     ),
   );
   let submitted = 0;
@@ -54,6 +55,16 @@ export async function submitIdle(
     submitted++;
   }
   return submitted;
+}
+
+/** Records that this controller handed a job it claims to its executor. */
+export async function recordSubmitted(
+  ctx: EngineContext,
+  jobId: number,
+  executorId: string,
+  logPath: string | null,
+): Promise<void> {
+  await ctx.store.setJobSubmitted(jobId, { owner: ctx.controllerId, executorId, logPath });
 }
 
 /** Submits a claimed job; a job that cannot be started fails (and is retried if it may). */
@@ -71,8 +82,13 @@ export async function submitOne(ctx: EngineContext, executor: Executor, job: Job
   try {
     const launch = await buildLaunch(ctx, task, instance, job);
     const { executorId } = await executor.submit(launch);
-    await ctx.store.setJobSubmitted(job.id, executorId, launch.logPath);
+    await recordSubmitted(ctx, job.id, executorId, launch.logPath);
   } catch (err) {
+    if (err instanceof ClaimLostError) {
+      // Submitted after its claim was taken back: the executor's marker keeps the attempt single.
+      ctx.logger.error({ err, job: job.id }, 'job submitted after its claim expired');
+      return;
+    }
     ctx.logger.warn({ err, job: job.id, task: job.task }, 'job submission failed');
     await settleJob(ctx, job, {
       status: 'failed',

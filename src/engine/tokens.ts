@@ -9,11 +9,9 @@ const SECRET_KEY = 'auth:job-secret';
  * ever speaks for its own job.
  */
 export async function jobTokenSecret(store: StateStore): Promise<Buffer> {
-  const existing = await store.getCursor(SECRET_KEY);
-  if (existing !== null) return Buffer.from(existing, 'hex');
-  await store.setCursor(SECRET_KEY, randomBytes(32).toString('hex'));
-  // Re-read: with two controllers starting together, the last write wins for both.
-  return Buffer.from((await store.getCursor(SECRET_KEY)) ?? '', 'hex');
+  // Insert-if-absent: controllers starting together all get the first one's secret.
+  const stored = await store.ensureCursor(SECRET_KEY, randomBytes(32).toString('hex'));
+  return Buffer.from(stored, 'hex');
 }
 
 export function jobToken(secret: Buffer, jobId: number): string {

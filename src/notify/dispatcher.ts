@@ -1,6 +1,6 @@
 import type { Deployment } from '../config/types.ts';
 import type { Logger } from '../logger.ts';
-import type { StateStore } from '../store/contract.ts';
+import type { FeedCursor, Lease, StateStore } from '../store/contract.ts';
 import { alertKindOf, buildAlert } from './alerts.ts';
 import type { AlertKind, Notifier } from './contract.ts';
 import { DEFAULT_RETRY, Deliveries, type RetryPolicy } from './delivery.ts';
@@ -45,8 +45,9 @@ export class NotifyDispatcher {
   private readonly deliveries: Deliveries;
   private readonly folders = new Map<string, Folder>();
   private readonly wants = new Map<string, ReadonlySet<AlertKind> | null>();
-  private afterId: number | null = null;
-  private saved = { afterId: -1, pending: '' };
+  private cursor: FeedCursor | null = null;
+  private saved = { cursor: '', pending: '' };
+  private lease: Lease | null = null;
   private leaseUntil = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -122,10 +123,10 @@ export class NotifyDispatcher {
     }
     await this.deliveries.settle(waitMs);
     await this.deliveries.stop();
-    if (this.afterId === null) return;
+    if (this.cursor === null) return;
     try {
       await this.save();
-      if (this.leaseUntil > 0) await this.opts.store.releaseLease(LEASE, this.opts.owner);
+      if (this.lease !== null) await this.opts.store.releaseLease(this.lease);
     } catch (err) {
       this.opts.logger.warn({ err }, 'could not keep the undelivered alerts');
     }
@@ -133,14 +134,13 @@ export class NotifyDispatcher {
 
   private async readLog(): Promise<void> {
     if (!(await this.holdLease())) return;
-    if (this.afterId === null) await this.load();
+    if (this.cursor === null) await this.load();
     for (;;) {
-      const events = await this.opts.store.listEvents({
-        afterId: this.afterId ?? 0,
-        limit: PAGE,
-      });
+      const page = await this.opts.store.readFeed(this.cursor, { limit: PAGE, kinds: ['event'] });
       const oldest = this.opts.now() - this.opts.maxAgeMs;
-      for (const e of events) {
+      for (const item of page.items) {
+        if (item.kind !== 'event') continue;
+        const e = item.event;
         const kind = alertKindOf(e);
         const to = kind === null || e.at < oldest ? [] : this.subscribers(kind);
         if (kind !== null && to.length > 0) {
@@ -153,11 +153,11 @@ export class NotifyDispatcher {
             }
           }
         }
-        this.afterId = e.id;
       }
+      this.cursor = page.cursor;
       this.closeWindows();
       await this.save();
-      if (events.length < PAGE || this.stopped) return;
+      if (page.items.length < PAGE || this.stopped) return;
     }
   }
 
@@ -177,35 +177,37 @@ export class NotifyDispatcher {
     const now = this.opts.now();
     const ttl = this.opts.leaseTtlMs;
     if (now < this.leaseUntil - (2 * ttl) / 3) return true;
-    const held = await this.opts.store.acquireLease(LEASE, this.opts.owner, ttl, now);
-    if (held) this.leaseUntil = now + ttl;
+    const held = await this.opts.store.acquireLease(LEASE, this.opts.owner, ttl);
+    this.lease = held;
+    if (held !== null) this.leaseUntil = now + ttl;
     else if (this.leaseUntil > 0) {
       // Taken over: the new holder reloads from the store; this one reloads if it gets it back.
       this.opts.logger.warn('another process took over sending alerts');
       this.leaseUntil = 0;
-      this.afterId = null;
+      this.cursor = null;
     }
-    return held;
+    return held !== null;
   }
 
   private async load(): Promise<void> {
-    const { afterId, pending, fresh } = await loadState(this.opts.store);
+    const { cursor, pending, fresh } = await loadState(this.opts.store);
     this.deliveries.restore(pending.deliveries);
     for (const [name, windows] of Object.entries(pending.folds)) {
       this.folders.get(name)?.restore(windows);
     }
-    this.afterId = afterId;
-    if (fresh) this.opts.logger.info({ afterId }, 'alerts start from the end of the event log');
+    this.cursor = cursor;
+    if (fresh) this.opts.logger.info({ cursor }, 'alerts start from the end of the event log');
   }
 
   private async save(): Promise<void> {
-    if (this.afterId === null) return;
+    if (this.cursor === null || this.lease === null) return;
     const folds = Object.fromEntries([...this.folders].map(([n, f]) => [n, f.state()]));
     this.saved = await saveState(
       this.opts.store,
-      this.afterId,
+      this.cursor,
       { deliveries: this.deliveries.pending(), folds },
       this.saved,
+      { lease: LEASE, epoch: this.lease.epoch },
     );
   }
 }

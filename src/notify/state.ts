@@ -1,8 +1,8 @@
-import type { StateStore } from '../store/contract.ts';
+import type { FeedCursor, Fence, StateStore } from '../store/contract.ts';
 import type { Delivery } from './delivery.ts';
 import type { FoldWindow } from './fold.ts';
 
-/** The last event the dispatcher has turned into alerts. */
+/** The change-feed position up to which the dispatcher has turned events into alerts. */
 export const CURSOR_KEY = 'notify:cursor';
 /** Alerts not yet delivered: deliveries waiting or retrying, and open fold windows. */
 export const PENDING_KEY = 'notify:pending';
@@ -20,13 +20,11 @@ export interface PendingState {
  */
 export async function loadState(
   store: StateStore,
-): Promise<{ afterId: number; pending: PendingState; fresh: boolean }> {
+): Promise<{ cursor: FeedCursor; pending: PendingState; fresh: boolean }> {
   const cursor = await store.getCursor(CURSOR_KEY);
   const pending = parsePending(await store.getCursor(PENDING_KEY));
-  if (cursor !== null && /^\d+$/.test(cursor)) {
-    return { afterId: Number(cursor), pending, fresh: false };
-  }
-  return { afterId: await lastEventId(store), pending, fresh: true };
+  if (cursor !== null) return { cursor, pending, fresh: false };
+  return { cursor: await store.feedHead(), pending, fresh: true };
 }
 
 /**
@@ -36,14 +34,15 @@ export async function loadState(
  */
 export async function saveState(
   store: StateStore,
-  afterId: number,
+  cursor: FeedCursor,
   pending: PendingState,
-  last: { afterId: number; pending: string },
-): Promise<{ afterId: number; pending: string }> {
+  last: { cursor: FeedCursor; pending: string },
+  fence: Fence,
+): Promise<{ cursor: FeedCursor; pending: string }> {
   const json = JSON.stringify({ v: 1, ...pending });
-  if (json !== last.pending) await store.setCursor(PENDING_KEY, json);
-  if (afterId !== last.afterId) await store.setCursor(CURSOR_KEY, String(afterId));
-  return { afterId, pending: json };
+  if (json !== last.pending) await store.setCursor(PENDING_KEY, json, fence);
+  if (cursor !== last.cursor) await store.setCursor(CURSOR_KEY, cursor, fence);
+  return { cursor, pending: json };
 }
 
 function parsePending(text: string | null): PendingState {
@@ -56,28 +55,4 @@ function parsePending(text: string | null): PendingState {
   } catch {
     return empty;
   }
-}
-
-/**
- * The id of the newest event, 0 for none. The store lists events ascending
- * only, so this brackets it with `afterId` probes: about 2·log2(id) queries of
- * one row, instead of reading the whole history.
- */
-export async function lastEventId(store: StateStore): Promise<number> {
-  const exists = async (afterId: number) =>
-    (await store.listEvents({ afterId, limit: 1 })).length > 0;
-  if (!(await exists(0))) return 0;
-  // Invariant: some event is newer than lo, none is newer than hi.
-  let lo = 0;
-  let hi = 1024;
-  while (await exists(hi)) {
-    lo = hi;
-    hi *= 2;
-  }
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (await exists(mid)) lo = mid;
-    else hi = mid;
-  }
-  return hi;
 }

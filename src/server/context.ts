@@ -11,6 +11,10 @@ export interface ControllerHealth {
   lastPass: { at: string; durationMs: number; skipped: boolean } | null;
   /** Time between timer-driven passes: a heartbeat older than a few of these means the controller is stuck. */
   intervalMs: number;
+  /** Whether this controller leads the engine now. */
+  leading: boolean;
+  /** How long the engine lease lasts unrenewed. */
+  leaseTtlMs: number;
 }
 
 export interface AppHooks {

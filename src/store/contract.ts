@@ -242,9 +242,16 @@ export interface StateStore extends OverviewStore {
    * Takes the named lease for `ttlMs` (store clock) if it is free, expired or
    * already `owner`'s. The epoch grows by one each time the holder changes,
    * so a write fenced with an older epoch is refused. Null when another
-   * holds it.
+   * holds it. `takeFrom` names a holder the caller knows is dead (a process
+   * of this host that is gone): the lease is taken from it at once,
+   * compare-and-set on the owner, instead of after it expires.
    */
-  acquireLease(name: string, owner: string, ttlMs: number): Promise<Lease | null>;
+  acquireLease(
+    name: string,
+    owner: string,
+    ttlMs: number,
+    opts?: { takeFrom?: string },
+  ): Promise<Lease | null>;
   /** Extends a held lease; null when it was lost (expired and taken, or released). */
   renewLease(lease: Lease, ttlMs: number): Promise<Lease | null>;
   /** Gives the lease up at once (a clean stop), if still held with that epoch. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { allCampaignProgress, type CampaignProgress } from '../../engine/campaign-progress.ts';
 import { createCampaign } from '../../engine/campaigns.ts';
+import { ENGINE_LEASE } from '../../engine/engine.ts';
 import type { ServerContext } from '../context.ts';
 import { type Api, actor } from '../route.ts';
 import { counts } from '../schemas.ts';
@@ -54,16 +55,33 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
         if (n.status === 'running') e.running += n.count;
         else e.queued += n.count;
       }
-      const beat = controller?.heartbeatAt ? Date.parse(controller.heartbeatAt) : null;
+      const lease = await store.getLease(ENGINE_LEASE);
+      const clock = await store.clock();
+      // A standby's heartbeat is the leader's: its last lease renewal.
+      const heartbeatAt =
+        controller === null || controller.leading || lease === null
+          ? (controller?.heartbeatAt ?? null)
+          : new Date(lease.expiresAt - controller.leaseTtlMs).toISOString();
+      const beat = heartbeatAt === null ? null : Date.parse(heartbeatAt);
       const stale =
         controller === null || beat === null
           ? null
-          : Date.now() - beat > 3 * controller.intervalMs + 5_000;
+          : Date.now() - beat > 3 * controller.intervalMs + 5_000 ||
+            (lease !== null && lease.expiresAt < clock);
       return c.json({
         controller: controller?.controller ?? null,
         upSince: controller?.upSince ?? null,
-        heartbeatAt: controller?.heartbeatAt ?? null,
+        heartbeatAt,
         stale,
+        leader:
+          lease === null || lease.expiresAt < clock
+            ? null
+            : {
+                controller: lease.owner,
+                epoch: lease.epoch,
+                since: new Date(lease.since).toISOString(),
+                thisController: lease.owner === controller?.controller,
+              },
         intervalMs: controller?.intervalMs ?? null,
         lastPass: controller?.lastPass ?? null,
         jobs,

@@ -39,6 +39,21 @@ export class Fixture {
     this.#store = store;
   }
 
+  openAnother: (() => Promise<StateStore>) | undefined;
+  readonly #others: StateStore[] = [];
+
+  /** A second handle on the test's store, as another controller would hold. */
+  async another(): Promise<StateStore> {
+    assert.ok(this.openAnother, 'no store open');
+    const other = await this.openAnother();
+    this.#others.push(other);
+    return other;
+  }
+
+  async closeOthers(): Promise<void> {
+    for (const o of this.#others.splice(0)) await o.close();
+  }
+
   /** One instance per run of `task` in `prompt`. */
   async instancesOf(task: string, ...numbers: number[]): Promise<Instance[]> {
     await this.store.upsertRuns(runs(...numbers), 'test');

@@ -15,7 +15,7 @@ export function testInstances(f: Fixture): void {
           { campaign: 'prompt', task: 'calib', groupKey: 'fill:7', runs: [12, 11, 10] },
         ],
         'engine',
-        { key: 'intake:prompt', value: '3' },
+        { cursor: { key: 'intake:prompt', value: '3' } },
       );
       assert.equal(made.length, 2);
       const [a, b] = made;
@@ -59,7 +59,7 @@ export function testInstances(f: Fixture): void {
           { campaign: 'rereco', task: 'reco', groupKey: 'run:10', runs: [10] },
         ],
         'engine',
-        { key: 'intake', value: 'again' },
+        { cursor: { key: 'intake', value: 'again' } },
       );
       assert.deepEqual(
         again.map((i) => `${i.campaign}/${i.task}/${i.groupKey}`),

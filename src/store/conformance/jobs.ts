@@ -24,7 +24,7 @@ export function testJobs(f: Fixture): void {
       });
       const [a, b, c] = s.jobs;
       assert.ok(a && b && c);
-      await f.store.claimJobs([a.id], 'ctl-1', T0 + 1);
+      await f.store.claimJobs([a.id], { owner: 'ctl-1', ttlMs: 60_000 });
       await f.store.transitionJob(c.id, {
         from: 'idle',
         to: 'running',
@@ -66,20 +66,32 @@ export function testJobs(f: Fixture): void {
         at: T0,
       });
       assert.deepEqual(
-        (await f.store.claimJobs([a.id, b.id, c.id], 'ctl-1', T0 + 1)).sort(),
+        (await f.store.claimJobs([a.id, b.id, c.id], { owner: 'ctl-1', ttlMs: 60_000 })).sort(),
         [a.id, b.id].sort(),
       );
-      assert.deepEqual(await f.store.claimJobs([a.id, b.id], 'ctl-2', T0 + 2), []);
-      assert.deepEqual(await f.store.claimJobs([a.id], 'ctl-1', T0 + 3), []);
+      assert.deepEqual(
+        await f.store.claimJobs([a.id, b.id], { owner: 'ctl-2', ttlMs: 60_000 }),
+        [],
+      );
+      assert.deepEqual(await f.store.claimJobs([a.id], { owner: 'ctl-1', ttlMs: 60_000 }), []);
       const job = await f.store.getJob(a.id);
-      assert.deepEqual([job?.claimedBy, job?.submittedAt, job?.status], ['ctl-1', T0 + 1, 'idle']);
-      await f.store.setJobSubmitted(a.id, '4242', '/logs/a.log');
+      assert.deepEqual([job?.claimedBy, job?.submittedAt, job?.status], ['ctl-1', null, 'idle']);
+      assert.ok(job?.claimedAt !== null && job?.claimExpiresAt === (job?.claimedAt ?? 0) + 60_000);
+      await f.store.setJobSubmitted(a.id, {
+        owner: 'ctl-1',
+        executorId: '4242',
+        logPath: '/logs/a.log',
+      });
       const sub = await f.store.getJob(a.id);
       assert.deepEqual(
         [sub?.executorId, sub?.logPath, sub?.status],
         ['4242', '/logs/a.log', 'idle'],
       );
-      await assert.rejects(f.store.setJobSubmitted(a.id + 1000, 'x', null), NotFoundError);
+      assert.ok((sub?.submittedAt ?? 0) >= (job?.claimedAt ?? Number.POSITIVE_INFINITY));
+      await assert.rejects(
+        f.store.setJobSubmitted(a.id + 1000, { owner: 'ctl-1', executorId: 'x', logPath: null }),
+        NotFoundError,
+      );
       const jobEvents = await f.store.listEvents({ entity: 'job', entityId: String(a.id) });
       assert.equal(jobEvents.length, 1, 'claiming and submission are not state changes');
     });

@@ -126,26 +126,44 @@ export function testRuns(f: Fixture): void {
         (await f.store.listRuns({ from: 2, to: 4 })).map((r) => r.run),
         [4, 3, 2],
       );
-      const all = await f.store.runsSince(0, 100);
-      assert.equal(all.length, 5);
+      const runsIn = async (after: string | null, limit: number) => {
+        const page = await f.store.readFeed(after, { limit, kinds: ['run'] });
+        return { runs: page.items.flatMap((i) => (i.kind === 'run' ? [i.run] : [])), ...page };
+      };
+      const all = await runsIn(null, 100);
+      assert.equal(all.runs.length, 5);
+      const seqs = all.runs.map((r) => r.seq);
       assert.deepEqual(
-        all.map((r) => r.seq),
-        [...all.map((r) => r.seq)].sort((a, b) => a - b),
+        seqs,
+        [...seqs].sort((a, b) => a - b),
       );
-      const [first, second] = await f.store.runsSince(0, 2);
-      assert.ok(first && second);
-      assert.deepEqual((await f.store.runsSince(second.seq, 100)).length, 3);
+      const two = await runsIn(null, 2);
+      const [first] = two.runs;
+      assert.ok(first);
+      assert.equal((await runsIn(two.cursor, 100)).runs.length, 3);
       await f.store.upsertRuns([{ run: first.run, lumi: 3 }], 'test');
-      const last = (await f.store.runsSince(0, 100)).at(-1);
-      assert.equal(last?.run, first.run, 'a changed run comes again after the cursor');
-      assert.deepEqual(await f.store.runsSince(last?.seq ?? 0, 100), []);
+      const again = await runsIn(all.cursor, 100);
+      assert.deepEqual(
+        again.runs.map((r) => r.run),
+        [first.run],
+        'a changed run comes again after the cursor',
+      );
+      assert.ok((again.runs[0]?.seq ?? 0) > first.seq, 'its seq grew');
+      assert.deepEqual((await runsIn(again.cursor, 100)).runs, []);
     });
   });
 
-  it('keeps cursors', async () => {
+  it('keeps cursors, with compare-and-set and insert-if-absent', async () => {
     assert.equal(await f.store.getCursor('intake:prompt:reco'), null);
     await f.store.setCursor('intake:prompt:reco', '12');
     await f.store.setCursor('intake:prompt:reco', '15');
     assert.equal(await f.store.getCursor('intake:prompt:reco'), '15');
+    assert.equal(await f.store.compareAndSetCursor('k', 'x', '1'), false, 'absent is not x');
+    assert.equal(await f.store.compareAndSetCursor('k', null, '1'), true);
+    assert.equal(await f.store.compareAndSetCursor('k', null, '2'), false, 'present now');
+    assert.equal(await f.store.compareAndSetCursor('k', '1', '2'), true);
+    assert.equal(await f.store.getCursor('k'), '2');
+    assert.equal(await f.store.ensureCursor('secret', 'first'), 'first');
+    assert.equal(await f.store.ensureCursor('secret', 'second'), 'first', 'created once');
   });
 }

@@ -173,6 +173,8 @@ export function testTransitions(f: Fixture): void {
           executor: 'local',
           executorId: null,
           claimedBy: null,
+          claimedAt: null,
+          claimExpiresAt: null,
           notBefore: null,
           input: '/data/a.root',
           logPath: null,

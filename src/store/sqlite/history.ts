@@ -17,19 +17,12 @@ import {
   whereClause,
 } from './shared.ts';
 
-/** Outputs, the event log and leases: the read side for people, and coordination between controllers. */
+/** Outputs and the event log: the read side for people. */
 export function historyOps(db: Db) {
   const cache = new StatementCache(db);
   const ofInstances = db.prepare<[string], OutputRow>(
     `${OUTPUT_SELECT} WHERE o.instance_id IN (SELECT value FROM json_each(?)) ORDER BY o.id`,
   );
-  // Takes the lease when absent, expired or already ours; otherwise changes nothing (0 rows).
-  const acquire = db.prepare<[string, string, number, number]>(
-    `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
-     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
-  );
-  const release = db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND owner = ?');
 
   function listOutputs(q: OutputQuery): Output[] {
     const { where, params } = instanceScope(q, 'o.instance_id');
@@ -66,10 +59,5 @@ export function historyOps(db: Db) {
     outputsForInstances: (ids: readonly number[]): Output[] =>
       ofInstances.all(jsonList(ids)).map(toOutput),
     listEvents,
-    acquireLease: (name: string, owner: string, ttlMs: number, now: number): boolean =>
-      acquire.run(name, owner, now + ttlMs, now).changes === 1,
-    releaseLease: (name: string, owner: string): void => {
-      release.run(name, owner);
-    },
   };
 }

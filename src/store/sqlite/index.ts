@@ -5,6 +5,7 @@ import { type Logger, silentLogger } from '../../logger.ts';
 import type { StateStore } from '../contract.ts';
 import { migrate } from './migrations.ts';
 import { SqliteStore } from './sqlite-store.ts';
+import { transientOnBusy } from './transient.ts';
 
 /**
  * Opens (creating it and its directory if needed) and migrates the SQLite
@@ -29,8 +30,8 @@ export async function createSqliteStore(
     // (one big transaction per task) well within its budget.
     db.pragma('cache_size = -65536');
     db.pragma('wal_autocheckpoint = 10000');
-    migrate(db, logger);
-    return new SqliteStore(db, logger);
+    migrate(db, logger, path);
+    return transientOnBusy(new SqliteStore(db, logger, path));
   } catch (err) {
     db.close();
     throw err;

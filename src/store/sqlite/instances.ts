@@ -3,11 +3,14 @@ import { assertInstanceTransition } from '../../model/transitions.ts';
 import type { Instance, InstanceStatus, Job } from '../../model/types.ts';
 import type {
   Cell,
+  CursorWrite,
+  Fence,
   InstanceChange,
   InstanceQuery,
   InstanceStart,
   NewInstance,
 } from '../contract.ts';
+import type { Coordination } from './coordination.ts';
 import { INSTANCE_COLUMNS, type InstanceRow, toInstance } from './rows.ts';
 import {
   type Db,
@@ -26,6 +29,7 @@ export function instanceOps(
   db: Db,
   writeEvent: (e: NewEvent) => number,
   writeJob: ReturnType<typeof jobWriter>,
+  coord: Coordination,
 ) {
   const cache = new StatementCache(db);
   const byId = db.prepare<[number], InstanceRow>(
@@ -43,8 +47,8 @@ export function instanceOps(
   const addMember = db.prepare<[string, string, number, number]>(
     'INSERT INTO memberships (campaign, task, run, instance_id) VALUES (?, ?, ?, ?)',
   );
-  const setCursor = db.prepare<[string, string]>(
-    'INSERT INTO cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  const byIds = db.prepare<[string], InstanceRow>(
+    `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id`,
   );
   const forRuns = db.prepare<[string, string, string], InstanceRow>(
     `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id IN (
@@ -109,9 +113,11 @@ export function instanceOps(
     (
       list: readonly NewInstance[],
       by: string,
-      cursor: { key: string; value: string } | undefined,
+      opts: { cursor?: CursorWrite; fence?: Fence },
       at: number,
     ) => {
+      coord.checkFence(opts.fence);
+      coord.writeCursor(opts.cursor);
       const created: Instance[] = [];
       for (const n of list) {
         const runs = [...new Set(n.runs)].sort((a, b) => a - b);
@@ -139,12 +145,12 @@ export function instanceOps(
         instanceEvent(instance, null, by, null);
         created.push(instance);
       }
-      if (cursor !== undefined) setCursor.run(cursor.key, cursor.value);
       return created;
     },
   );
 
   const transition = db.transaction((id: number, c: InstanceChange): Instance => {
+    coord.checkFence(c.fence);
     const row = current(id, c.from);
     const before = toInstance(row);
     if (c.from === 'waiting' && c.to === 'waiting' && row.reason === c.reason) return before;
@@ -163,6 +169,7 @@ export function instanceOps(
   });
 
   const start = db.transaction((id: number, s: InstanceStart) => {
+    coord.checkFence(s.fence);
     const before = toInstance(current(id, s.from));
     putConfig.run(s.configHash, JSON.stringify(s.config ?? null));
     const instance: Instance = {
@@ -203,12 +210,13 @@ export function instanceOps(
     createInstances: (
       list: readonly NewInstance[],
       by: string,
-      cursor?: { key: string; value: string },
-    ) => create.immediate(list, by, cursor, Date.now()),
+      opts: { cursor?: CursorWrite; fence?: Fence } = {},
+    ) => create.immediate(list, by, opts, Date.now()),
     getInstance: (id: number): Instance | null => {
       const row = byId.get(id);
       return row === undefined ? null : toInstance(row);
     },
+    getInstances: (ids: readonly number[]): Instance[] => byIds.all(jsonList(ids)).map(toInstance),
     instancesByStatus: (
       campaign: string,
       task: string,

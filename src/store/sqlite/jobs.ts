@@ -1,9 +1,10 @@
-import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, JobStatus } from '../../model/types.ts';
-import type { JobChange, JobHead, StateStore } from '../contract.ts';
+import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
+import type { Coordination } from './coordination.ts';
 import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
-import type { Db, NewEvent } from './shared.ts';
+import { type Db, jsonList, type NewEvent } from './shared.ts';
 import type { jobWriter } from './writers.ts';
 
 const ACTIVE = "status IN ('idle', 'running')";
@@ -31,10 +32,16 @@ export function jobOps(
   db: Db,
   writeEvent: (e: NewEvent) => number,
   writeJob: ReturnType<typeof jobWriter>,
+  nextPos: () => number,
+  coord: Coordination,
+  clock: () => number,
 ) {
   const byId = db.prepare<[number], JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`);
   const ofInstance = db.prepare<[number], JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE instance_id = ? ORDER BY id`,
+  );
+  const ofInstances = db.prepare<[string], JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE instance_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
   );
   // The literal ACTIVE condition is what lets SQLite use the partial index.
   const active = db.prepare<[], JobRow>(
@@ -47,11 +54,19 @@ export function jobOps(
     `SELECT executor, campaign, status, claimed_by IS NOT NULL AS claimed, COUNT(*) AS count
      FROM jobs WHERE ${ACTIVE} GROUP BY executor, campaign, status, claimed`,
   );
-  const claim = db.prepare<[string, number, number]>(
-    "UPDATE jobs SET claimed_by = ?, submitted_at = ? WHERE id = ? AND status = 'idle' AND claimed_by IS NULL",
+  const claim = db.prepare<[string, number, number, number]>(
+    `UPDATE jobs SET claimed_by = ?, claimed_at = ?, claim_expires_at = ?
+     WHERE id = ? AND status = 'idle' AND claimed_by IS NULL`,
   );
-  const submitted = db.prepare<[string, string | null, number]>(
-    'UPDATE jobs SET executor_id = ?, log_path = ? WHERE id = ?',
+  const submitted = db.prepare<[string, string | null, number, number, string]>(
+    'UPDATE jobs SET executor_id = ?, log_path = ?, submitted_at = ? WHERE id = ? AND claimed_by = ?',
+  );
+  const claimedBy = db
+    .prepare<[number], string | null>('SELECT claimed_by FROM jobs WHERE id = ?')
+    .pluck();
+  const unclaim = db.prepare<[number, string]>(
+    `UPDATE jobs SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+     WHERE id = ? AND claimed_by = ? AND executor_id IS NULL AND status = 'idle'`,
   );
   const update = db.prepare<
     [JobStatus, string | null, number | null, number | null, number | null, number, JobStatus]
@@ -63,15 +78,20 @@ export function jobOps(
     .prepare<[number], string | null>('SELECT config_hash FROM instances WHERE id = ?')
     .pluck();
   const setFields = db.prepare<[string, number]>('UPDATE jobs SET fields = ? WHERE id = ?');
-  const sample = db.prepare<[number, string, number | null, string | null, number]>(
-    'INSERT INTO job_samples (job_id, key, num, text, at) VALUES (?, ?, ?, ?, ?)',
+  const sample = db.prepare<[number, number, string, number | null, string | null, number]>(
+    'INSERT INTO job_samples (pos, job_id, key, num, text, at) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const addOutput = db.prepare<[number, number, string, string | null, string, number]>(
     'INSERT INTO outputs (job_id, instance_id, path, kind, meta, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
 
-  const claimMany = db.transaction((ids: readonly number[], owner: string, at: number) =>
-    [...new Set(ids)].filter((id) => claim.run(owner, at, id).changes === 1),
+  const claimMany = db.transaction((ids: readonly number[], c: Claim, fence?: Fence) => {
+    coord.checkFence(fence);
+    const at = clock();
+    return [...new Set(ids)].filter((id) => claim.run(c.owner, at, at + c.ttlMs, id).changes === 1);
+  });
+  const release = db.transaction((jobs: readonly { id: number; owner: string }[]) =>
+    jobs.filter((j) => unclaim.run(j.id, j.owner).changes === 1).map((j) => j.id),
   );
 
   const transition = db.transaction((id: number, c: JobChange) => {
@@ -129,8 +149,8 @@ export function jobOps(
     if (Object.keys(fields).length > 0) {
       setFields.run(JSON.stringify({ ...(JSON.parse(row.fields) as object), ...fields }), id);
       for (const [key, value] of Object.entries(fields)) {
-        if (typeof value === 'number') sample.run(id, key, value, null, data.at);
-        else sample.run(id, key, null, value, data.at);
+        if (typeof value === 'number') sample.run(nextPos(), id, key, value, null, data.at);
+        else sample.run(nextPos(), id, key, null, value, data.at);
       }
     }
     for (const o of data.outputs ?? []) {
@@ -152,14 +172,23 @@ export function jobOps(
       return row === undefined ? null : toJob(row);
     },
     jobsForInstance: (instanceId: number): Job[] => ofInstance.all(instanceId).map(toJob),
+    jobsForInstances: (ids: readonly number[]): Job[] => ofInstances.all(jsonList(ids)).map(toJob),
     activeJobs: (executor?: string): Job[] =>
       (executor === undefined ? active.all() : activeOn.all(executor)).map(toJob),
     activeJobCounts: (): JobCount[] =>
       counts.all().map((r) => ({ ...r, claimed: r.claimed === 1 })),
-    claimJobs: (ids: readonly number[], owner: string, at: number): number[] =>
-      claimMany.immediate(ids, owner, at),
-    setJobSubmitted: (id: number, executorId: string, logPath: string | null): void => {
-      if (submitted.run(executorId, logPath, id).changes === 0) throw new NotFoundError('job', id);
+    claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): number[] =>
+      claimMany.immediate(ids, c, fence),
+    releaseClaims: (jobs: readonly { id: number; owner: string }[]): number[] =>
+      release.immediate(jobs),
+    setJobSubmitted: (
+      id: number,
+      s: { owner: string; executorId: string; logPath: string | null },
+    ): void => {
+      if (submitted.run(s.executorId, s.logPath, clock(), id, s.owner).changes === 1) return;
+      const holder = claimedBy.get(id);
+      if (holder === undefined) throw new NotFoundError('job', id);
+      throw new ClaimLostError(id, s.owner, holder);
     },
     transitionJob: (id: number, c: JobChange) => {
       assertJobTransition(id, c.from, c.to);

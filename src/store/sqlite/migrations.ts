@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
-import { AutoctrlError } from '../../errors.ts';
+import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { OVERVIEW_MIGRATION_SQL } from './migration-overview.ts';
+import { V2_MIGRATION_SQL } from './migration-v2.ts';
 
 /**
  * Numbered schema migrations. A released migration is never edited: a change
@@ -159,6 +160,7 @@ CREATE INDEX jobs_by_campaign ON jobs (campaign, status);
 `,
   },
   { version: 3, name: 'overview index', sql: OVERVIEW_MIGRATION_SQL },
+  { version: 4, name: 'change feed, fenced leases, expiring claims', sql: V2_MIGRATION_SQL },
 ];
 
 /**
@@ -166,7 +168,11 @@ CREATE INDEX jobs_by_campaign ON jobs (campaign, status);
  * that re-checks the version: controllers starting together on one file take
  * turns, and the second finds nothing left to do.
  */
-export function migrate(db: Database.Database, logger: Logger): void {
+export function migrate(
+  db: Database.Database,
+  logger: Logger,
+  label: string,
+): { from: number; to: number } {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
@@ -188,14 +194,10 @@ export function migrate(db: Database.Database, logger: Logger): void {
     .pluck()
     .get();
   // An older autoctrl would misread a schema it does not know: refuse before touching anything.
-  if (found != null && found > known) {
-    throw new AutoctrlError(
-      'store_schema_newer',
-      `the store has schema version ${found}, newer than the ${known} this autoctrl knows: upgrade autoctrl`,
-    );
-  }
+  if (found != null && found > known) throw new StoreSchemaNewerError(label, found, known);
   for (const m of MIGRATIONS) {
     if (apply.immediate(m))
       logger.info({ version: m.version, name: m.name }, 'applied store migration');
   }
+  return { from: found ?? 0, to: known };
 }

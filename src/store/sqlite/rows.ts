@@ -71,7 +71,7 @@ export function toInstance(r: InstanceRow): Instance {
 }
 
 export const JOB_COLUMNS =
-  'id, instance_id, campaign, task, job_index, attempt, instance_attempt, status, executor, executor_id, claimed_by, not_before, input, log_path, exit_code, reason, fields, created_at, submitted_at, started_at, ended_at';
+  'id, instance_id, campaign, task, job_index, attempt, instance_attempt, status, executor, executor_id, claimed_by, claimed_at, claim_expires_at, not_before, input, log_path, exit_code, reason, fields, created_at, submitted_at, started_at, ended_at';
 
 export interface JobRow {
   id: number;
@@ -85,6 +85,8 @@ export interface JobRow {
   executor: string;
   executor_id: string | null;
   claimed_by: string | null;
+  claimed_at: number | null;
+  claim_expires_at: number | null;
   not_before: number | null;
   input: string | null;
   log_path: string | null;
@@ -110,6 +112,8 @@ export function toJob(r: JobRow): Job {
     executor: r.executor,
     executorId: r.executor_id,
     claimedBy: r.claimed_by,
+    claimedAt: r.claimed_at,
+    claimExpiresAt: r.claim_expires_at,
     notBefore: r.not_before,
     input: r.input,
     logPath: r.log_path,

@@ -1,5 +1,7 @@
 import { InvalidInputError } from '../../errors.ts';
 import type { Meta, Run, RunInput } from '../../model/types.ts';
+import type { CursorWrite, Fence } from '../contract.ts';
+import type { Coordination } from './coordination.ts';
 import { RUN_COLUMNS, type RunRow, toRun } from './rows.ts';
 import { type Db, jsonList, limitOf, type NewEvent } from './shared.ts';
 
@@ -55,8 +57,13 @@ function diff(old: Run, next: Run): Record<string, [unknown, unknown]> {
   return changes;
 }
 
-/** Runs and cursors. */
-export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
+/** Runs. */
+export function runOps(
+  db: Db,
+  writeEvent: (e: NewEvent) => number,
+  nextPos: () => number,
+  coord: Coordination,
+) {
   const one = db.prepare<[number], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE run = ?`);
   const many = db.prepare<[string], RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs WHERE run IN (SELECT value FROM json_each(?)) ORDER BY run`,
@@ -64,11 +71,7 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
   const range = db.prepare<[number, number, number, number], RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs WHERE run >= ? AND run <= ? AND run < ? ORDER BY run DESC LIMIT ?`,
   );
-  const since = db.prepare<[number, number], RunRow>(
-    `SELECT ${RUN_COLUMNS} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?`,
-  );
   const count = db.prepare<[], number>('SELECT COUNT(*) FROM runs').pluck();
-  const maxSeq = db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM runs').pluck();
   const write = db.prepare<
     [
       number,
@@ -85,23 +88,18 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
      ON CONFLICT (run) DO UPDATE SET fill = excluded.fill, start_at = excluded.start_at, end_at = excluded.end_at,
        lumi = excluded.lumi, type = excluded.type, meta = excluded.meta, seq = excluded.seq`,
   );
-  const getCursor = db.prepare<[string], string>('SELECT value FROM cursors WHERE key = ?').pluck();
-  const setCursor = db.prepare<[string, string]>(
-    'INSERT INTO cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-  );
-
-  const upsert = db.transaction((inputs: readonly RunInput[], by: string, at: number) => {
+  type Opts = { cursor?: CursorWrite; fence?: Fence };
+  const upsert = db.transaction((inputs: readonly RunInput[], by: string, at: number, o: Opts) => {
+    coord.checkFence(o.fence);
+    coord.writeCursor(o.cursor);
     const added: number[] = [];
     const changed: number[] = [];
-    // Computed inside the write transaction: no other writer can take the same numbers.
-    let seq = maxSeq.get() ?? 0;
     for (const input of fold(inputs)) {
       const row = one.get(input.run);
       const old = row === undefined ? undefined : toRun(row);
       const next = apply(old, input);
       const changes = old === undefined ? null : diff(old, next);
       if (changes !== null && Object.keys(changes).length === 0) continue;
-      seq += 1;
       write.run(
         next.run,
         next.fill,
@@ -110,7 +108,7 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
         next.lumi,
         next.type,
         canonicalMeta(next.meta),
-        seq,
+        nextPos(),
       );
       (changes === null ? added : changed).push(next.run);
       writeEvent({
@@ -132,7 +130,8 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
   });
 
   return {
-    upsertRuns: (runs: readonly RunInput[], by: string) => upsert.immediate(runs, by, Date.now()),
+    upsertRuns: (runs: readonly RunInput[], by: string, opts: Opts = {}) =>
+      upsert.immediate(runs, by, Date.now(), opts),
     getRun: (run: number): Run | null => {
       const row = one.get(run);
       return row === undefined ? null : toRun(row);
@@ -147,12 +146,6 @@ export function runOps(db: Db, writeEvent: (e: NewEvent) => number) {
           limitOf(q.limit),
         )
         .map(toRun),
-    runsSince: (afterSeq: number, limit: number): Run[] =>
-      since.all(afterSeq, limitOf(limit)).map(toRun),
     countRuns: (): number => count.get() ?? 0,
-    getCursor: (key: string): string | null => getCursor.get(key) ?? null,
-    setCursor: (key: string, value: string): void => {
-      setCursor.run(key, value);
-    },
   };
 }

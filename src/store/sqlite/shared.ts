@@ -83,10 +83,22 @@ export function whereClause(where: readonly string[]): string {
 
 export type NewEvent = Omit<EventRecord, 'id'>;
 
+/**
+ * The next change-feed position. Callers run it inside their write
+ * transaction: SQLite has one writer at a time, so positions follow commit order.
+ */
+export function feedPositions(db: Db): () => number {
+  const next = db
+    .prepare<[], number>('UPDATE feed_counter SET pos = pos + 1 WHERE id = 1 RETURNING pos')
+    .pluck();
+  return () => next.get() as number;
+}
+
 /** Appends to the history; callers run it inside the transaction of the change it records. */
-export function eventWriter(db: Db): (e: NewEvent) => number {
+export function eventWriter(db: Db, nextPos: () => number): (e: NewEvent) => number {
   const insert = db.prepare<
     [
+      number,
       number,
       string,
       string,
@@ -101,12 +113,13 @@ export function eventWriter(db: Db): (e: NewEvent) => number {
       string | null,
     ]
   >(
-    `INSERT INTO events (at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO events (pos, at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return (e) =>
     Number(
       insert.run(
+        nextPos(),
         e.at,
         e.entity,
         e.entityId,

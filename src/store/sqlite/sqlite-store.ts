@@ -11,12 +11,19 @@ import type {
 } from '../../model/types.ts';
 import type {
   Cell,
+  Claim,
+  CursorWrite,
   EventQuery,
+  FeedCursor,
+  FeedItem,
+  FeedKind,
+  Fence,
   InstanceChange,
   InstanceQuery,
   InstanceStart,
   JobChange,
   JobHead,
+  Lease,
   NewInstance,
   OutputQuery,
   StateStore,
@@ -31,13 +38,15 @@ import type {
   TaskJobsQuery,
 } from '../overview-contract.ts';
 import { campaignOps } from './campaigns.ts';
+import { type Coordination, coordinationOps } from './coordination.ts';
+import { feedOps } from './feed.ts';
 import { historyOps } from './history.ts';
 import { instanceOps } from './instances.ts';
 import { type JobCount, type JobData, jobOps } from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { overviewOps } from './overview.ts';
 import { runOps } from './runs.ts';
-import { type Db, eventWriter } from './shared.ts';
+import { type Db, eventWriter, feedPositions } from './shared.ts';
 import { jobWriter } from './writers.ts';
 
 /**
@@ -47,7 +56,8 @@ import { jobWriter } from './writers.ts';
  * transaction, which takes the write lock before the first read.
  *
  * The schema must be migrated before construction (statements are prepared
- * once, here): use `createSqliteStore()`.
+ * once, here): use `createSqliteStore()`. Its clock is this host's, which
+ * every process sharing the file shares.
  */
 export class SqliteStore implements StateStore {
   readonly #db: Db;
@@ -59,34 +69,64 @@ export class SqliteStore implements StateStore {
   readonly #campaigns;
   readonly #writeEvent;
   readonly #overview;
+  readonly #coord: Coordination;
+  readonly #feed;
+  readonly #file: string;
 
-  constructor(db: Db, logger: Logger) {
+  constructor(db: Db, logger: Logger, file: string) {
     this.#db = db;
     this.#logger = logger;
-    const writeEvent = eventWriter(db);
+    this.#file = file;
+    const clock = Date.now;
+    const nextPos = feedPositions(db);
+    const coord = coordinationOps(db, clock);
+    this.#coord = coord;
+    this.#feed = feedOps(db, file);
+    const writeEvent = eventWriter(db, nextPos);
     this.#writeEvent = writeEvent;
     const writeJob = jobWriter(db, writeEvent);
-    this.#runs = runOps(db, writeEvent);
-    this.#instances = instanceOps(db, writeEvent, writeJob);
-    this.#jobs = jobOps(db, writeEvent, writeJob);
+    this.#runs = runOps(db, writeEvent, nextPos, coord);
+    this.#instances = instanceOps(db, writeEvent, writeJob, coord);
+    this.#jobs = jobOps(db, writeEvent, writeJob, nextPos, coord, clock);
     this.#history = historyOps(db);
     this.#overview = overviewOps(db);
     this.#campaigns = campaignOps(db, writeEvent);
   }
 
-  async migrate(): Promise<void> {
-    migrate(this.#db, this.#logger);
+  async migrate(): Promise<{ from: number; to: number }> {
+    return migrate(this.#db, this.#logger, this.#file);
   }
 
   async close(): Promise<void> {
+    this.#feed.close();
     if (this.#db.open) this.#db.close();
+  }
+
+  async clock(): Promise<number> {
+    return Date.now();
+  }
+
+  async readFeed(
+    after: FeedCursor | null,
+    q: { limit: number; kinds?: readonly FeedKind[] },
+  ): Promise<{ items: FeedItem[]; cursor: FeedCursor }> {
+    return this.#feed.readFeed(after, q);
+  }
+
+  async feedHead(): Promise<FeedCursor> {
+    return this.#feed.feedHead();
+  }
+
+  watch(listener: () => void): () => void {
+    return this.#feed.watch(listener);
   }
 
   async upsertRuns(
     runs: readonly RunInput[],
     by: string,
+    opts?: { cursor?: CursorWrite; fence?: Fence },
   ): Promise<{ added: number[]; changed: number[] }> {
-    return this.#runs.upsertRuns(runs, by);
+    return this.#runs.upsertRuns(runs, by, opts);
   }
 
   async getRun(run: number): Promise<Run | null> {
@@ -106,10 +146,6 @@ export class SqliteStore implements StateStore {
     return this.#runs.listRuns(q);
   }
 
-  async runsSince(afterSeq: number, limit: number): Promise<Run[]> {
-    return this.#runs.runsSince(afterSeq, limit);
-  }
-
   async countRuns(): Promise<number> {
     return this.#runs.countRuns();
   }
@@ -119,23 +155,35 @@ export class SqliteStore implements StateStore {
   }
 
   async getCursor(key: string): Promise<string | null> {
-    return this.#runs.getCursor(key);
+    return this.#coord.getCursor(key);
   }
 
-  async setCursor(key: string, value: string): Promise<void> {
-    this.#runs.setCursor(key, value);
+  async setCursor(key: string, value: string, fence?: Fence): Promise<void> {
+    this.#coord.setCursor(key, value, fence);
+  }
+
+  async compareAndSetCursor(key: string, expected: string | null, value: string): Promise<boolean> {
+    return this.#coord.compareAndSetCursor(key, expected, value);
+  }
+
+  async ensureCursor(key: string, value: string): Promise<string> {
+    return this.#coord.ensureCursor(key, value);
   }
 
   async createInstances(
     list: readonly NewInstance[],
     by: string,
-    cursor?: { key: string; value: string },
+    opts?: { cursor?: CursorWrite; fence?: Fence },
   ): Promise<Instance[]> {
-    return this.#instances.createInstances(list, by, cursor);
+    return this.#instances.createInstances(list, by, opts);
   }
 
   async getInstance(id: number): Promise<Instance | null> {
     return this.#instances.getInstance(id);
+  }
+
+  async getInstances(ids: readonly number[]): Promise<Instance[]> {
+    return this.#instances.getInstances(ids);
   }
 
   async instancesByStatus(
@@ -185,6 +233,10 @@ export class SqliteStore implements StateStore {
     return this.#jobs.jobsForInstance(instanceId);
   }
 
+  async jobsForInstances(instanceIds: readonly number[]): Promise<Job[]> {
+    return this.#jobs.jobsForInstances(instanceIds);
+  }
+
   async activeJobs(executor?: string): Promise<Job[]> {
     return this.#jobs.activeJobs(executor);
   }
@@ -193,12 +245,19 @@ export class SqliteStore implements StateStore {
     return this.#jobs.activeJobCounts();
   }
 
-  async claimJobs(ids: readonly number[], owner: string, at: number): Promise<number[]> {
-    return this.#jobs.claimJobs(ids, owner, at);
+  async claimJobs(ids: readonly number[], claim: Claim, fence?: Fence): Promise<number[]> {
+    return this.#jobs.claimJobs(ids, claim, fence);
   }
 
-  async setJobSubmitted(id: number, executorId: string, logPath: string | null): Promise<void> {
-    this.#jobs.setJobSubmitted(id, executorId, logPath);
+  async setJobSubmitted(
+    id: number,
+    submitted: { owner: string; executorId: string; logPath: string | null },
+  ): Promise<void> {
+    this.#jobs.setJobSubmitted(id, submitted);
+  }
+
+  async releaseClaims(jobs: readonly { id: number; owner: string }[]): Promise<number[]> {
+    return this.#jobs.releaseClaims(jobs);
   }
 
   async transitionJob(id: number, change: JobChange): Promise<{ job: Job; retry: Job | null }> {
@@ -269,11 +328,24 @@ export class SqliteStore implements StateStore {
     return this.#overview.settledCounts(q);
   }
 
-  async acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
-    return this.#history.acquireLease(name, owner, ttlMs, now);
+  async acquireLease(
+    name: string,
+    owner: string,
+    ttlMs: number,
+    opts?: { takeFrom?: string },
+  ): Promise<Lease | null> {
+    return this.#coord.acquireLease(name, owner, ttlMs, opts);
   }
 
-  async releaseLease(name: string, owner: string): Promise<void> {
-    this.#history.releaseLease(name, owner);
+  async renewLease(lease: Lease, ttlMs: number): Promise<Lease | null> {
+    return this.#coord.renewLease(lease, ttlMs);
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    this.#coord.releaseLease(lease);
+  }
+
+  async getLease(name: string): Promise<Lease | null> {
+    return this.#coord.getLease(name);
   }
 }

@@ -69,6 +69,8 @@ export function jobWriter(db: Db, writeEvent: (e: NewEvent) => number) {
       executor: job.executor,
       executorId: null,
       claimedBy: null,
+      claimedAt: null,
+      claimExpiresAt: null,
       notBefore: job.notBefore,
       input: job.input,
       logPath: null,

@@ -1,0 +1,87 @@
+import type { FeedItem } from '../store/contract.ts';
+import type { CampaignView } from './campaign-book.ts';
+import type { EngineContext } from './context.ts';
+
+/** Past this many changes since the last pass, a full pass is cheaper than following each. */
+const FOLLOW_AT_MOST = 5_000;
+
+/**
+ * What one pass looks at. A full pass (the timer's safety net, a new leader,
+ * a backlog of changes) examines every active instance; a triggered pass
+ * only the instances the changes since the last pass touch: those whose
+ * jobs moved, those that came back `new`, and the downstream instances of
+ * the runs whose instances settled.
+ */
+export class PassScope {
+  readonly full: boolean;
+  /** Instances whose jobs changed: settle them. */
+  readonly settle = new Set<number>();
+  /** Per `campaign\0task`, instances to gate. */
+  readonly #gate = new Map<string, Set<number>>();
+
+  constructor(full: boolean) {
+    this.full = full;
+  }
+
+  gateIds(campaign: string, task: string): ReadonlySet<number> {
+    return this.#gate.get(`${campaign}\0${task}`) ?? new Set();
+  }
+
+  addGate(campaign: string, task: string, ids: Iterable<number>): void {
+    const key = `${campaign}\0${task}`;
+    let set = this.#gate.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.#gate.set(key, set);
+    }
+    for (const id of ids) set.add(id);
+  }
+}
+
+/**
+ * Turns the change-feed items since the last pass into a scope. Returns null
+ * when the changes are too many (or of a kind, such as a new campaign, that
+ * only a full pass handles well).
+ */
+export async function scopeOf(
+  ctx: EngineContext,
+  items: readonly FeedItem[],
+  campaigns: readonly CampaignView[],
+): Promise<PassScope | null> {
+  if (items.length >= FOLLOW_AT_MOST) return null;
+  const scope = new PassScope(false);
+  const done: number[] = [];
+  for (const item of items) {
+    if (item.kind !== 'event') continue;
+    const e = item.event;
+    if (e.entity === 'campaign') return null;
+    if (e.entity === 'job' && e.instanceId !== null) scope.settle.add(e.instanceId);
+    if (e.entity !== 'instance' || e.campaign === null || e.task === null) continue;
+    if (e.to === 'new') scope.addGate(e.campaign, e.task, [Number(e.entityId)]);
+    if (e.to === 'done') done.push(Number(e.entityId));
+  }
+  if (done.length > 0)
+    await gateDownstream(ctx, await ctx.store.getInstances(done), campaigns, scope);
+  return scope;
+}
+
+/** Adds to `scope` the instances downstream of `done` ones, for the same runs, in every campaign they feed. */
+export async function gateDownstream(
+  ctx: EngineContext,
+  done: readonly { campaign: string; task: string; runs: number[] }[],
+  campaigns: readonly CampaignView[],
+  scope: PassScope,
+): Promise<void> {
+  for (const up of done) {
+    for (const view of campaigns) {
+      for (const down of view.tasks) {
+        if (!down.after.includes(up.task)) continue;
+        if (view.upstreamCampaign(up.task) !== up.campaign) continue;
+        const ids = (await ctx.store.instancesForRuns(view.name, down.name, up.runs)).map(
+          (i) => i.id,
+        );
+        scope.addGate(view.name, down.name, ids);
+      }
+    }
+  }
+}

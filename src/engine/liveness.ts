@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
+/**
+ * A controller process's identity: `host/pid/random`. The random part makes
+ * it unique even when a pid is reused, so a restarted controller never
+ * mistakes an old process's claims or lease for its own.
+ */
+export function newControllerId(): string {
+  return `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Whether `owner` names a controller process of this host that no longer
+ * exists: its lease and claims can be taken back at once instead of after
+ * they expire, so a controller restarted on its host resumes immediately.
+ */
+export function deadOnThisHost(owner: string, me: string): boolean {
+  const [host, pidText] = owner.split('/');
+  const pid = Number(pidText);
+  if (owner === me || host !== hostname() || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  // Our own pid under another name: that process is gone and we got its pid (pid 1 in a container).
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

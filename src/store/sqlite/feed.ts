@@ -1,0 +1,129 @@
+import Database from 'better-sqlite3';
+import type { FeedCursor, FeedItem, FeedKind } from '../contract.ts';
+import { EVENT_COLUMNS, type EventRow, RUN_COLUMNS, type RunRow, toEvent, toRun } from './rows.ts';
+import type { Db } from './shared.ts';
+
+interface SampleRow {
+  pos: number;
+  job_id: number;
+  instance_id: number;
+  campaign: string;
+  task: string;
+  key: string;
+  num: number | null;
+  text: string | null;
+  at: number;
+}
+
+type Positioned = { pos: number; item: FeedItem };
+
+/** How often the watcher asks whether another connection committed: the wake-up latency bound. */
+const WATCH_EVERY_MS = 20;
+
+function parseCursor(c: FeedCursor | null): number {
+  if (c === null || c === '') return 0;
+  const n = Number(c);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a SQLite feed cursor: ${c}`);
+  return n;
+}
+
+/**
+ * The change feed over the three tables that carry feed positions. Reads run
+ * in one read transaction, so the head returned with a short page is exactly
+ * what that page saw.
+ */
+export function feedOps(db: Db, file: string) {
+  const runs = db.prepare<[number, number], RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?`,
+  );
+  const events = db.prepare<[number, number], EventRow & { pos: number }>(
+    `SELECT pos, ${EVENT_COLUMNS} FROM events WHERE pos > ? ORDER BY pos LIMIT ?`,
+  );
+  const samples = db.prepare<[number, number], SampleRow>(
+    `SELECT s.pos, s.job_id, j.instance_id, j.campaign, j.task, s.key, s.num, s.text, s.at
+     FROM job_samples s JOIN jobs j ON j.id = s.job_id WHERE s.pos > ? ORDER BY s.pos LIMIT ?`,
+  );
+  const head = db.prepare<[], number>('SELECT pos FROM feed_counter WHERE id = 1').pluck();
+
+  const read = db.transaction((after: number, limit: number, kinds: ReadonlySet<FeedKind>) => {
+    const found: Positioned[] = [];
+    if (kinds.has('run'))
+      for (const r of runs.all(after, limit))
+        found.push({ pos: r.seq, item: { kind: 'run', run: toRun(r) } });
+    if (kinds.has('event'))
+      for (const e of events.all(after, limit))
+        found.push({ pos: e.pos, item: { kind: 'event', event: toEvent(e) } });
+    if (kinds.has('sample'))
+      for (const s of samples.all(after, limit))
+        found.push({
+          pos: s.pos,
+          item: {
+            kind: 'sample',
+            sample: {
+              jobId: s.job_id,
+              instanceId: s.instance_id,
+              campaign: s.campaign,
+              task: s.task,
+              key: s.key,
+              value: s.num ?? s.text ?? '',
+              at: s.at,
+            },
+          },
+        });
+    found.sort((a, b) => a.pos - b.pos);
+    const page = found.slice(0, limit);
+    const last = page.at(-1);
+    const cursor = page.length === limit && last !== undefined ? last.pos : (head.get() ?? 0);
+    return { items: page.map((p) => p.item), cursor: String(cursor) };
+  });
+
+  const listeners = new Set<() => void>();
+  let watcher: { db: Database.Database; timer: NodeJS.Timeout } | null = null;
+
+  /**
+   * `PRAGMA data_version` on a connection of its own changes whenever any
+   * other connection commits: a cheap poll that needs no shared memory of
+   * its own and works across processes.
+   */
+  function startWatching(): void {
+    const own = new Database(file, { readonly: true, fileMustExist: true });
+    const version = own.prepare<[], number>('PRAGMA data_version').pluck();
+    let seen = version.get();
+    const timer = setInterval(() => {
+      const now = version.get();
+      if (now === seen) return;
+      seen = now;
+      for (const l of listeners) l();
+    }, WATCH_EVERY_MS);
+    timer.unref();
+    watcher = { db: own, timer };
+  }
+
+  function stopWatching(): void {
+    if (watcher === null) return;
+    clearInterval(watcher.timer);
+    watcher.db.close();
+    watcher = null;
+  }
+
+  return {
+    readFeed: (after: FeedCursor | null, q: { limit: number; kinds?: readonly FeedKind[] }) =>
+      read(
+        parseCursor(after),
+        Math.max(1, Math.floor(q.limit)),
+        new Set(q.kinds ?? ['run', 'event', 'sample']),
+      ),
+    feedHead: (): FeedCursor => String(head.get() ?? 0),
+    watch(listener: () => void): () => void {
+      // An in-memory database has no other connections to hear from.
+      if (file === ':memory:') return () => {};
+      listeners.add(listener);
+      if (watcher === null) startWatching();
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) stopWatching();
+      };
+    },
+    close: stopWatching,
+  };
+}
