@@ -41,6 +41,7 @@ describe('PostgreSQL store', { skip }, () => {
     const store = await createPostgresStore(url);
     return {
       store,
+      another: () => createPostgresStore(url),
       cleanup: async () => {
         await store.close();
         await dropSchema(url);

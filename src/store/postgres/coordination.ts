@@ -91,10 +91,16 @@ export function coordinationOps(db: Db) {
       }),
 
     /**
-     * Free, expired or already ours: taken. The epoch grows when the holder
-     * changes; the same holder keeps its epoch and `since`.
+     * Free, expired, already ours or held by `takeFrom` (known dead): taken.
+     * The epoch grows when the holder changes; the same holder keeps its
+     * epoch and `since`.
      */
-    acquireLease: async (name: string, owner: string, ttlMs: number): Promise<Lease | null> =>
+    acquireLease: async (
+      name: string,
+      owner: string,
+      ttlMs: number,
+      opts: { takeFrom?: string } = {},
+    ): Promise<Lease | null> =>
       (
         await db.query<Lease>(
           'acquireLease',
@@ -105,9 +111,9 @@ export function coordinationOps(db: Db) {
              epoch = CASE WHEN l.owner = excluded.owner THEN l.epoch ELSE l.epoch + 1 END,
              since = CASE WHEN l.owner = excluded.owner THEN l.since ELSE excluded.since END,
              expires_at = excluded.expires_at
-           WHERE l.owner = excluded.owner OR l.expires_at <= now_ms()
+           WHERE l.owner = excluded.owner OR l.expires_at <= now_ms() OR l.owner = $4
            RETURNING ${LEASE_COLUMNS}`,
-          [name, owner, ttlMs],
+          [name, owner, ttlMs, opts.takeFrom ?? null],
         )
       )[0] ?? null,
     renewLease: async (lease: Lease, ttlMs: number): Promise<Lease | null> =>

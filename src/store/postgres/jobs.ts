@@ -168,11 +168,12 @@ export function jobOps(db: Db) {
         const head = res.rows[0];
         if (head === undefined) throw new NotFoundError('job', id);
         if (keys.length > 0) {
+          // json, not jsonb: samples keep the order the job reported its fields in.
           await sql.query(
             `INSERT INTO job_samples (job_id, key, num, text, at)
-             SELECT $1, k, CASE WHEN jsonb_typeof(v) = 'number' THEN (v #>> '{}')::double precision END,
-               CASE WHEN jsonb_typeof(v) = 'string' THEN v #>> '{}' END, $3
-             FROM jsonb_each($2::jsonb) AS f(k, v)`,
+             SELECT $1, k, CASE WHEN json_typeof(v) = 'number' THEN (v #>> '{}')::double precision END,
+               CASE WHEN json_typeof(v) = 'string' THEN v #>> '{}' END, $3
+             FROM json_each($2::json) AS f(k, v)`,
             [id, JSON.stringify(fields), data.at],
           );
         }
