@@ -3,8 +3,10 @@ import { spawn } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { FencedError, StaleStateError, StoreUnavailableError } from '../src/errors.ts';
+import { silentLogger } from '../src/logger.ts';
 import { runStoreConformance } from '../src/store/conformance.ts';
 import type { FeedCursor, StateStore } from '../src/store/contract.ts';
+import { openStore } from '../src/store/open.ts';
 import { createPostgresStore } from '../src/store/postgres/index.ts';
 import { assertNoLeaksAtEnd, sleep } from './helpers.ts';
 import { PostgresServer, postgresMissing } from './services/postgres.ts';
@@ -63,6 +65,15 @@ describe('PostgreSQL store', { skip }, () => {
     afterEach(async () => {
       for (const s of opened.splice(0)) await s.close();
       await dropSchema(url);
+    });
+
+    it('opens through openStore under both URL schemes', async () => {
+      fresh();
+      for (const u of [url, url.replace(/^postgres:/, 'postgresql:')]) {
+        const s = await openStore(u, silentLogger());
+        opened.push(s);
+        assert.equal(await s.countRuns(), 0);
+      }
     });
 
     it('migrates once when handles open together, and refuses a newer schema', async () => {
@@ -198,6 +209,35 @@ describe('PostgreSQL store', { skip }, () => {
           while (woke === 0 && performance.now() - committed < 1_000) await sleep(1);
           assert.ok(woke - committed <= 50, `woken ${woke - committed} ms after the commit`);
         }
+      } finally {
+        stop();
+      }
+    });
+    it('outlives its connections being cut: queries retry and the listener listens again', async () => {
+      fresh();
+      const [a, b] = [await openOne(), await openOne()];
+      let woke = 0;
+      const stop = a.watch(() => {
+        woke += 1;
+      });
+      try {
+        await a.upsertRuns([{ run: 1 }], 'test');
+        const listening = Date.now() + 5_000;
+        while (woke === 0 && Date.now() < listening) await sleep(5);
+        await pgServer().sql(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'autoctrl'",
+        );
+        assert.equal((await a.getRun(1))?.run, 1);
+        await a.upsertRuns([{ run: 2 }], 'test');
+        // Wait for the reconnection's own call, then a commit must wake it again.
+        const back = Date.now() + 5_000;
+        const before = woke;
+        while (woke === before && Date.now() < back) await sleep(5);
+        const reconnected = woke;
+        await b.upsertRuns([{ run: 3 }], 'test');
+        const deadline = Date.now() + 2_000;
+        while (woke === reconnected && Date.now() < deadline) await sleep(5);
+        assert.ok(woke > reconnected, 'woken after listening again');
       } finally {
         stop();
       }
