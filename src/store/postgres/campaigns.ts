@@ -1,6 +1,7 @@
 import { CampaignExistsError } from '../../errors.ts';
 import type { Campaign, CampaignCounts } from '../../model/campaign.ts';
 import { INSTANCE_STATUSES, JOB_STATUSES } from '../../model/types.ts';
+import { campaignEvent } from '../records.ts';
 import type { Db } from './db.ts';
 import { writeEvents } from './writers.ts';
 
@@ -26,28 +27,7 @@ export function campaignOps(db: Db) {
           ],
         );
         if (res.rowCount === 0) throw new CampaignExistsError(c.name);
-        await writeEvents(sql, [
-          {
-            at: c.createdAt,
-            entity: 'campaign',
-            entityId: c.name,
-            campaign: c.name,
-            task: null,
-            instanceId: null,
-            from: null,
-            to: 'created',
-            reason: null,
-            by: c.createdBy,
-            configHash: null,
-            data: {
-              runs: c.runs.length,
-              selection: c.selection,
-              tasks: c.tasks,
-              overrides: c.overrides,
-              share: c.share,
-            },
-          },
-        ]);
+        await writeEvents(sql, [campaignEvent(c)]);
         return c;
       }),
     getCampaign: async (name: string): Promise<Campaign | null> =>

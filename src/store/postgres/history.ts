@@ -1,8 +1,9 @@
 import type { EventRecord, Output } from '../../model/types.ts';
 import type { EventQuery, OutputQuery } from '../contract.ts';
+import type { NewEvent } from '../records.ts';
 import { eventColumns, limitOf, OUTPUT_SELECT } from './columns.ts';
 import type { Db } from './db.ts';
-import { type NewEvent, writeEvents } from './writers.ts';
+import { writeEvents } from './writers.ts';
 
 /** Outputs and the event log: the read side for people. A NULL parameter switches its condition off. */
 export function historyOps(db: Db) {

@@ -10,34 +10,13 @@ import type {
   InstanceStart,
   NewInstance,
 } from '../contract.ts';
+import { instanceEvent } from '../records.ts';
 import { instanceColumns, limitOf } from './columns.ts';
 import { checkFence, writeCursor } from './coordination.ts';
 import { type Db, RetryTransaction, type Sql } from './db.ts';
-import { type NewEvent, writeEvents, writeJobs } from './writers.ts';
+import { writeEvents, writeJobs } from './writers.ts';
 
 const INSTANCES = `SELECT ${instanceColumns('i')} FROM instances i`;
-
-function instanceEvent(
-  i: Instance,
-  from: InstanceStatus | null,
-  by: string,
-  data: NewEvent['data'],
-): NewEvent {
-  return {
-    at: i.updatedAt,
-    entity: 'instance',
-    entityId: String(i.id),
-    campaign: i.campaign,
-    task: i.task,
-    instanceId: i.id,
-    from,
-    to: i.status,
-    reason: i.reason,
-    by,
-    configHash: i.configHash,
-    data,
-  };
-}
 
 /** The locked current row, checked against the caller's `from` (the compare of compare-and-set). */
 async function current(sql: Sql, id: number, from: InstanceStatus): Promise<Instance> {

@@ -2,6 +2,7 @@ import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } fro
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
+import { checkFields, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
 import { checkFence } from './coordination.ts';
 import type { Db } from './db.ts';
@@ -13,13 +14,6 @@ const ACTIVE = "j.status IN ('idle', 'running')";
 
 type JobData = Parameters<StateStore['recordJobData']>[1];
 type JobCount = Awaited<ReturnType<StateStore['activeJobCounts']>>[number];
-
-function checkFields(fields: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(fields)) {
-    const ok = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
-    if (!ok) throw new InvalidInputError(`fields.${key}`, 'must be a finite number or a string');
-  }
-}
 
 /** Jobs: claiming, state changes, reported fields and outputs. */
 export function jobOps(db: Db) {
@@ -117,22 +111,7 @@ export function jobOps(db: Db) {
           'UPDATE jobs SET status = $2, reason = $3, exit_code = $4, started_at = $5, ended_at = $6 WHERE id = $1',
           [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
         );
-        await writeEvents(sql, [
-          {
-            at: c.at,
-            entity: 'job',
-            entityId: String(id),
-            campaign: job.campaign,
-            task: job.task,
-            instanceId: job.instanceId,
-            from: c.from,
-            to: c.to,
-            reason: c.reason,
-            by: c.by,
-            configHash,
-            data: { index: job.index, attempt: job.attempt, exitCode: job.exitCode },
-          },
-        ]);
+        await writeEvents(sql, [jobChangedEvent(job, c, configHash)]);
         const parent = {
           instanceId: job.instanceId,
           campaign: job.campaign,

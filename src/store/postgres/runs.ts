@@ -1,11 +1,12 @@
 import type { RunSelection } from '../../model/campaign.ts';
 import type { Run, RunInput } from '../../model/types.ts';
 import type { CursorWrite, Fence } from '../contract.ts';
+import { type NewEvent, runEvent } from '../records.ts';
 import { applyRunInput, canonicalMeta, foldRunInputs, runDiff } from '../run-changes.ts';
 import { limitOf, runColumns } from './columns.ts';
 import { checkFence, writeCursor } from './coordination.ts';
 import { type Db, RetryTransaction } from './db.ts';
-import { type NewEvent, writeEvents } from './writers.ts';
+import { writeEvents } from './writers.ts';
 
 const RUNS = `SELECT ${runColumns('r')} FROM runs r`;
 
@@ -54,20 +55,7 @@ export function runOps(db: Db) {
           const changes = old === undefined ? null : runDiff(old, next);
           if (changes !== null && Object.keys(changes).length === 0) continue;
           (changes === null ? added : changed).push(next);
-          events.push({
-            at,
-            entity: 'run',
-            entityId: String(next.run),
-            campaign: null,
-            task: null,
-            instanceId: null,
-            from: null,
-            to: changes === null ? 'added' : 'changed',
-            reason: null,
-            by,
-            configHash: null,
-            data: changes,
-          });
+          events.push(runEvent(next.run, changes, by, at));
         }
         if (added.length > 0) {
           const res = await sql.query(

@@ -1,9 +1,8 @@
-import type { EventRecord, Job } from '../../model/types.ts';
+import type { Job } from '../../model/types.ts';
 import type { NewJob } from '../contract.ts';
+import { type JobParent, jobCreatedEvent, type NewEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
 import type { Sql } from './db.ts';
-
-export type NewEvent = Omit<EventRecord, 'id'>;
 
 /**
  * Appends events to the history in one statement; callers run it inside the
@@ -34,15 +33,6 @@ export async function writeEvents(sql: Sql, events: readonly NewEvent[]): Promis
     [JSON.stringify(rows)],
   );
   return res.rows.map((r) => r.id).sort((a, b) => a - b);
-}
-
-/** The instance new jobs belong to, as recorded on the jobs and their events. */
-export interface JobParent {
-  instanceId: number;
-  campaign: string;
-  task: string;
-  instanceAttempt: number;
-  configHash: string | null;
 }
 
 /**
@@ -84,20 +74,7 @@ export async function writeJobs(
   const created = res.rows.sort((a, b) => a.id - b.id);
   await writeEvents(
     sql,
-    created.map((job) => ({
-      at,
-      entity: 'job',
-      entityId: String(job.id),
-      campaign: parent.campaign,
-      task: parent.task,
-      instanceId: parent.instanceId,
-      from: null,
-      to: 'idle',
-      reason: null,
-      by,
-      configHash: parent.configHash,
-      data: { index: job.index, attempt: job.attempt, ...data },
-    })),
+    created.map((job) => jobCreatedEvent(parent, job, by, at, data)),
   );
   return created;
 }

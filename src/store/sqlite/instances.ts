@@ -10,6 +10,7 @@ import type {
   InstanceStart,
   NewInstance,
 } from '../contract.ts';
+import { instanceEvent as instanceRecord } from '../records.ts';
 import type { Coordination } from './coordination.ts';
 import { INSTANCE_COLUMNS, type InstanceRow, toInstance } from './rows.ts';
 import {
@@ -85,20 +86,7 @@ export function instanceOps(
     by: string,
     data: NewEvent['data'],
   ): void {
-    writeEvent({
-      at: i.updatedAt,
-      entity: 'instance',
-      entityId: String(i.id),
-      campaign: i.campaign,
-      task: i.task,
-      instanceId: i.id,
-      from,
-      to: i.status,
-      reason: i.reason,
-      by,
-      configHash: i.configHash,
-      data,
-    });
+    writeEvent(instanceRecord(i, from, by, data));
   }
 
   /** The current row, checked against the caller's `from` (the compare of compare-and-set). */

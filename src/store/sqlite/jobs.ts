@@ -2,6 +2,7 @@ import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } fro
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, JobStatus } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
+import { checkFields, jobChangedEvent } from '../records.ts';
 import type { Coordination } from './coordination.ts';
 import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
 import { type Db, jsonList, type NewEvent } from './shared.ts';
@@ -18,13 +19,6 @@ export interface JobCount {
   status: JobStatus;
   claimed: boolean;
   count: number;
-}
-
-function checkFields(fields: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(fields)) {
-    const ok = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
-    if (!ok) throw new InvalidInputError(`fields.${key}`, 'must be a finite number or a string');
-  }
 }
 
 /** Jobs: claiming, state changes, reported fields and outputs. */
@@ -115,20 +109,7 @@ export function jobOps(
       instanceAttempt: job.instanceAttempt,
       configHash: configHash.get(job.instanceId) ?? null,
     };
-    writeEvent({
-      at: c.at,
-      entity: 'job',
-      entityId: String(id),
-      campaign: job.campaign,
-      task: job.task,
-      instanceId: job.instanceId,
-      from: c.from,
-      to: c.to,
-      reason: c.reason,
-      by: c.by,
-      configHash: parent.configHash,
-      data: { index: job.index, attempt: job.attempt, exitCode: job.exitCode },
-    });
+    writeEvent(jobChangedEvent(job, c, parent.configHash));
     // The next attempt runs where the failed one did, whatever executor the caller names.
     const retry =
       c.retry === undefined
