@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.ts';
 import type { Campaign } from '../model/campaign.ts';
 import type { EventRecord, Instance, InstanceStatus, Job } from '../model/types.ts';
-import type { JobChange } from './contract.ts';
+import type { InstanceChange, InstanceStart, JobChange } from './contract.ts';
 
 /**
  * What every backend records for each change, so that the history reads the
@@ -9,6 +9,48 @@ import type { JobChange } from './contract.ts';
  */
 
 export type NewEvent = Omit<EventRecord, 'id'>;
+
+/**
+ * The instance after `c`, or null when nothing changes (`waiting → waiting`
+ * with the same reason). A reprocess (`→ new`) starts a new attempt, whose
+ * configuration is not known yet.
+ */
+export function instanceAfter(before: Instance, c: InstanceChange): Instance | null {
+  if (c.from === 'waiting' && c.to === 'waiting' && before.reason === c.reason) return null;
+  const reprocess = c.to === 'new';
+  return {
+    ...before,
+    status: c.to,
+    reason: c.reason,
+    attempt: reprocess ? before.attempt + 1 : before.attempt,
+    configHash: reprocess ? null : before.configHash,
+    updatedAt: c.at,
+  };
+}
+
+/** The instance once started with the configuration `s` names. */
+export function instanceStarted(before: Instance, s: InstanceStart): Instance {
+  return {
+    ...before,
+    status: 'processing',
+    reason: s.reason,
+    configHash: s.configHash,
+    updatedAt: s.at,
+  };
+}
+
+/** The job after `c`: it started when it turned running, ended when it turned done or failed. */
+export function jobAfter(before: Job, c: JobChange): Job {
+  const ended = c.to === 'done' || c.to === 'failed';
+  return {
+    ...before,
+    status: c.to,
+    reason: c.reason,
+    exitCode: c.exitCode === undefined ? before.exitCode : c.exitCode,
+    startedAt: c.to === 'running' ? c.at : before.startedAt,
+    endedAt: ended ? c.at : before.endedAt,
+  };
+}
 
 /** The instance a new job belongs to, as recorded on the job and its event. */
 export interface JobParent {

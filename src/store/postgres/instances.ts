@@ -10,7 +10,7 @@ import type {
   InstanceStart,
   NewInstance,
 } from '../contract.ts';
-import { instanceEvent } from '../records.ts';
+import { instanceAfter, instanceEvent, instanceStarted } from '../records.ts';
 import { instanceColumns, limitOf } from './columns.ts';
 import { checkFence, writeCursor } from './coordination.ts';
 import { type Db, RetryTransaction, type Sql } from './db.ts';
@@ -173,16 +173,8 @@ export function instanceOps(db: Db) {
       return db.tx('transitionInstance', async (sql) => {
         await checkFence(sql, c.fence);
         const before = await current(sql, id, c.from);
-        if (c.from === 'waiting' && c.to === 'waiting' && before.reason === c.reason) return before;
-        const reprocess = c.to === 'new';
-        const after: Instance = {
-          ...before,
-          status: c.to,
-          reason: c.reason,
-          attempt: reprocess ? before.attempt + 1 : before.attempt,
-          configHash: reprocess ? null : before.configHash,
-          updatedAt: c.at,
-        };
+        const after = instanceAfter(before, c);
+        if (after === null) return before;
         await update(sql, after);
         await writeEvents(sql, [instanceEvent(after, c.from, c.by, c.data ?? null)]);
         return after;
@@ -197,13 +189,7 @@ export function instanceOps(db: Db) {
           'INSERT INTO configs (hash, json) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING',
           [s.configHash, JSON.stringify(s.config ?? null)],
         );
-        const instance: Instance = {
-          ...before,
-          status: 'processing',
-          reason: s.reason,
-          configHash: s.configHash,
-          updatedAt: s.at,
-        };
+        const instance = instanceStarted(before, s);
         await update(sql, instance);
         await writeEvents(sql, [instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length })]);
         const parent = {

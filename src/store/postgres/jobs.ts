@@ -2,7 +2,7 @@ import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } fro
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
-import { checkFields, jobChangedEvent } from '../records.ts';
+import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
 import { checkFence } from './coordination.ts';
 import type { Db } from './db.ts';
@@ -98,15 +98,7 @@ export function jobOps(db: Db) {
         if (row === undefined) throw new NotFoundError('job', id);
         if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
         const { configHash, ...before } = row;
-        const ended = c.to === 'done' || c.to === 'failed';
-        const job: Job = {
-          ...before,
-          status: c.to,
-          reason: c.reason,
-          exitCode: c.exitCode === undefined ? before.exitCode : c.exitCode,
-          startedAt: c.to === 'running' ? c.at : before.startedAt,
-          endedAt: ended ? c.at : before.endedAt,
-        };
+        const job = jobAfter(before, c);
         await sql.query(
           'UPDATE jobs SET status = $2, reason = $3, exit_code = $4, started_at = $5, ended_at = $6 WHERE id = $1',
           [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],

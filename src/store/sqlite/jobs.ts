@@ -2,7 +2,7 @@ import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } fro
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, JobStatus } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
-import { checkFields, jobChangedEvent } from '../records.ts';
+import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import type { Coordination } from './coordination.ts';
 import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
 import { type Db, jsonList, type NewEvent } from './shared.ts';
@@ -92,15 +92,7 @@ export function jobOps(
     const row = byId.get(id);
     if (row === undefined) throw new NotFoundError('job', id);
     if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
-    const ended = c.to === 'done' || c.to === 'failed';
-    const job: Job = {
-      ...toJob(row),
-      status: c.to,
-      reason: c.reason,
-      exitCode: c.exitCode === undefined ? row.exit_code : c.exitCode,
-      startedAt: c.to === 'running' ? c.at : row.started_at,
-      endedAt: ended ? c.at : row.ended_at,
-    };
+    const job = jobAfter(toJob(row), c);
     update.run(job.status, job.reason, job.exitCode, job.startedAt, job.endedAt, id, c.from);
     const parent = {
       instanceId: job.instanceId,
