@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { FencedError, StaleStateError, StoreUnavailableError } from '../src/errors.ts';
@@ -8,8 +8,9 @@ import { runStoreConformance } from '../src/store/conformance.ts';
 import type { FeedCursor, StateStore } from '../src/store/contract.ts';
 import { openStore } from '../src/store/open.ts';
 import { createPostgresStore } from '../src/store/postgres/index.ts';
-import { assertNoLeaksAtEnd, sleep } from './helpers.ts';
+import { assertNoLeaksAtEnd, sleep, tempDir } from './helpers.ts';
 import { PostgresServer, postgresMissing } from './services/postgres.ts';
+import { raceFourProcesses } from './store-race.ts';
 
 const skip = postgresMissing() ?? false;
 const T0 = 1_700_000_000_000;
@@ -252,20 +253,15 @@ describe('PostgreSQL store', { skip }, () => {
       try {
         // The schema first, so the racers only race on data.
         await (await createPostgresStore(url)).close();
-        const results = await Promise.all(['p1', 'p2', 'p3', 'p4'].map((me) => racer(url, me)));
-        const sum = (k: 'created' | 'waited' | 'started') => results.reduce((n, r) => n + r[k], 0);
-        assert.deepEqual([sum('created'), sum('waited'), sum('started')], [50, 50, 50]);
-        const claimed = results.flatMap((r) => r.claimed);
-        assert.equal(claimed.length, 100);
-        assert.equal(new Set(claimed).size, 100, 'no job claimed twice');
-        const store = await createPostgresStore(url);
-        try {
-          assert.equal(await store.countRuns(), 50);
-          const events = await store.listEvents({ entity: 'instance' });
-          assert.equal(events.length, 150, 'new, waiting and processing once per instance');
-        } finally {
-          await store.close();
-        }
+        await raceFourProcesses(
+          {
+            module: new URL('../src/store/postgres/index.ts', import.meta.url).href,
+            factory: 'createPostgresStore',
+            target: url,
+          },
+          join(tempDir(), 'go'),
+          () => createPostgresStore(url),
+        );
       } finally {
         await dropSchema(url);
       }
@@ -315,64 +311,3 @@ describe('PostgreSQL store', { skip }, () => {
     });
   });
 });
-
-const RACER = `
-const { createPostgresStore } = await import(process.env.STORE_MODULE);
-const { StaleStateError } = await import(process.env.ERRORS_MODULE);
-const me = process.env.RACER;
-const store = await createPostgresStore(process.env.STORE_URL);
-const numbers = Array.from({ length: 50 }, (_, i) => i + 1);
-await store.upsertRuns(numbers.map((run) => ({ run })), me);
-const made = await store.createInstances(
-  numbers.map((r) => ({ campaign: 'prompt', task: 'reco', groupKey: 'run:' + r, runs: [r] })),
-  me,
-);
-const won = { created: made.length, waited: 0, started: 0, claimed: [] };
-const ignoreStale = async (f) => {
-  try { await f(); return true; } catch (e) { if (e instanceof StaleStateError) return false; throw e; }
-};
-for (const inst of await store.findInstances({ task: 'reco' })) {
-  if (await ignoreStale(() => store.transitionInstance(inst.id, { from: 'new', to: 'waiting', reason: me, by: me, at: 1 }))) won.waited++;
-  const job = { index: 0, attempt: 1, executor: 'local', input: null, notBefore: null };
-  const start = { from: 'waiting', configHash: 'h', config: {}, jobs: [job, { ...job, index: 1 }], reason: null, by: me, at: 2 };
-  if (await ignoreStale(() => store.startInstance(inst.id, start))) won.started++;
-}
-won.claimed = await store.claimJobs((await store.activeJobs()).map((j) => j.id), { owner: me, ttlMs: 60000 });
-await store.close();
-process.stdout.write(JSON.stringify(won) + '\\n');
-`;
-
-interface Won {
-  created: number;
-  waited: number;
-  started: number;
-  claimed: number[];
-}
-
-/** A separate process on the same schema, as a second controller or `autoctrl job report` is. */
-function racer(url: string, me: string): Promise<Won> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', RACER], {
-    env: {
-      ...process.env,
-      STORE_MODULE: new URL('../src/store/postgres/index.ts', import.meta.url).href,
-      ERRORS_MODULE: new URL('../src/errors.ts', import.meta.url).href,
-      STORE_URL: url,
-      RACER: me,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  return new Promise((resolve, reject) => {
-    child.on('close', (code) => {
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Won);
-      else reject(new Error(`racer ${me} exited ${code}: ${err}`));
-    });
-  });
-}
