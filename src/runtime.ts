@@ -29,8 +29,6 @@ export interface RuntimeOptions {
   now?: () => number;
 }
 
-/** A standby takes over within twice this after the leader dies without a word. */
-export const DEFAULT_LEASE_TTL_MS = 6_000;
 
 export async function openExecutors(
   deployment: Deployment,
@@ -51,7 +49,7 @@ export async function openRuntime(deployment: Deployment, opts: RuntimeOptions):
   const store = await openStore(deployment.store, opts.logger);
   try {
     const executors = await openExecutors(deployment, opts.logger);
-    const leaseTtlMs = opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    const leaseTtlMs = opts.leaseTtlMs ?? deployment.engine.leaseTtlMs;
     const ctx: EngineContext = {
       deployment,
       store,

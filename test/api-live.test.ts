@@ -97,16 +97,21 @@ describe('live streams', () => {
     assert.match(event.at, /^\d{4}-\d\d-\d\dT/);
     await until(async () => w.server.hub.listeners === 0, 5000, 'the hub to drop the client');
 
-    const head = Number(last.id);
+    const all = await w.rt.store.readFeed(null, { limit: 100_000, kinds: ['event'] });
+    const fourthLast = all.items.at(-4);
+    assert.ok(fourthLast);
     const resumed = await readSse(
-      await w.req('/api/events/stream', { headers: { 'last-event-id': String(head - 3) } }),
+      await w.req('/api/events/stream', { headers: { 'last-event-id': fourthLast.cursor } }),
       (m) => m.length >= 3,
     );
     assert.deepEqual(
-      resumed.map((m) => Number(m.id)),
-      [head - 2, head - 1, head],
+      resumed.map((m) => m.id),
+      all.items.slice(-3).map((i) => i.cursor),
       'the missed events, in order, once',
     );
+    assert.equal(resumed.at(-1)?.id, last.id);
+    const bad = await w.req('/api/events/stream', { headers: { 'last-event-id': 'x:y' } });
+    assert.equal(bad.status, 400);
   });
 
   it('drops a client that goes away, and leaves nothing open when the server closes', async () => {

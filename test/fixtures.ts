@@ -42,7 +42,7 @@ export function deployment(
     store: `sqlite:${join(dir, 'state.db')}`,
     dataDir: join(dir, 'data'),
     server: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1:0' },
-    engine: { intervalMs: 60_000 },
+    engine: { intervalMs: 60_000, leaseTtlMs: 6_000 },
     executors: { local: { type: 'local', options: { slots } } },
     sources: {},
     tasks: tasks.map((t) => ({ ...t, cwd: t.cwd === '/' ? dir : t.cwd })),

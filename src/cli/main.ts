@@ -5,6 +5,7 @@ import { registerCampaign } from './campaign.ts';
 import { registerDemo } from './demo.ts';
 import { registerInit } from './init.ts';
 import { registerJobReport } from './job-report.ts';
+import { registerMigrate } from './migrate.ts';
 import { registerOutputs } from './outputs.ts';
 import { registerPass } from './pass.ts';
 import { registerReprocess } from './reprocess.ts';
@@ -27,6 +28,7 @@ for (const register of [
   registerInit,
   registerValidate,
   registerServe,
+  registerMigrate,
   registerPass,
   registerRuns,
   registerStatus,
@@ -45,12 +47,15 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+const STORE_UNUSABLE = new Set(['store_schema_newer', 'store_unavailable', 'unknown_store']);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof AutoctrlError) {
     process.stderr.write(`autoctrl: ${err.message}\n`);
-    process.exit(1);
+    // A store that cannot be used is the deployment's problem, not a runtime failure.
+    process.exit(STORE_UNUSABLE.has(err.code) ? 2 : 1);
   }
   throw err;
 }

@@ -17,6 +17,8 @@ const DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
   engineIntervalMs: 30_000,
+  // A standby takes over within twice this after the leader dies without a word.
+  leaseTtlMs: 6_000,
   sourceIntervalMs: 60_000,
   retryDelayMs: 30_000,
 } as const;
@@ -108,7 +110,10 @@ export function resolveDeployment(
           }
         : {}),
     },
-    engine: { intervalMs: parsed.engine?.interval ?? DEFAULTS.engineIntervalMs },
+    engine: {
+      intervalMs: parsed.engine?.interval ?? DEFAULTS.engineIntervalMs,
+      leaseTtlMs: parsed.engine?.lease_ttl ?? DEFAULTS.leaseTtlMs,
+    },
     executors,
     sources,
     tasks: topoOrder(tasks),

@@ -167,7 +167,12 @@ export const fileSchema = z.strictObject({
         .nullish(),
     })
     .nullish(),
-  engine: z.strictObject({ interval: duration('positive').nullish() }).nullish(),
+  engine: z
+    .strictObject({
+      interval: duration('positive').nullish(),
+      lease_ttl: duration('positive').nullish(),
+    })
+    .nullish(),
   executors: z
     .record(z.string(), pluggable)
     .refine(

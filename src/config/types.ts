@@ -82,6 +82,8 @@ export interface DiskArea {
 export interface EngineConfig {
   /** Time between timer-driven passes (triggers run passes at once regardless). */
   intervalMs: number;
+  /** How long the engine lease lasts unrenewed (`engine.lease_ttl`). */
+  leaseTtlMs: number;
 }
 
 export interface ExecutorConfig {

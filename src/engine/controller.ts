@@ -2,6 +2,7 @@ import { CursorConflictError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import type { Source } from '../sources/contract.ts';
 import type { PassResult } from './engine.ts';
+import { StoreOutage } from './outage.ts';
 import { SourceHealth } from './source-health.ts';
 
 /**
@@ -19,6 +20,8 @@ export class Controller {
   private stopped = false;
   private passing: Promise<unknown> = Promise.resolve();
   private readonly health: SourceHealth;
+  private readonly outage: StoreOutage;
+  private retry: NodeJS.Timeout | null = null;
   lastPass: PassResult | null = null;
   /** The last pass that did some work, for health: a leader that stopped working is noticed. */
   lastBusyPass: PassResult | null = null;
@@ -28,6 +31,7 @@ export class Controller {
     private readonly sources: ReadonlyMap<string, Source>,
   ) {
     this.health = new SourceHealth(rt.engine.ctx);
+    this.outage = new StoreOutage(rt.engine.ctx.logger);
   }
 
   start(): void {
@@ -71,9 +75,23 @@ export class Controller {
    */
   trigger(opts: { full?: boolean } = {}): void {
     if (this.stopped) return;
-    this.passing = this.rt.engine.pass({ full: opts.full ?? false }).catch((err: unknown) => {
+    this.passing = this.rt.engine.pass({ full: opts.full ?? false }).then(
+      () => this.outage.succeeded(),
+      (err: unknown) => this.passFailed(err),
+    );
+  }
+
+  private passFailed(err: unknown): void {
+    const delay = this.outage.failed(err);
+    if (delay === null) {
       this.rt.engine.ctx.logger.error({ err }, 'pass failed; retrying at the next trigger');
-    });
+      return;
+    }
+    if (this.retry !== null || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.trigger({ full: true });
+    }, delay);
   }
 
   /** Renews the lease between passes, or takes it when the leader is gone. */
@@ -81,7 +99,8 @@ export class Controller {
     try {
       await this.rt.engine.holdLease();
     } catch (err) {
-      this.rt.engine.ctx.logger.warn({ err }, 'could not reach the store for the engine lease');
+      if (this.outage.failed(err) === null)
+        this.rt.engine.ctx.logger.warn({ err }, 'could not take or renew the engine lease');
     }
   }
 
@@ -132,6 +151,7 @@ export class Controller {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     if (this.wake !== null) clearTimeout(this.wake);
+    if (this.retry !== null) clearTimeout(this.retry);
     this.unwatch?.();
     await this.passing;
     for (const s of this.sources.values()) await s.close?.();

@@ -1,10 +1,16 @@
 import type { Logger } from '../logger.ts';
 import type { EventRecord } from '../model/types.ts';
-import type { StateStore } from '../store/contract.ts';
+import type { FeedCursor, StateStore } from '../store/contract.ts';
+
+/** An event with the change-feed position that resumes right after it. */
+export interface FedEvent {
+  event: EventRecord;
+  cursor: FeedCursor;
+}
 
 export interface Subscriber {
-  /** New events, ascending by id, each delivered once. */
-  deliver(events: readonly EventRecord[]): void;
+  /** New events, in change-feed order, each delivered once. */
+  deliver(events: readonly EventRecord[], fed: readonly FedEvent[]): void;
   /** A heartbeat (SSE comment) so proxies keep the connection. */
   beat?(): void;
   /** The hub is closing (the server stops). */
@@ -14,7 +20,7 @@ export interface Subscriber {
 const PAGE = 500;
 
 /**
- * One loop per server reading the event log (`listEvents({ afterId })` every
+ * One loop per server reading the store's change feed (events only, every
  * `pollMs`) and fanning out to every live stream: the cost of watching is the
  * same for one client as for a hundred, and other processes' writes (a job's
  * `autoctrl job report`, another controller) are seen too. The loop runs only
@@ -26,7 +32,7 @@ export class EventHub {
   readonly #pollMs: number;
   readonly #heartbeatMs: number;
   readonly #subs = new Set<Subscriber>();
-  #lastId = 0;
+  #cursor: FeedCursor = '';
   #started: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #beat: NodeJS.Timeout | null = null;
@@ -50,17 +56,17 @@ export class EventHub {
   }
 
   /**
-   * Adds a subscriber and resolves with the id of the last event already in
-   * the log: everything after it reaches the subscriber live.
+   * Adds a subscriber and resolves with the feed position it starts from:
+   * everything after it reaches the subscriber live.
    */
-  async subscribe(sub: Subscriber): Promise<number> {
+  async subscribe(sub: Subscriber): Promise<FeedCursor> {
     if (this.#closed) throw new Error('the event hub is closed');
     this.#subs.add(sub);
     if (this.#started === null) {
       this.#started = this.#start();
     }
     await this.#started;
-    return this.#lastId;
+    return this.#cursor;
   }
 
   unsubscribe(sub: Subscriber): void {
@@ -78,9 +84,9 @@ export class EventHub {
 
   async #start(): Promise<void> {
     const generation = this.#generation;
-    const head = await lastEventId(this.#store);
+    const head = await this.#store.feedHead();
     if (generation !== this.#generation || this.#closed) return;
-    this.#lastId = head;
+    this.#cursor = head;
     if (this.#subs.size === 0) {
       this.#started = null;
       return;
@@ -109,37 +115,19 @@ export class EventHub {
     this.#timer = null;
     let full = false;
     try {
-      const events = await this.#store.listEvents({ afterId: this.#lastId, limit: PAGE });
-      const last = events.at(-1);
-      if (last !== undefined) {
-        this.#lastId = last.id;
-        for (const s of this.#subs) s.deliver(events);
+      const page = await this.#store.readFeed(this.#cursor, { limit: PAGE, kinds: ['event'] });
+      this.#cursor = page.cursor;
+      const fed = page.items.flatMap((i) =>
+        i.kind === 'event' ? [{ event: i.event, cursor: i.cursor }] : [],
+      );
+      if (fed.length > 0) {
+        const events = fed.map((f) => f.event);
+        for (const s of this.#subs) s.deliver(events, fed);
       }
-      full = events.length === PAGE;
+      full = page.items.length === PAGE;
     } catch (err) {
       this.#logger.warn({ err }, 'reading the event log for live streams failed; retrying');
     }
     if (this.#timer === null && this.#beat !== null) this.#schedule(full ? 0 : this.#pollMs);
   }
-}
-
-/**
- * The id of the newest event, found with a few primary-key probes
- * (exponential then binary search over `afterId`), so the store contract
- * needs no method for it.
- */
-export async function lastEventId(store: StateStore): Promise<number> {
-  // Whether some event has an id ≥ id + 1: monotone, so searchable.
-  const after = async (id: number) =>
-    (await store.listEvents({ afterId: id, limit: 1 })).length > 0;
-  if (!(await after(0))) return 0;
-  let hi = 1;
-  while (await after(hi)) hi *= 2;
-  let lo = 1;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (await after(mid - 1)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }

@@ -299,10 +299,12 @@ export type FeedCursor = string;
 
 export type FeedKind = 'run' | 'event' | 'sample';
 
-export type FeedItem =
+/** One item of the feed, with the cursor that resumes right after it. */
+export type FeedItem = { cursor: FeedCursor } & (
   | { kind: 'run'; run: Run }
   | { kind: 'event'; event: EventRecord }
-  | { kind: 'sample'; sample: FieldSample };
+  | { kind: 'sample'; sample: FieldSample }
+);
 
 /** One value a job reported for one of its fields, at one time. */
 export interface FieldSample {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { InvalidInputError } from '../../errors.ts';
 import type { EventRecord } from '../../model/types.ts';
 import type { ServerContext } from '../context.ts';
-import type { Subscriber } from '../hub.ts';
+import type { FedEvent, Subscriber } from '../hub.ts';
 import { presentEvent } from '../present.ts';
 import { type Api, intParam, limitParam } from '../route.ts';
 import { eventSchema } from '../schemas.ts';
@@ -52,44 +53,63 @@ export function eventRoutes(api: Api, ctx: ServerContext): void {
       path: '/api/events/stream',
       summary: 'Every new event, live, as Server-Sent Events',
       description:
-        'Each event as `id: <event id>`, `event: <entity>`, `data: <Event JSON>`. Resumes after `Last-Event-ID` (or `?after=`) with the events missed; `: ping` comments keep the connection.',
+        'Each event as `id: <change-feed position>`, `event: <entity>`, `data: <Event JSON>`. Resumes after `Last-Event-ID` (or `?after=`) with the events missed, in commit order, each once; `: ping` comments keep the connection.',
       access: 'read',
       query: z.object({
-        after: intParam.optional().describe('resume after this event id (as Last-Event-ID)'),
+        after: z
+          .string()
+          .max(200)
+          .optional()
+          .describe('resume after this position (the `id:` of a message, as Last-Event-ID)'),
       }),
       produces: 'text/event-stream',
     },
     async (c, { query }) => {
-      const header = c.req.header('last-event-id');
-      const resume = header !== undefined && /^\d+$/.test(header) ? Number(header) : query.after;
-      let sent = resume ?? Number.POSITIVE_INFINITY;
-      let backlog: EventRecord[] | null = [];
-      const send = (events: readonly EventRecord[]) => {
-        for (const e of events) {
-          if (e.id <= sent) continue;
-          stream.send({ id: e.id, event: e.entity, data: jsonOf(e) });
-          sent = e.id;
+      const resume = c.req.header('last-event-id') ?? query.after;
+      if (resume !== undefined) {
+        await store.readFeed(resume, { limit: 1, kinds: ['event'] }).catch((err: unknown) => {
+          throw new InvalidInputError(
+            'Last-Event-ID',
+            `"${resume}" is not a position of this store's feed`,
+            {
+              cause: err,
+            },
+          );
+        });
+      }
+      // Event ids are unique: what the backfill sent is not sent again when the live feed overlaps it.
+      const sentIds = new Set<number>();
+      let backlog: FedEvent[] | null = [];
+      const send = (fed: readonly FedEvent[], backfill: boolean) => {
+        for (const { event, cursor } of fed) {
+          if (sentIds.has(event.id)) continue;
+          if (backfill) sentIds.add(event.id);
+          stream.send({ id: cursor, event: event.entity, data: jsonOf(event) });
         }
       };
       const sub: Subscriber = {
         // Live events wait while the missed ones are read from the store, so the order holds.
-        deliver: (events) => (backlog === null ? send(events) : backlog.push(...events)),
+        deliver: (_events, fed) => (backlog === null ? send(fed, false) : backlog.push(...fed)),
         beat: () => stream.comment('ping'),
         close: () => stream.close(),
       };
       const { response, stream } = openSse(() => ctx.hub.unsubscribe(sub));
       stream.comment('connected');
-      const head = await ctx.hub.subscribe(sub);
-      if (sent === Number.POSITIVE_INFINITY) sent = head;
-      while (sent < head && !stream.closed) {
-        const page = await store.listEvents({ afterId: sent, limit: BACKFILL_PAGE });
-        const upTo = page.filter((e) => e.id <= head);
-        send(upTo);
-        if (page.length < BACKFILL_PAGE || upTo.length < page.length) break;
+      await ctx.hub.subscribe(sub);
+      let cursor = resume ?? null;
+      while (cursor !== null && !stream.closed) {
+        const page = await store.readFeed(cursor, { limit: BACKFILL_PAGE, kinds: ['event'] });
+        send(
+          page.items.flatMap((i) =>
+            i.kind === 'event' ? [{ event: i.event, cursor: i.cursor }] : [],
+          ),
+          true,
+        );
+        cursor = page.items.length < BACKFILL_PAGE ? null : page.cursor;
       }
       const waiting = backlog;
       backlog = null;
-      send(waiting);
+      send(waiting, false);
       return response;
     },
   );

@@ -15,7 +15,7 @@ interface SampleRow {
   at: number;
 }
 
-type Positioned = { pos: number; item: FeedItem };
+type Unplaced<T> = T extends unknown ? Omit<T, 'cursor'> : never;
 
 /** How often the watcher asks whether another connection committed: the wake-up latency bound. */
 const WATCH_EVERY_MS = 20;
@@ -46,7 +46,7 @@ export function feedOps(db: Db, file: string) {
   const head = db.prepare<[], number>('SELECT pos FROM feed_counter WHERE id = 1').pluck();
 
   const read = db.transaction((after: number, limit: number, kinds: ReadonlySet<FeedKind>) => {
-    const found: Positioned[] = [];
+    const found: Array<{ pos: number; item: Unplaced<FeedItem> }> = [];
     if (kinds.has('run'))
       for (const r of runs.all(after, limit))
         found.push({ pos: r.seq, item: { kind: 'run', run: toRun(r) } });
@@ -71,10 +71,12 @@ export function feedOps(db: Db, file: string) {
           },
         });
     found.sort((a, b) => a.pos - b.pos);
-    const page = found.slice(0, limit);
+    const page = found
+      .slice(0, limit)
+      .map((p) => ({ ...p, item: { ...p.item, cursor: String(p.pos) } }));
     const last = page.at(-1);
     const cursor = page.length === limit && last !== undefined ? last.pos : (head.get() ?? 0);
-    return { items: page.map((p) => p.item), cursor: String(cursor) };
+    return { items: page.map((p) => p.item as FeedItem), cursor: String(cursor) };
   });
 
   const listeners = new Set<() => void>();
