@@ -73,7 +73,7 @@ export function coordinationOps(db: Db) {
         await writeCursor(sql, { key, value });
       }),
     compareAndSetCursor: (key: string, expected: string | null, value: string): Promise<boolean> =>
-      db.tx('compareAndSetCursor', (sql) => casCursor(sql, key, expected, value)),
+      db.auto('compareAndSetCursor', (sql) => casCursor(sql, key, expected, value)),
     ensureCursor: (key: string, value: string): Promise<string> =>
       db.tx('ensureCursor', async (sql) => {
         const res = await sql.query<{ value: string }>(

@@ -130,6 +130,14 @@ export class Db {
     });
   }
 
+  /**
+   * `fn` on the pool, outside a transaction: for writes of one statement,
+   * atomic on their own, without the two round trips of BEGIN and COMMIT.
+   */
+  async auto<T>(what: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.#retrying(what, () => fn(this.pool));
+  }
+
   /** One statement outside a transaction (reads). */
   async query<R extends pg.QueryResultRow>(
     what: string,

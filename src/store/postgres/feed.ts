@@ -56,7 +56,9 @@ interface FeedRow {
   item: Record<string, unknown> | null;
 }
 
-function toItem(kind: FeedKind, item: Record<string, unknown>): FeedItem {
+type Unplaced<T> = T extends unknown ? Omit<T, 'cursor'> : never;
+
+function toItem(kind: FeedKind, item: Record<string, unknown>): Unplaced<FeedItem> {
   switch (kind) {
     case 'run':
       return { kind, run: item as unknown as Extract<FeedItem, { kind: 'run' }>['run'] };
@@ -89,8 +91,8 @@ export function feedOps(db: Db) {
       let last: Position | undefined;
       for (const r of rows) {
         if (r.tx === null || r.pos === null || r.kind === null || r.item === null) continue;
-        items.push(toItem(r.kind, r.item));
         last = { tx: BigInt(r.tx), pos: BigInt(r.pos) };
+        items.push({ ...toItem(r.kind, r.item), cursor: format(last) } as FeedItem);
       }
       // A short page passes over everything known committed, whatever kinds were asked for.
       const head: Position = { tx: BigInt(rows[0]?.xmin ?? '0'), pos: 0n };

@@ -48,7 +48,7 @@ export function historyOps(db: Db) {
         ],
       ),
     appendEvent: async (e: NewEvent): Promise<number> => {
-      const [id] = await db.tx('appendEvent', (sql) => writeEvents(sql, [e]));
+      const [id] = await db.auto('appendEvent', (sql) => writeEvents(sql, [e]));
       if (id === undefined) throw new Error('appendEvent: the insert returned no id');
       return id;
     },

@@ -5,7 +5,7 @@ import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.t
 import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
 import { checkFence } from './coordination.ts';
-import type { Db } from './db.ts';
+import type { Db, Sql } from './db.ts';
 import { writeEvents, writeJobs } from './writers.ts';
 
 const JOBS = `SELECT ${jobColumns('j')} FROM jobs j`;
@@ -41,9 +41,8 @@ export function jobOps(db: Db) {
          FROM jobs j WHERE ${ACTIVE} GROUP BY 1, 2, 3, 4`,
       ),
     /** Locked rows another claimer holds are skipped: it is claiming them. */
-    claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> =>
-      db.tx('claimJobs', async (sql) => {
-        await checkFence(sql, fence);
+    claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> => {
+      const claim = async (sql: Sql) => {
         const res = await sql.query<{ id: number }>(
           `UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
            WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
@@ -52,12 +51,19 @@ export function jobOps(db: Db) {
           [[...new Set(ids)], c.owner, c.ttlMs],
         );
         return res.rows.map((r) => r.id).sort((a, b) => a - b);
-      }),
+      };
+      // Unfenced, the one UPDATE is the whole transaction.
+      if (fence === undefined) return db.auto('claimJobs', claim);
+      return db.tx('claimJobs', async (sql) => {
+        await checkFence(sql, fence);
+        return claim(sql);
+      });
+    },
     setJobSubmitted: (
       id: number,
       s: { owner: string; executorId: string; logPath: string | null },
     ): Promise<void> =>
-      db.tx('setJobSubmitted', async (sql) => {
+      db.auto('setJobSubmitted', async (sql) => {
         const res = await sql.query<{ updated: boolean; holder: string | null }>(
           `WITH u AS (UPDATE jobs SET executor_id = $2, log_path = $3, submitted_at = now_ms()
                       WHERE id = $1 AND claimed_by = $4 RETURNING id)
@@ -69,7 +75,7 @@ export function jobOps(db: Db) {
         if (!row.updated) throw new ClaimLostError(id, s.owner, row.holder);
       }),
     releaseClaims: (jobs: readonly { id: number; owner: string }[]): Promise<number[]> =>
-      db.tx('releaseClaims', async (sql) => {
+      db.auto('releaseClaims', async (sql) => {
         const res = await sql.query<{ id: number }>(
           `UPDATE jobs j SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
            FROM unnest($1::bigint[], $2::text[]) AS r(id, owner)
@@ -121,51 +127,35 @@ export function jobOps(db: Db) {
         return { job, retry: retry ?? null };
       });
     },
+    /**
+     * One statement, so one round trip per report: fields merged in place (concurrent
+     * reports of one job each add theirs), samples in the order the job gave its
+     * fields (json, not jsonb), outputs.
+     */
     recordJobData: async (id: number, data: JobData): Promise<JobHead> => {
       const fields = data.fields ?? {};
       checkFields(fields);
-      return db.tx('recordJobData', async (sql) => {
-        const keys = Object.keys(fields);
-        type Head = JobHead & { instanceId: number };
-        const columns = 'id, status, attempt, instance_id AS "instanceId"';
-        // Merged in place: concurrent reports of one job each add their fields.
-        const res =
-          keys.length > 0
-            ? await sql.query<Head>(
-                `UPDATE jobs SET fields = fields || $2::jsonb WHERE id = $1 RETURNING ${columns}`,
-                [id, JSON.stringify(fields)],
-              )
-            : await sql.query<Head>(`SELECT ${columns} FROM jobs WHERE id = $1`, [id]);
-        const head = res.rows[0];
-        if (head === undefined) throw new NotFoundError('job', id);
-        if (keys.length > 0) {
-          // json, not jsonb: samples keep the order the job reported its fields in.
-          await sql.query(
-            `INSERT INTO job_samples (job_id, key, num, text, at)
-             SELECT $1, k, CASE WHEN json_typeof(v) = 'number' THEN (v #>> '{}')::double precision END,
-               CASE WHEN json_typeof(v) = 'string' THEN v #>> '{}' END, $3
-             FROM json_each($2::json) AS f(k, v)`,
-            [id, JSON.stringify(fields), data.at],
-          );
-        }
-        const outputs = data.outputs ?? [];
-        if (outputs.length > 0) {
-          await sql.query(
-            `INSERT INTO outputs (job_id, instance_id, path, kind, meta, created_at)
-             SELECT $1, $2, x.path, x.kind, coalesce(x.meta, '{}'), $4
-             FROM jsonb_to_recordset($3::jsonb) AS x(path text, kind text, meta jsonb)`,
-            [
-              id,
-              head.instanceId,
-              JSON.stringify(
-                outputs.map((o) => ({ path: o.path, kind: o.kind ?? null, meta: o.meta ?? {} })),
-              ),
-              data.at,
-            ],
-          );
-        }
-        return { id: head.id, status: head.status, attempt: head.attempt };
-      });
+      const outputs = (data.outputs ?? []).map((o) => ({
+        path: o.path,
+        kind: o.kind ?? null,
+        meta: o.meta ?? {},
+      }));
+      const [head] = await db.query<JobHead>(
+        'recordJobData',
+        `WITH j AS (UPDATE jobs SET fields = fields || $2::text::jsonb WHERE id = $1
+                    RETURNING id, status, attempt, instance_id),
+         s AS (INSERT INTO job_samples (job_id, key, num, text, at)
+               SELECT j.id, f.k, CASE WHEN json_typeof(f.v) = 'number' THEN (f.v #>> '{}')::double precision END,
+                 CASE WHEN json_typeof(f.v) = 'string' THEN f.v #>> '{}' END, $3
+               FROM j, json_each($2::text::json) AS f(k, v)),
+         o AS (INSERT INTO outputs (job_id, instance_id, path, kind, meta, created_at)
+               SELECT j.id, j.instance_id, x.path, x.kind, coalesce(x.meta, '{}'), $3
+               FROM j, jsonb_to_recordset($4::jsonb) AS x(path text, kind text, meta jsonb))
+         SELECT id, status, attempt FROM j`,
+        [id, JSON.stringify(fields), data.at, JSON.stringify(outputs)],
+      );
+      if (head === undefined) throw new NotFoundError('job', id);
+      return head;
     },
   };
 }
