@@ -71,18 +71,15 @@ export class PostgresServer {
   }
 
   async #boot(): Promise<void> {
-    const { uid, gid } = userIds('postgres');
-    chownSync(this.dir, uid, gid);
     writeFileSync(this.passwordFile, `${this.password}\n`, { mode: 0o600 });
-    chownSync(this.passwordFile, uid, gid);
+    if (isRoot()) {
+      const { uid, gid } = userIds('postgres');
+      chownSync(this.dir, uid, gid);
+      chownSync(this.passwordFile, uid, gid);
+    }
     const data = join(this.dir, 'data');
     execFileSync(
-      'runuser',
-      [
-        '-u',
-        'postgres',
-        '--',
-        join(BIN, 'initdb'),
+      ...asPostgres(join(BIN, 'initdb'), [
         '-D',
         data,
         '-U',
@@ -94,16 +91,11 @@ export class PostgresServer {
         '--no-sync',
         '-E',
         'UTF8',
-      ],
+      ]),
       { stdio: 'pipe' },
     );
     const child = spawn(
-      'runuser',
-      [
-        '-u',
-        'postgres',
-        '--',
-        join(BIN, 'postgres'),
+      ...asPostgres(join(BIN, 'postgres'), [
         '-D',
         data,
         '-p',
@@ -120,7 +112,7 @@ export class PostgresServer {
         'full_page_writes=off',
         '-c',
         'max_connections=200',
-      ],
+      ]),
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     this.#child = child;
@@ -183,6 +175,13 @@ export class PostgresServer {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** initdb and postgres refuse to run as root: as root, they run as the `postgres` user. */
+function asPostgres(command: string, args: string[]): [string, string[]] {
+  return isRoot() ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
 }
 
 function userIds(name: string): { uid: number; gid: number } {

@@ -139,7 +139,10 @@ export function coordinationOps(db: Db) {
           name,
         ])
       )[0] ?? null,
-    clock: async (): Promise<number> =>
-      (await db.query<{ now: number }>('clock', 'SELECT now_ms() AS now'))[0]?.now ?? Date.now(),
+    clock: async (): Promise<number> => {
+      const [row] = await db.query<{ now: number }>('clock', 'SELECT now_ms() AS now');
+      if (row === undefined) throw new Error('clock: SELECT now_ms() returned no row');
+      return row.now;
+    },
   };
 }

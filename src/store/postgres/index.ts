@@ -1,8 +1,9 @@
+import { AutoctrlError, StoreUnavailableError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../logger.ts';
 import type { StateStore } from '../contract.ts';
 import { campaignOps } from './campaigns.ts';
 import { coordinationOps } from './coordination.ts';
-import { Db } from './db.ts';
+import { Db, reasonOf } from './db.ts';
 import { feedOps } from './feed.ts';
 import { historyOps } from './history.ts';
 import { instanceOps } from './instances.ts';
@@ -49,7 +50,16 @@ export async function createPostgresStore(
         await db.end();
       },
     };
-    await store.migrate();
+    try {
+      await store.migrate();
+    } catch (err) {
+      if (err instanceof AutoctrlError) throw err;
+      // No rights to create the schema or its tables, mostly: still one line, no stack.
+      const reason = `cannot migrate schema ${target.schema}: ${reasonOf(err)}`;
+      throw new StoreUnavailableError(target.host, target.port, target.database, reason, {
+        cause: err,
+      });
+    }
     logger.debug({ store: redactUrl(url) }, 'PostgreSQL store open');
     return store;
   } catch (err) {
