@@ -140,3 +140,23 @@ export class StoreSchemaNewerError extends AutoctrlError {
     );
   }
 }
+
+/**
+ * The store's server cannot be used: unreachable, a wrong database or user,
+ * refused credentials. One line naming where it looked, never the password.
+ */
+export class StoreUnavailableError extends AutoctrlError {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly database: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'store_unavailable',
+      `cannot use the PostgreSQL store at ${host}:${port}, database ${database}: ${reason}; check that the server runs there, the database exists, and the user and password (PGPASSWORD or password_file) are right`,
+      options,
+    );
+  }
+}

@@ -4,6 +4,11 @@ import type { StateStore } from './contract.ts';
 
 type StoreLoader = (url: string, logger: Logger) => Promise<StateStore>;
 
+async function openPostgres(url: string, logger: Logger): Promise<StateStore> {
+  const { createPostgresStore } = await import('./postgres/index.ts');
+  return createPostgresStore(url, { logger });
+}
+
 /**
  * Store kinds by URL scheme. Each is imported only when a deployment names
  * it, so a SQLite deployment never loads a PostgreSQL driver.
@@ -13,6 +18,8 @@ const storeKinds: Record<string, StoreLoader> = {
     const { createSqliteStore } = await import('./sqlite/index.ts');
     return createSqliteStore(url.slice('sqlite:'.length), { logger });
   },
+  postgres: openPostgres,
+  postgresql: openPostgres,
 };
 
 export class UnknownStoreError extends AutoctrlError {

@@ -1,6 +1,7 @@
 import { CampaignExistsError } from '../../errors.ts';
 import type { Campaign, CampaignCounts, RunSelection } from '../../model/campaign.ts';
 import { INSTANCE_STATUSES, JOB_STATUSES, type Run } from '../../model/types.ts';
+import { campaignEvent } from '../records.ts';
 import { RUN_COLUMNS, type RunRow, toRun } from './rows.ts';
 import type { Db, NewEvent } from './shared.ts';
 
@@ -86,26 +87,7 @@ export function campaignOps(db: Db, writeEvent: (e: NewEvent) => number) {
       c.createdBy,
     );
     if (res.changes === 0) throw new CampaignExistsError(c.name);
-    writeEvent({
-      at: c.createdAt,
-      entity: 'campaign',
-      entityId: c.name,
-      campaign: c.name,
-      task: null,
-      instanceId: null,
-      from: null,
-      to: 'created',
-      reason: null,
-      by: c.createdBy,
-      configHash: null,
-      data: {
-        runs: c.runs.length,
-        selection: c.selection,
-        tasks: c.tasks,
-        overrides: c.overrides,
-        share: c.share,
-      },
-    });
+    writeEvent(campaignEvent(c));
     return c;
   });
 

@@ -10,6 +10,7 @@ import type {
   InstanceStart,
   NewInstance,
 } from '../contract.ts';
+import { instanceAfter, instanceEvent as instanceRecord, instanceStarted } from '../records.ts';
 import type { Coordination } from './coordination.ts';
 import { INSTANCE_COLUMNS, type InstanceRow, toInstance } from './rows.ts';
 import {
@@ -85,20 +86,7 @@ export function instanceOps(
     by: string,
     data: NewEvent['data'],
   ): void {
-    writeEvent({
-      at: i.updatedAt,
-      entity: 'instance',
-      entityId: String(i.id),
-      campaign: i.campaign,
-      task: i.task,
-      instanceId: i.id,
-      from,
-      to: i.status,
-      reason: i.reason,
-      by,
-      configHash: i.configHash,
-      data,
-    });
+    writeEvent(instanceRecord(i, from, by, data));
   }
 
   /** The current row, checked against the caller's `from` (the compare of compare-and-set). */
@@ -153,16 +141,8 @@ export function instanceOps(
     coord.checkFence(c.fence);
     const row = current(id, c.from);
     const before = toInstance(row);
-    if (c.from === 'waiting' && c.to === 'waiting' && row.reason === c.reason) return before;
-    const reprocess = c.to === 'new';
-    const after: Instance = {
-      ...before,
-      status: c.to,
-      reason: c.reason,
-      attempt: reprocess ? before.attempt + 1 : before.attempt,
-      configHash: reprocess ? null : before.configHash,
-      updatedAt: c.at,
-    };
+    const after = instanceAfter(before, c);
+    if (after === null) return before;
     update.run(after.status, after.reason, after.attempt, after.configHash, c.at, id, c.from);
     instanceEvent(after, c.from, c.by, c.data ?? null);
     return after;
@@ -172,13 +152,7 @@ export function instanceOps(
     coord.checkFence(s.fence);
     const before = toInstance(current(id, s.from));
     putConfig.run(s.configHash, JSON.stringify(s.config ?? null));
-    const instance: Instance = {
-      ...before,
-      status: 'processing',
-      reason: s.reason,
-      configHash: s.configHash,
-      updatedAt: s.at,
-    };
+    const instance = instanceStarted(before, s);
     update.run('processing', s.reason, instance.attempt, s.configHash, s.at, id, s.from);
     instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length });
     const parent = {

@@ -2,6 +2,7 @@ import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } fro
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, JobStatus } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
+import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import type { Coordination } from './coordination.ts';
 import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
 import { type Db, jsonList, type NewEvent } from './shared.ts';
@@ -18,13 +19,6 @@ export interface JobCount {
   status: JobStatus;
   claimed: boolean;
   count: number;
-}
-
-function checkFields(fields: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(fields)) {
-    const ok = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
-    if (!ok) throw new InvalidInputError(`fields.${key}`, 'must be a finite number or a string');
-  }
 }
 
 /** Jobs: claiming, state changes, reported fields and outputs. */
@@ -98,15 +92,7 @@ export function jobOps(
     const row = byId.get(id);
     if (row === undefined) throw new NotFoundError('job', id);
     if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
-    const ended = c.to === 'done' || c.to === 'failed';
-    const job: Job = {
-      ...toJob(row),
-      status: c.to,
-      reason: c.reason,
-      exitCode: c.exitCode === undefined ? row.exit_code : c.exitCode,
-      startedAt: c.to === 'running' ? c.at : row.started_at,
-      endedAt: ended ? c.at : row.ended_at,
-    };
+    const job = jobAfter(toJob(row), c);
     update.run(job.status, job.reason, job.exitCode, job.startedAt, job.endedAt, id, c.from);
     const parent = {
       instanceId: job.instanceId,
@@ -115,20 +101,7 @@ export function jobOps(
       instanceAttempt: job.instanceAttempt,
       configHash: configHash.get(job.instanceId) ?? null,
     };
-    writeEvent({
-      at: c.at,
-      entity: 'job',
-      entityId: String(id),
-      campaign: job.campaign,
-      task: job.task,
-      instanceId: job.instanceId,
-      from: c.from,
-      to: c.to,
-      reason: c.reason,
-      by: c.by,
-      configHash: parent.configHash,
-      data: { index: job.index, attempt: job.attempt, exitCode: job.exitCode },
-    });
+    writeEvent(jobChangedEvent(job, c, parent.configHash));
     // The next attempt runs where the failed one did, whatever executor the caller names.
     const retry =
       c.retry === undefined

@@ -1,61 +1,10 @@
-import { InvalidInputError } from '../../errors.ts';
-import type { Meta, Run, RunInput } from '../../model/types.ts';
+import type { Run, RunInput } from '../../model/types.ts';
 import type { CursorWrite, Fence } from '../contract.ts';
+import { type NewEvent, runEvent } from '../records.ts';
+import { applyRunInput, canonicalMeta, foldRunInputs, runDiff } from '../run-changes.ts';
 import type { Coordination } from './coordination.ts';
 import { RUN_COLUMNS, type RunRow, toRun } from './rows.ts';
-import { type Db, jsonList, limitOf, type NewEvent } from './shared.ts';
-
-type RunField = Exclude<keyof Run, 'run' | 'seq'>;
-const RUN_FIELDS: readonly RunField[] = ['fill', 'start', 'end', 'lumi', 'type', 'meta'];
-
-/** Meta with sorted keys, so that the same content always compares equal. */
-function canonicalMeta(meta: Meta): string {
-  return JSON.stringify(
-    Object.fromEntries(Object.entries(meta).sort(([a], [b]) => (a < b ? -1 : 1))),
-  );
-}
-
-/** Inputs for one run folded together (later values win), runs ascending. */
-function fold(inputs: readonly RunInput[]): RunInput[] {
-  const byRun = new Map<number, RunInput>();
-  for (const input of inputs) {
-    if (!Number.isSafeInteger(input.run)) {
-      throw new InvalidInputError('run', `${String(input.run)} is not an integer run number`);
-    }
-    const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-    byRun.set(input.run, { ...byRun.get(input.run), ...defined } as RunInput);
-  }
-  return [...byRun.values()].sort((a, b) => a.run - b.run);
-}
-
-/**
- * The run after applying `input`: an absent (undefined) field keeps the known
- * value, an explicit null clears it.
- */
-function apply(old: Run | undefined, input: RunInput): Run {
-  const pick = <K extends RunField>(k: K): Run[K] =>
-    (input[k] === undefined ? (old?.[k] ?? null) : input[k]) as Run[K];
-  return {
-    run: input.run,
-    fill: pick('fill'),
-    start: pick('start'),
-    end: pick('end'),
-    lumi: pick('lumi'),
-    type: pick('type'),
-    meta: input.meta ?? old?.meta ?? {},
-    seq: old?.seq ?? 0,
-  };
-}
-
-function diff(old: Run, next: Run): Record<string, [unknown, unknown]> {
-  const changes: Record<string, [unknown, unknown]> = {};
-  for (const k of RUN_FIELDS) {
-    const same =
-      k === 'meta' ? canonicalMeta(old.meta) === canonicalMeta(next.meta) : old[k] === next[k];
-    if (!same) changes[k] = [old[k], next[k]];
-  }
-  return changes;
-}
+import { type Db, jsonList, limitOf } from './shared.ts';
 
 /** Runs. */
 export function runOps(
@@ -94,11 +43,11 @@ export function runOps(
     coord.writeCursor(o.cursor);
     const added: number[] = [];
     const changed: number[] = [];
-    for (const input of fold(inputs)) {
+    for (const input of foldRunInputs(inputs)) {
       const row = one.get(input.run);
       const old = row === undefined ? undefined : toRun(row);
-      const next = apply(old, input);
-      const changes = old === undefined ? null : diff(old, next);
+      const next = applyRunInput(old, input);
+      const changes = old === undefined ? null : runDiff(old, next);
       if (changes !== null && Object.keys(changes).length === 0) continue;
       write.run(
         next.run,
@@ -111,20 +60,7 @@ export function runOps(
         nextPos(),
       );
       (changes === null ? added : changed).push(next.run);
-      writeEvent({
-        at,
-        entity: 'run',
-        entityId: String(next.run),
-        campaign: null,
-        task: null,
-        instanceId: null,
-        from: null,
-        to: changes === null ? 'added' : 'changed',
-        reason: null,
-        by,
-        configHash: null,
-        data: changes,
-      });
+      writeEvent(runEvent(next.run, changes, by, at));
     }
     return { added, changed };
   });

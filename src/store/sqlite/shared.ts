@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { EventRecord } from '../../model/types.ts';
+import type { NewEvent } from '../records.ts';
 
 export type Db = Database.Database;
 
@@ -81,7 +81,7 @@ export function whereClause(where: readonly string[]): string {
   return where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
 }
 
-export type NewEvent = Omit<EventRecord, 'id'>;
+export type { NewEvent };
 
 /**
  * The next change-feed position. Callers run it inside their write

@@ -1,15 +1,7 @@
 import type { Job } from '../../model/types.ts';
 import type { NewJob } from '../contract.ts';
+import { type JobParent, jobCreatedEvent } from '../records.ts';
 import type { Db, NewEvent } from './shared.ts';
-
-/** The instance a new job belongs to, as recorded on the job and its event. */
-export interface JobParent {
-  instanceId: number;
-  campaign: string;
-  task: string;
-  instanceAttempt: number;
-  configHash: string | null;
-}
 
 /**
  * Creates an idle, unclaimed job and its creation event. Callers run it inside
@@ -43,20 +35,9 @@ export function jobWriter(db: Db, writeEvent: (e: NewEvent) => number) {
         at,
       ).lastInsertRowid,
     );
-    writeEvent({
-      at,
-      entity: 'job',
-      entityId: String(id),
-      campaign: parent.campaign,
-      task: parent.task,
-      instanceId: parent.instanceId,
-      from: null,
-      to: 'idle',
-      reason: null,
-      by,
-      configHash: parent.configHash,
-      data: { index: job.index, attempt: job.attempt, ...data },
-    });
+    writeEvent(
+      jobCreatedEvent(parent, { id, index: job.index, attempt: job.attempt }, by, at, data),
+    );
     return {
       id,
       instanceId: parent.instanceId,

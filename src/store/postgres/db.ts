@@ -1,0 +1,174 @@
+import pg from 'pg';
+import { StoreUnavailableError, TransientStoreError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { PostgresTarget } from './url.ts';
+
+/** What store operations run their SQL on: a pooled client inside a transaction. */
+export type Sql = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * Thrown inside a transaction to have it rolled back and run again: a
+ * concurrent writer made a row this one needs (a membership) between its
+ * check and its insert.
+ */
+export class RetryTransaction extends Error {}
+
+const RETRIES = 5;
+
+// SQLSTATEs worth another try: serialization failure, deadlock, admin
+// shutdown, crash shutdown, cannot connect now, and every connection exception.
+const TRANSIENT_CODES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300']);
+const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+
+export function isTransient(err: unknown): boolean {
+  if (err instanceof RetryTransaction) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (TRANSIENT_CODES.has(code) || code.startsWith('08') || TRANSIENT_ERRNOS.has(code))
+      return true;
+  }
+  // node-postgres reports a pool wait that timed out, and a socket closed under a query, by message only.
+  return /timeout exceeded when trying to connect|Connection terminated/i.test(err.message);
+}
+
+const INT8 = 20;
+const NUMERIC = 1700;
+const INT8_ARRAY = 1016;
+
+/**
+ * Counts and ids are bigint on the server; as numbers they stay exact up to
+ * 2^53, far beyond what a store holds. xid8 stays a string (feed cursors).
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
+    if (oid === INT8_ARRAY) {
+      // Array type ids are not in the driver's TypeId list, though it parses them.
+      const byOid = pg.types.getTypeParser as (oid: number) => (v: string) => (string | null)[];
+      const strings = byOid(oid);
+      return (v: string) => strings(v).map(Number);
+    }
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export function connectionConfig(t: PostgresTarget): pg.ClientConfig {
+  return {
+    host: t.host,
+    port: t.port,
+    database: t.database,
+    user: t.user,
+    password: t.password,
+    // search_path at connection start: no extra round trip, and every pooled connection has it.
+    options: `-c search_path=${pg.escapeIdentifier(t.schema)}`,
+    types,
+    application_name: 'autoctrl',
+    connectionTimeoutMillis: 5_000,
+  };
+}
+
+/** A one-line reason from a driver error: no stack, no parameters, no password. */
+export function reasonOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  const first = err.message.split('\n')[0] ?? '';
+  return typeof code === 'string' && !first.includes(code) ? `${first} (${code})` : first;
+}
+
+/**
+ * The pool and the transaction runner every operation goes through:
+ * transient failures are retried with backoff, then surface as
+ * `TransientStoreError` with the driver's error as cause.
+ */
+export class Db {
+  readonly pool: pg.Pool;
+  readonly target: PostgresTarget;
+  readonly #logger: Logger;
+
+  constructor(target: PostgresTarget, logger: Logger) {
+    this.target = target;
+    this.#logger = logger;
+    this.pool = new pg.Pool({ ...connectionConfig(target), max: 8, idleTimeoutMillis: 30_000 });
+    // An idle client whose server went away: the pool drops it; without a listener Node would crash.
+    this.pool.on('error', (err) => {
+      this.#logger.warn({ err: reasonOf(err) }, 'PostgreSQL store: idle connection lost');
+    });
+  }
+
+  /** The first connection: a server that cannot be used gives one line naming where it looked. */
+  async check(): Promise<void> {
+    try {
+      const client = await this.pool.connect();
+      client.release();
+    } catch (err) {
+      const t = this.target;
+      throw new StoreUnavailableError(t.host, t.port, t.database, reasonOf(err), { cause: err });
+    }
+  }
+
+  /** Runs `fn` in one transaction (READ COMMITTED; row locks make the compare-and-sets safe). */
+  async tx<T>(what: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.#retrying(what, async () => {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = rollbackErr as Error;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    });
+  }
+
+  /**
+   * `fn` on the pool, outside a transaction: for writes of one statement,
+   * atomic on their own, without the two round trips of BEGIN and COMMIT.
+   */
+  async auto<T>(what: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.#retrying(what, () => fn(this.pool));
+  }
+
+  /** One statement outside a transaction (reads). */
+  async query<R extends pg.QueryResultRow>(
+    what: string,
+    text: string,
+    params: unknown[] = [],
+  ): Promise<R[]> {
+    return this.#retrying(what, async () => (await this.pool.query<R>(text, params)).rows);
+  }
+
+  async #retrying<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        if (n + 1 >= RETRIES) {
+          throw new TransientStoreError(`PostgreSQL store: ${what} (${reasonOf(err)})`, {
+            cause: err,
+          });
+        }
+        const wait = 10 * 2 ** n + Math.random() * 10;
+        this.#logger.debug(
+          { what, attempt: n + 1, wait, err: reasonOf(err) },
+          'retrying store transaction',
+        );
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,213 @@
+import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import { assertInstanceTransition } from '../../model/transitions.ts';
+import type { Instance, InstanceStatus } from '../../model/types.ts';
+import type {
+  Cell,
+  CursorWrite,
+  Fence,
+  InstanceChange,
+  InstanceQuery,
+  InstanceStart,
+  NewInstance,
+} from '../contract.ts';
+import { instanceAfter, instanceEvent, instanceStarted } from '../records.ts';
+import { instanceColumns, limitOf } from './columns.ts';
+import { checkFence, writeCursor } from './coordination.ts';
+import { type Db, RetryTransaction, type Sql } from './db.ts';
+import { writeEvents, writeJobs } from './writers.ts';
+
+const INSTANCES = `SELECT ${instanceColumns('i')} FROM instances i`;
+
+/** The locked current row, checked against the caller's `from` (the compare of compare-and-set). */
+async function current(sql: Sql, id: number, from: InstanceStatus): Promise<Instance> {
+  const row = (await sql.query<Instance>(`${INSTANCES} WHERE i.id = $1 FOR UPDATE`, [id])).rows[0];
+  if (row === undefined) throw new NotFoundError('instance', id);
+  if (row.status !== from) throw new StaleStateError('instance', id, from, row.status);
+  return row;
+}
+
+async function update(sql: Sql, i: Instance): Promise<void> {
+  await sql.query(
+    'UPDATE instances SET status = $2, reason = $3, attempt = $4, config_hash = $5, updated_at = $6 WHERE id = $1',
+    [i.id, i.status, i.reason, i.attempt, i.configHash, i.updatedAt],
+  );
+}
+
+/**
+ * The new instances of `list` a store may create, in order: within one call,
+ * as between calls, a (campaign, task) group key or run is taken by the first.
+ */
+function candidates(list: readonly NewInstance[]): NewInstance[] {
+  const taken = new Set<string>();
+  const out: NewInstance[] = [];
+  for (const n of list) {
+    const runs = [...new Set(n.runs)].sort((a, b) => a - b);
+    if (runs.length === 0)
+      throw new InvalidInputError('runs', `instance ${n.groupKey} covers no run`);
+    const keys = [
+      `g\0${n.campaign}\0${n.task}\0${n.groupKey}`,
+      ...runs.map((r) => `r\0${n.campaign}\0${n.task}\0${r}`),
+    ];
+    if (keys.some((k) => taken.has(k))) continue;
+    for (const k of keys) taken.add(k);
+    out.push({ ...n, runs });
+  }
+  return out;
+}
+
+/** Instances, their run memberships and the configurations they ran with. */
+export function instanceOps(db: Db) {
+  return {
+    createInstances: async (
+      list: readonly NewInstance[],
+      by: string,
+      opts: { cursor?: CursorWrite; fence?: Fence } = {},
+    ): Promise<Instance[]> => {
+      const wanted = candidates(list);
+      return db.tx('createInstances', async (sql) => {
+        await checkFence(sql, opts.fence);
+        await writeCursor(sql, opts.cursor);
+        if (wanted.length === 0) return [];
+        const members = wanted.flatMap((n) =>
+          n.runs.map((run) => ({ c: n.campaign, t: n.task, run })),
+        );
+        const present = await sql.query<{ c: string; t: string; run: number }>(
+          `SELECT m.campaign AS c, m.task AS t, m.run FROM memberships m
+           JOIN jsonb_to_recordset($1::jsonb) AS x(c text, t text, run bigint)
+             ON m.campaign = x.c AND m.task = x.t AND m.run = x.run`,
+          [JSON.stringify(members)],
+        );
+        const busy = new Set(present.rows.map((m) => `${m.c}\0${m.t}\0${m.run}`));
+        const fresh = wanted.filter(
+          (n) => !n.runs.some((r) => busy.has(`${n.campaign}\0${n.task}\0${r}`)),
+        );
+        if (fresh.length === 0) return [];
+        const at = Date.now();
+        const created = (
+          await sql.query<Instance>(
+            `INSERT INTO instances AS i (campaign, task, group_key, runs, first_run, status, attempt, created_at, updated_at)
+             SELECT x.campaign, x.task, x.group_key, x.runs, x.runs[1], 'new', 1, $2, $2
+             FROM jsonb_to_recordset($1::jsonb) AS x(campaign text, task text, group_key text, runs bigint[])
+             ON CONFLICT (campaign, task, group_key) DO NOTHING
+             RETURNING ${instanceColumns('i')}`,
+            [
+              JSON.stringify(
+                fresh.map((n) => ({
+                  campaign: n.campaign,
+                  task: n.task,
+                  group_key: n.groupKey,
+                  runs: n.runs,
+                })),
+              ),
+              at,
+            ],
+          )
+        ).rows.sort((a, b) => a.id - b.id);
+        if (created.length === 0) return [];
+        const added = await sql.query(
+          `INSERT INTO memberships (campaign, task, run, instance_id, status)
+           SELECT i.campaign, i.task, unnest(i.runs), i.id, 'new' FROM instances i WHERE i.id = ANY($1)
+           ON CONFLICT DO NOTHING`,
+          [created.map((i) => i.id)],
+        );
+        // A concurrent writer took one of these runs under another group key since the check.
+        if (added.rowCount !== created.reduce((n, i) => n + i.runs.length, 0))
+          throw new RetryTransaction();
+        await writeEvents(
+          sql,
+          created.map((i) => instanceEvent(i, null, by, null)),
+        );
+        return created;
+      });
+    },
+    getInstance: async (id: number): Promise<Instance | null> =>
+      (await db.query<Instance>('getInstance', `${INSTANCES} WHERE i.id = $1`, [id]))[0] ?? null,
+    getInstances: (ids: readonly number[]): Promise<Instance[]> =>
+      db.query<Instance>('getInstances', `${INSTANCES} WHERE i.id = ANY($1) ORDER BY i.id`, [ids]),
+    instancesByStatus: (campaign: string, task: string, statuses: readonly InstanceStatus[]) =>
+      db.query<Instance>(
+        'instancesByStatus',
+        `${INSTANCES} WHERE i.campaign = $1 AND i.task = $2 AND i.status = ANY($3) ORDER BY i.id`,
+        [campaign, task, statuses],
+      ),
+    instancesForRuns: (campaign: string, task: string, runs: readonly number[]) =>
+      db.query<Instance>(
+        'instancesForRuns',
+        `${INSTANCES} WHERE i.id IN (SELECT m.instance_id FROM memberships m
+           WHERE m.campaign = $1 AND m.task = $2 AND m.run = ANY($3)) ORDER BY i.id`,
+        [campaign, task, runs],
+      ),
+    findInstances: (q: InstanceQuery): Promise<Instance[]> => {
+      // A NULL parameter switches its condition off; a run range goes through memberships.
+      const ranged = q.runFrom !== undefined || q.runTo !== undefined;
+      return db.query<Instance>(
+        'findInstances',
+        `${INSTANCES} WHERE ($1::text IS NULL OR i.campaign = $1) AND ($2::text IS NULL OR i.task = $2)
+           AND ($3::text[] IS NULL OR i.status = ANY($3))
+           AND (NOT $4 OR i.id IN (SELECT m.instance_id FROM memberships m WHERE m.run >= $5 AND m.run <= $6
+             AND ($1::text IS NULL OR m.campaign = $1) AND ($2::text IS NULL OR m.task = $2)))
+         ORDER BY i.first_run, i.task, i.id LIMIT $7`,
+        [
+          q.campaign ?? null,
+          q.task ?? null,
+          q.statuses ?? null,
+          ranged,
+          q.runFrom ?? Number.MIN_SAFE_INTEGER,
+          q.runTo ?? Number.MAX_SAFE_INTEGER,
+          limitOf(q.limit),
+        ],
+      );
+    },
+    cellsForRuns: (campaign: string, runs: readonly number[]): Promise<Cell[]> =>
+      // Status from the membership (kept by trigger); a reason only where one can matter.
+      db.query<Cell>(
+        'cellsForRuns',
+        `SELECT m.run, m.task, m.instance_id AS "instanceId", m.status,
+           CASE WHEN m.status = 'done' THEN NULL
+                ELSE (SELECT i.reason FROM instances i WHERE i.id = m.instance_id) END AS reason
+         FROM memberships m WHERE m.campaign = $1 AND m.run = ANY($2) ORDER BY m.run, m.task`,
+        [campaign, runs],
+      ),
+    transitionInstance: async (id: number, c: InstanceChange): Promise<Instance> => {
+      assertInstanceTransition(id, c.from, c.to);
+      return db.tx('transitionInstance', async (sql) => {
+        await checkFence(sql, c.fence);
+        const before = await current(sql, id, c.from);
+        const after = instanceAfter(before, c);
+        if (after === null) return before;
+        await update(sql, after);
+        await writeEvents(sql, [instanceEvent(after, c.from, c.by, c.data ?? null)]);
+        return after;
+      });
+    },
+    startInstance: async (id: number, s: InstanceStart) => {
+      assertInstanceTransition(id, s.from, 'processing');
+      return db.tx('startInstance', async (sql) => {
+        await checkFence(sql, s.fence);
+        const before = await current(sql, id, s.from);
+        await sql.query(
+          'INSERT INTO configs (hash, json) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING',
+          [s.configHash, JSON.stringify(s.config ?? null)],
+        );
+        const instance = instanceStarted(before, s);
+        await update(sql, instance);
+        await writeEvents(sql, [instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length })]);
+        const parent = {
+          instanceId: id,
+          campaign: instance.campaign,
+          task: instance.task,
+          instanceAttempt: instance.attempt,
+          configHash: s.configHash,
+        };
+        const jobs = await writeJobs(sql, parent, s.jobs, s.by, s.at);
+        return { instance, jobs };
+      });
+    },
+    getConfig: async (hash: string): Promise<unknown | null> =>
+      (
+        await db.query<{ json: unknown }>('getConfig', 'SELECT json FROM configs WHERE hash = $1', [
+          hash,
+        ])
+      )[0]?.json ?? null,
+  };
+}

@@ -1,0 +1,161 @@
+import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import { assertJobTransition } from '../../model/transitions.ts';
+import type { Job } from '../../model/types.ts';
+import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
+import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
+import { jobColumns } from './columns.ts';
+import { checkFence } from './coordination.ts';
+import type { Db, Sql } from './db.ts';
+import { writeEvents, writeJobs } from './writers.ts';
+
+const JOBS = `SELECT ${jobColumns('j')} FROM jobs j`;
+// The literal condition is what lets the planner use the partial index.
+const ACTIVE = "j.status IN ('idle', 'running')";
+
+type JobData = Parameters<StateStore['recordJobData']>[1];
+type JobCount = Awaited<ReturnType<StateStore['activeJobCounts']>>[number];
+
+/** Jobs: claiming, state changes, reported fields and outputs. */
+export function jobOps(db: Db) {
+  return {
+    getJob: async (id: number): Promise<Job | null> =>
+      (await db.query<Job>('getJob', `${JOBS} WHERE j.id = $1`, [id]))[0] ?? null,
+    jobsForInstance: (instanceId: number): Promise<Job[]> =>
+      db.query<Job>('jobsForInstance', `${JOBS} WHERE j.instance_id = $1 ORDER BY j.id`, [
+        instanceId,
+      ]),
+    jobsForInstances: (ids: readonly number[]): Promise<Job[]> =>
+      db.query<Job>('jobsForInstances', `${JOBS} WHERE j.instance_id = ANY($1) ORDER BY j.id`, [
+        ids,
+      ]),
+    activeJobs: (executor?: string): Promise<Job[]> =>
+      db.query<Job>(
+        'activeJobs',
+        `${JOBS} WHERE ${ACTIVE} AND ($1::text IS NULL OR j.executor = $1) ORDER BY j.id`,
+        [executor ?? null],
+      ),
+    activeJobCounts: (): Promise<JobCount[]> =>
+      db.query<JobCount>(
+        'activeJobCounts',
+        `SELECT j.executor, j.campaign, j.status, j.claimed_by IS NOT NULL AS claimed, count(*) AS count
+         FROM jobs j WHERE ${ACTIVE} GROUP BY 1, 2, 3, 4`,
+      ),
+    /** Locked rows another claimer holds are skipped: it is claiming them. */
+    claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> => {
+      const claim = async (sql: Sql) => {
+        const res = await sql.query<{ id: number }>(
+          `UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
+           WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
+                        FOR UPDATE SKIP LOCKED)
+           RETURNING id`,
+          [[...new Set(ids)], c.owner, c.ttlMs],
+        );
+        return res.rows.map((r) => r.id).sort((a, b) => a - b);
+      };
+      // Unfenced, the one UPDATE is the whole transaction.
+      if (fence === undefined) return db.auto('claimJobs', claim);
+      return db.tx('claimJobs', async (sql) => {
+        await checkFence(sql, fence);
+        return claim(sql);
+      });
+    },
+    setJobSubmitted: (
+      id: number,
+      s: { owner: string; executorId: string; logPath: string | null },
+    ): Promise<void> =>
+      db.auto('setJobSubmitted', async (sql) => {
+        const res = await sql.query<{ updated: boolean; holder: string | null }>(
+          `WITH u AS (UPDATE jobs SET executor_id = $2, log_path = $3, submitted_at = now_ms()
+                      WHERE id = $1 AND claimed_by = $4 RETURNING id)
+           SELECT EXISTS (SELECT 1 FROM u) AS updated, j.claimed_by AS holder FROM jobs j WHERE j.id = $1`,
+          [id, s.executorId, s.logPath, s.owner],
+        );
+        const row = res.rows[0];
+        if (row === undefined) throw new NotFoundError('job', id);
+        if (!row.updated) throw new ClaimLostError(id, s.owner, row.holder);
+      }),
+    releaseClaims: (jobs: readonly { id: number; owner: string }[]): Promise<number[]> =>
+      db.auto('releaseClaims', async (sql) => {
+        const res = await sql.query<{ id: number }>(
+          `UPDATE jobs j SET claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL
+           FROM unnest($1::bigint[], $2::text[]) AS r(id, owner)
+           WHERE j.id = r.id AND j.claimed_by = r.owner AND j.executor_id IS NULL AND j.status = 'idle'
+           RETURNING j.id`,
+          [jobs.map((j) => j.id), jobs.map((j) => j.owner)],
+        );
+        return res.rows.map((r) => r.id).sort((a, b) => a - b);
+      }),
+    transitionJob: async (id: number, c: JobChange): Promise<{ job: Job; retry: Job | null }> => {
+      assertJobTransition(id, c.from, c.to);
+      if (c.retry !== undefined && c.to !== 'failed') {
+        throw new InvalidInputError(
+          'retry',
+          `job ${id}: a retry is created only when the job fails, not on ${c.to}`,
+        );
+      }
+      return db.tx('transitionJob', async (sql) => {
+        const row = (
+          await sql.query<Job & { configHash: string | null }>(
+            `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
+             FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
+            [id],
+          )
+        ).rows[0];
+        if (row === undefined) throw new NotFoundError('job', id);
+        if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
+        const { configHash, ...before } = row;
+        const job = jobAfter(before, c);
+        await sql.query(
+          'UPDATE jobs SET status = $2, reason = $3, exit_code = $4, started_at = $5, ended_at = $6 WHERE id = $1',
+          [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
+        );
+        await writeEvents(sql, [jobChangedEvent(job, c, configHash)]);
+        const parent = {
+          instanceId: job.instanceId,
+          campaign: job.campaign,
+          task: job.task,
+          instanceAttempt: job.instanceAttempt,
+          configHash,
+        };
+        // The next attempt runs where the failed one did, whatever executor the caller names.
+        const [retry] =
+          c.retry === undefined
+            ? []
+            : await writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
+                retryOf: id,
+              });
+        return { job, retry: retry ?? null };
+      });
+    },
+    /**
+     * One statement, so one round trip per report: fields merged in place (concurrent
+     * reports of one job each add theirs), samples in the order the job gave its
+     * fields (json, not jsonb), outputs.
+     */
+    recordJobData: async (id: number, data: JobData): Promise<JobHead> => {
+      const fields = data.fields ?? {};
+      checkFields(fields);
+      const outputs = (data.outputs ?? []).map((o) => ({
+        path: o.path,
+        kind: o.kind ?? null,
+        meta: o.meta ?? {},
+      }));
+      const [head] = await db.query<JobHead>(
+        'recordJobData',
+        `WITH j AS (UPDATE jobs SET fields = fields || $2::text::jsonb WHERE id = $1
+                    RETURNING id, status, attempt, instance_id),
+         s AS (INSERT INTO job_samples (job_id, key, num, text, at)
+               SELECT j.id, f.k, CASE WHEN json_typeof(f.v) = 'number' THEN (f.v #>> '{}')::double precision END,
+                 CASE WHEN json_typeof(f.v) = 'string' THEN f.v #>> '{}' END, $3
+               FROM j, json_each($2::text::json) AS f(k, v)),
+         o AS (INSERT INTO outputs (job_id, instance_id, path, kind, meta, created_at)
+               SELECT j.id, j.instance_id, x.path, x.kind, coalesce(x.meta, '{}'), $3
+               FROM j, jsonb_to_recordset($4::jsonb) AS x(path text, kind text, meta jsonb))
+         SELECT id, status, attempt FROM j`,
+        [id, JSON.stringify(fields), data.at, JSON.stringify(outputs)],
+      );
+      if (head === undefined) throw new NotFoundError('job', id);
+      return head;
+    },
+  };
+}

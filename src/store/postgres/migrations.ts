@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { StoreSchemaNewerError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { Db, Sql } from './db.ts';
+import { SCHEMA_V1 } from './schema.ts';
+
+/**
+ * Numbered schema migrations. A released migration is never edited: a change
+ * is a new entry, so every store reaches the same schema by the same path.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  { version: 1, name: 'initial schema', sql: SCHEMA_V1 },
+];
+
+const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));
+
+/**
+ * Applies pending migrations in one transaction under a database-wide
+ * advisory lock: controllers starting together take turns (also those of
+ * other schemas, which may be creating the shared pg_trgm extension), and
+ * the later ones find nothing left to do.
+ */
+export async function migrate(db: Db, logger: Logger): Promise<{ from: number; to: number }> {
+  const { schema, host, port, database } = db.target;
+  return db.tx('migrate', async (sql) => {
+    await sql.query("SELECT pg_advisory_xact_lock(hashtext('autoctrl:migrate'))");
+    await sql.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`);
+    await sql.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
+    );
+    const found =
+      (await sql.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations'))
+        .rows[0]?.v ?? 0;
+    // An older autoctrl would misread a schema it does not know: refuse before touching anything.
+    if (found > KNOWN) {
+      throw new StoreSchemaNewerError(`${host}:${port}/${database} schema ${schema}`, found, KNOWN);
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= found) continue;
+      await sql.query(m.sql);
+      await sql.query(
+        'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now_ms())',
+        [m.version, m.name],
+      );
+      logger.info({ version: m.version, name: m.name, schema }, 'applied store migration');
+    }
+    await indexSearchText(sql, logger);
+    return { from: found, to: KNOWN };
+  });
+}
+
+/**
+ * The overview's search box is a case-insensitive substring match. A trigram
+ * index (pg_trgm, a trusted extension) keeps it fast at a year of runs; where
+ * the extension cannot be created the match still works, by scanning.
+ */
+async function indexSearchText(sql: Sql, logger: Logger): Promise<void> {
+  const exists = await sql.query(
+    "SELECT 1 FROM pg_indexes WHERE indexname = 'runs_search_trgm' AND schemaname = current_schema()",
+  );
+  if (exists.rows.length > 0) return;
+  await sql.query('SAVEPOINT trgm');
+  try {
+    // In public, not in this store's schema: dropping one store must not drop other stores' indexes.
+    await sql.query('CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public');
+    const ext = await sql.query<{ schema: string }>(
+      "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_trgm'",
+    );
+    const where = ext.rows[0]?.schema ?? 'public';
+    await sql.query(
+      `CREATE INDEX runs_search_trgm ON runs USING gin (search ${where}.gin_trgm_ops)`,
+    );
+    await sql.query('RELEASE SAVEPOINT trgm');
+  } catch (err) {
+    await sql.query('ROLLBACK TO SAVEPOINT trgm');
+    logger.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'PostgreSQL store: no pg_trgm extension; the overview search scans runs instead of using an index',
+    );
+  }
+}

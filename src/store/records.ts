@@ -1,0 +1,181 @@
+import { InvalidInputError } from '../errors.ts';
+import type { Campaign } from '../model/campaign.ts';
+import type { EventRecord, Instance, InstanceStatus, Job } from '../model/types.ts';
+import type { InstanceChange, InstanceStart, JobChange } from './contract.ts';
+
+/**
+ * What every backend records for each change, so that the history reads the
+ * same whichever store wrote it. Backends only decide how to store them.
+ */
+
+export type NewEvent = Omit<EventRecord, 'id'>;
+
+/**
+ * The instance after `c`, or null when nothing changes (`waiting → waiting`
+ * with the same reason). A reprocess (`→ new`) starts a new attempt, whose
+ * configuration is not known yet.
+ */
+export function instanceAfter(before: Instance, c: InstanceChange): Instance | null {
+  if (c.from === 'waiting' && c.to === 'waiting' && before.reason === c.reason) return null;
+  const reprocess = c.to === 'new';
+  return {
+    ...before,
+    status: c.to,
+    reason: c.reason,
+    attempt: reprocess ? before.attempt + 1 : before.attempt,
+    configHash: reprocess ? null : before.configHash,
+    updatedAt: c.at,
+  };
+}
+
+/** The instance once started with the configuration `s` names. */
+export function instanceStarted(before: Instance, s: InstanceStart): Instance {
+  return {
+    ...before,
+    status: 'processing',
+    reason: s.reason,
+    configHash: s.configHash,
+    updatedAt: s.at,
+  };
+}
+
+/** The job after `c`: it started when it turned running, ended when it turned done or failed. */
+export function jobAfter(before: Job, c: JobChange): Job {
+  const ended = c.to === 'done' || c.to === 'failed';
+  return {
+    ...before,
+    status: c.to,
+    reason: c.reason,
+    exitCode: c.exitCode === undefined ? before.exitCode : c.exitCode,
+    startedAt: c.to === 'running' ? c.at : before.startedAt,
+    endedAt: ended ? c.at : before.endedAt,
+  };
+}
+
+/** The instance a new job belongs to, as recorded on the job and its event. */
+export interface JobParent {
+  instanceId: number;
+  campaign: string;
+  task: string;
+  instanceAttempt: number;
+  configHash: string | null;
+}
+
+/** A run added (`changes` null) or changed (its fields as `[old, new]`). */
+export function runEvent(
+  run: number,
+  changes: Record<string, [unknown, unknown]> | null,
+  by: string,
+  at: number,
+): NewEvent {
+  return {
+    at,
+    entity: 'run',
+    entityId: String(run),
+    campaign: null,
+    task: null,
+    instanceId: null,
+    from: null,
+    to: changes === null ? 'added' : 'changed',
+    reason: null,
+    by,
+    configHash: null,
+    data: changes,
+  };
+}
+
+/** An instance as it is after a change from `from` (null: created). */
+export function instanceEvent(
+  i: Instance,
+  from: InstanceStatus | null,
+  by: string,
+  data: NewEvent['data'],
+): NewEvent {
+  return {
+    at: i.updatedAt,
+    entity: 'instance',
+    entityId: String(i.id),
+    campaign: i.campaign,
+    task: i.task,
+    instanceId: i.id,
+    from,
+    to: i.status,
+    reason: i.reason,
+    by,
+    configHash: i.configHash,
+    data,
+  };
+}
+
+/** A job created idle (`data` says why: a retry names the attempt it follows). */
+export function jobCreatedEvent(
+  parent: JobParent,
+  job: Pick<Job, 'id' | 'index' | 'attempt'>,
+  by: string,
+  at: number,
+  data: Record<string, unknown>,
+): NewEvent {
+  return {
+    at,
+    entity: 'job',
+    entityId: String(job.id),
+    campaign: parent.campaign,
+    task: parent.task,
+    instanceId: parent.instanceId,
+    from: null,
+    to: 'idle',
+    reason: null,
+    by,
+    configHash: parent.configHash,
+    data: { index: job.index, attempt: job.attempt, ...data },
+  };
+}
+
+/** A job's state change, `job` as it is after it. */
+export function jobChangedEvent(job: Job, c: JobChange, configHash: string | null): NewEvent {
+  return {
+    at: c.at,
+    entity: 'job',
+    entityId: String(job.id),
+    campaign: job.campaign,
+    task: job.task,
+    instanceId: job.instanceId,
+    from: c.from,
+    to: c.to,
+    reason: c.reason,
+    by: c.by,
+    configHash,
+    data: { index: job.index, attempt: job.attempt, exitCode: job.exitCode },
+  };
+}
+
+export function campaignEvent(c: Campaign): NewEvent {
+  return {
+    at: c.createdAt,
+    entity: 'campaign',
+    entityId: c.name,
+    campaign: c.name,
+    task: null,
+    instanceId: null,
+    from: null,
+    to: 'created',
+    reason: null,
+    by: c.createdBy,
+    configHash: null,
+    data: {
+      runs: c.runs.length,
+      selection: c.selection,
+      tasks: c.tasks,
+      overrides: c.overrides,
+      share: c.share,
+    },
+  };
+}
+
+/** Reported field values: finite numbers or strings, the two kinds a sample stores. */
+export function checkFields(fields: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(fields)) {
+    const ok = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+    if (!ok) throw new InvalidInputError(`fields.${key}`, 'must be a finite number or a string');
+  }
+}

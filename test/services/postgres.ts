@@ -1,0 +1,191 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** Debian's PostgreSQL 15 (`apt-get install postgresql`). */
+const BIN = '/usr/lib/postgresql/15/bin';
+
+/**
+ * Why PostgreSQL tests cannot run here, or null when they can. In CI
+ * (`AUTOCTRL_REQUIRE_SERVICES=1`) a missing server is a failure, not a skip.
+ */
+export function postgresMissing(): string | null {
+  if (existsSync(join(BIN, 'postgres'))) return null;
+  const why = `PostgreSQL 15 not installed (${BIN}): apt-get install postgresql`;
+  if (process.env.AUTOCTRL_REQUIRE_SERVICES === '1') throw new Error(why);
+  return why;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * A throwaway PostgreSQL server: its own cluster in a temporary directory,
+ * on a loopback port and a socket in that directory, owned by the
+ * `postgres` user (initdb and postgres refuse root). Password authentication
+ * over TCP, so tests see what a deployment sees; durability off, for speed.
+ */
+export class PostgresServer {
+  readonly dir: string;
+  readonly port: number;
+  readonly user = 'postgres';
+  readonly password = randomBytes(12).toString('hex');
+  readonly database = 'postgres';
+  /** A file holding the password, for `?password_file=`. */
+  readonly passwordFile: string;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> | undefined;
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+    this.passwordFile = join(dir, 'password');
+  }
+
+  static async start(): Promise<PostgresServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'autoctrl-pg-'));
+    const server = new PostgresServer(dir, await freePort());
+    try {
+      await server.#boot();
+      return server;
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  }
+
+  async #boot(): Promise<void> {
+    writeFileSync(this.passwordFile, `${this.password}\n`, { mode: 0o600 });
+    if (isRoot()) {
+      const { uid, gid } = userIds('postgres');
+      chownSync(this.dir, uid, gid);
+      chownSync(this.passwordFile, uid, gid);
+    }
+    const data = join(this.dir, 'data');
+    execFileSync(
+      ...asPostgres(join(BIN, 'initdb'), [
+        '-D',
+        data,
+        '-U',
+        this.user,
+        '--pwfile',
+        this.passwordFile,
+        '--auth-host=scram-sha-256',
+        '--auth-local=trust',
+        '--no-sync',
+        '-E',
+        'UTF8',
+      ]),
+      { stdio: 'pipe' },
+    );
+    const child = spawn(
+      ...asPostgres(join(BIN, 'postgres'), [
+        '-D',
+        data,
+        '-p',
+        String(this.port),
+        '-k',
+        this.dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=200',
+      ]),
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.#child = child;
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      log = (log + d.toString()).slice(-4000);
+    });
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const c = new pg.Client(this.clientConfig());
+        await c.connect();
+        await c.end();
+        return;
+      } catch (err) {
+        if (child.exitCode !== null || Date.now() > deadline) {
+          throw new Error(`PostgreSQL did not start: ${log}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  clientConfig(): pg.ClientConfig {
+    return {
+      host: '127.0.0.1',
+      port: this.port,
+      user: this.user,
+      password: this.password,
+      database: this.database,
+    };
+  }
+
+  /** A store URL for a fresh schema of its own (the password through the file). */
+  url(schema = `t_${randomBytes(6).toString('hex')}`): string {
+    return `postgres://${this.user}@127.0.0.1:${this.port}/${this.database}?schema=${schema}&password_file=${this.passwordFile}`;
+  }
+
+  /** Runs SQL as the superuser on a connection of its own. */
+  async sql(text: string): Promise<pg.QueryResult> {
+    const c = new pg.Client(this.clientConfig());
+    await c.connect();
+    try {
+      return await c.query(text);
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** Immediate shutdown, then the directory goes. */
+  async stop(): Promise<void> {
+    const pidFile = join(this.dir, 'data', 'postmaster.pid');
+    if (this.#child !== undefined && this.#child.exitCode === null) {
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
+      // The postmaster itself, not runuser: SIGQUIT is its immediate shutdown.
+      if (Number.isInteger(pid)) process.kill(pid, 'SIGQUIT');
+      else this.#child.kill('SIGTERM');
+      await this.#exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** initdb and postgres refuse to run as root: as root, they run as the `postgres` user. */
+function asPostgres(command: string, args: string[]): [string, string[]] {
+  return isRoot() ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+}
+
+function userIds(name: string): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', name]).toString().trim());
+  return { uid, gid };
+}
