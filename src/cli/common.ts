@@ -1,4 +1,5 @@
 import { styleText } from 'node:util';
+import { checkDuration } from '../config/duration.ts';
 import { findConfigFile, loadDeployment } from '../config/load.ts';
 import type { Deployment } from '../config/types.ts';
 import { InvalidInputError } from '../errors.ts';
@@ -59,6 +60,15 @@ export function parseRunNumber(text: string, field: string): number {
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new InvalidInputError(field, `"${text}" is not a run number`);
   return n;
+}
+
+/** A commander parser for a duration option (`500ms`, `2s`; a plain number is seconds), in ms. */
+export function durationArg(option: string, min: 'zero' | 'positive' = 'positive') {
+  return (text: string): number => {
+    const checked = checkDuration(text, min);
+    if (!checked.ok) throw new InvalidInputError(option, checked.problem);
+    return checked.ms;
+  };
 }
 
 /** `KEY=VALUE` options, repeatable. */

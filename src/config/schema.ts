@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../engine/placeholders.ts';
-import { parseDuration } from './duration.ts';
+import { durationSchema } from './duration.ts';
 import { parseSize } from './size.ts';
 import type { Grouping } from './types.ts';
 
@@ -17,23 +17,7 @@ const TASK_NAME_RULE =
 
 const KNOWN_PLACEHOLDERS = PLACEHOLDER_NAMES.map((n) => `{${n}}`).join(', ');
 
-function duration(min: 'zero' | 'positive') {
-  return z.unknown().transform((value, ctx) => {
-    const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : null;
-    if (ms === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `bad duration ${JSON.stringify(value)}: write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h`,
-      });
-      return z.NEVER;
-    }
-    if (min === 'positive' && ms === 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
-      return z.NEVER;
-    }
-    return ms;
-  });
-}
+const duration = durationSchema;
 
 /** A size in bytes written `500GB`, `1.5TB`, `200GiB`. */
 const size = z.unknown().transform((value, ctx) => {

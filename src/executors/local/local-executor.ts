@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../logger.ts';
+import { type LongTimer, setLongTimeout } from '../../timers.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef } from '../contract.ts';
 import { ExecutorError } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './inspect.ts';
@@ -44,7 +45,7 @@ export class LocalExecutor implements Executor {
   readonly #graceMs: number;
   /** jobId → wrapper pid, for jobs started here or adopted by `status()`. */
   readonly #running = new Map<number, number>();
-  readonly #timeouts = new Map<number, NodeJS.Timeout>();
+  readonly #timeouts = new Map<number, LongTimer>();
   readonly #kills = new Set<NodeJS.Timeout>();
   /** Submissions in flight: `cancel` waits for them, so it can find the pid. */
   readonly #pending = new Map<number, Promise<unknown>>();
@@ -128,16 +129,16 @@ export class LocalExecutor implements Executor {
     child.once('exit', (_code, signal) => void this.#exited(jobId, workDir, executorId, signal));
     if (launch.timeoutMs === null) return;
     const ms = launch.timeoutMs;
-    const timer = setTimeout(() => {
+    // Chained: a timeout of weeks is longer than one Node timer may wait.
+    const timer = setLongTimeout(() => {
       this.#timeouts.delete(jobId);
       void this.#stopQuietly({ jobId, executorId, workDir }, timeoutReason(ms));
     }, ms);
-    timer.unref();
     this.#timeouts.set(jobId, timer);
   }
 
   async #exited(jobId: number, workDir: string, executorId: string, signal: NodeJS.Signals | null) {
-    clearTimeout(this.#timeouts.get(jobId));
+    this.#timeouts.get(jobId)?.clear();
     this.#timeouts.delete(jobId);
     this.#running.delete(jobId);
     if (this.#closed) return;
@@ -231,7 +232,8 @@ export class LocalExecutor implements Executor {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const timer of [...this.#timeouts.values(), ...this.#kills]) clearTimeout(timer);
+    for (const timer of this.#timeouts.values()) timer.clear();
+    for (const timer of this.#kills) clearTimeout(timer);
     this.#timeouts.clear();
     this.#kills.clear();
   }
