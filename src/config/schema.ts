@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../engine/placeholders.ts';
+import { MAX_REQUEST_BYTES } from '../limits.ts';
 import { durationSchema } from './duration.ts';
 import { parseSize } from './size.ts';
 import type { Grouping } from './types.ts';
@@ -170,6 +171,17 @@ export const fileSchema = z.strictObject({
   plugins: z.array(z.string().min(1)).nullish(),
   notify: z
     .record(z.string(), pluggable.extend({ events: z.array(z.string().min(1)).nullish() }))
+    .nullish(),
+  limits: z
+    .strictObject({
+      max_jobs_per_instance: z.int().min(1).max(1_000_000).nullish(),
+      max_request_body: size
+        .refine(
+          (bytes) => bytes <= MAX_REQUEST_BYTES,
+          'at most 256MiB: send larger data as files and report their paths',
+        )
+        .nullish(),
+    })
     .nullish(),
   auth: z
     .strictObject({

@@ -1,29 +1,61 @@
 import { z } from 'zod';
 import { InvalidInputError, NotFoundError, StaleStateError } from '../errors.ts';
+import {
+  MAX_FIELD_NAME,
+  MAX_FIELD_VALUE,
+  MAX_JSON_DEPTH,
+  MAX_META_JSON,
+  MAX_OUTPUTS_PER_REPORT,
+  MAX_PATH,
+  tooDeepAt,
+} from '../limits.ts';
 import type { JobHead } from '../store/contract.ts';
 import type { EngineContext } from './context.ts';
 import { markRunning, settleJob } from './outcome.ts';
+
+/** An output's `meta`: any JSON map, nested at most 32 levels and 64 KiB as JSON. */
+const outputPath = z.string().min(1).max(MAX_PATH);
+
+const outputMeta = z.record(z.string(), z.unknown()).superRefine((meta, ctx) => {
+  if (tooDeepAt(meta) !== null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `nested more than ${MAX_JSON_DEPTH} levels deep: flatten it`,
+    });
+  } else if (JSON.stringify(meta).length > MAX_META_JSON) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `longer than ${MAX_META_JSON} characters as JSON: keep large data in the output file`,
+    });
+  }
+});
 
 /** What a job may say about itself (HTTP body or `autoctrl job report`). */
 export const jobReportSchema = z
   .object({
     status: z.enum(['running', 'done', 'failed']).optional(),
     fields: z
-      .record(z.string().min(1).max(200), z.union([z.number(), z.string().max(10_000)]))
+      .record(
+        z.string().min(1).max(MAX_FIELD_NAME),
+        z.union([z.number(), z.string().max(MAX_FIELD_VALUE)]),
+      )
       .optional(),
     outputs: z
       .array(
         z
           .object({
-            path: z.string().min(1).max(4096),
-            kind: z.string().max(200).nullable().optional(),
-            meta: z.record(z.string(), z.unknown()).optional(),
+            path: outputPath,
+            kind: z.string().max(MAX_FIELD_NAME).nullable().optional(),
+            meta: outputMeta.optional(),
           })
           .strict(),
       )
-      .max(10_000)
+      .max(
+        MAX_OUTPUTS_PER_REPORT,
+        `at most ${MAX_OUTPUTS_PER_REPORT} outputs in one report: send the rest in further reports`,
+      )
       .optional(),
-    reason: z.string().max(10_000).optional(),
+    reason: z.string().max(MAX_FIELD_VALUE).optional(),
   })
   .strict();
 

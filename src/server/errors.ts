@@ -54,6 +54,18 @@ export function errorHandler(logger: Logger) {
   };
 }
 
+/** The answer to a body over `limits.max_request_body` (`maxBytes`). */
+export function tooLarge(maxBytes: number) {
+  return (c: Context): Response =>
+    c.json(
+      {
+        error: 'payload_too_large',
+        message: `body: larger than the ${maxBytes} bytes the server takes: send less (outputs in several reports), or raise limits.max_request_body in the deployment file`,
+      },
+      413,
+    );
+}
+
 /** A job whose log cannot be read (not submitted yet, or the file is gone). */
 export class LogNotFoundError extends AutoctrlError {
   constructor(jobId: number, why: string) {
