@@ -12,6 +12,7 @@ const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
   forbidden: 403,
   not_found: 404,
   stale_state: 409,
+  attempt_ended: 409,
   illegal_transition: 409,
   campaign_exists: 409,
 };

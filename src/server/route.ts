@@ -135,5 +135,6 @@ export function limitParam(max: number, dflt: number) {
 
 /** Who did it, as events record it. */
 export function actor(who: Principal): string {
-  return who.kind === 'operator' ? `operator:${who.name}` : 'anonymous';
+  if (who.kind === 'operator') return `operator:${who.name}`;
+  return who.kind === 'job' ? `job:${who.jobId}` : 'anonymous';
 }
