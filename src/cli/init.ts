@@ -1,5 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AutoctrlError } from '../errors.ts';
 
@@ -27,13 +28,34 @@ echo "result" > "$AUTOCTRL_OUTPUT_DIR/result.txt"
 exit 0
 `;
 
+/**
+ * Creates `dir` and its missing parents one by one: Node's recursive mkdir
+ * never returns for a path under /proc, where the kernel refuses new entries.
+ */
+async function makeDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  try {
+    for (const d of missing) await mkdir(d);
+    if (!statSync(dir).isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    throw new AutoctrlError(
+      'init_failed',
+      `cannot create the directory ${dir} (${why}): choose a directory this user may write to`,
+      { cause },
+    );
+  }
+}
+
 export function registerInit(program: Command): void {
   program
     .command('init <dir>')
     .description('create a starter deployment (autoctrl.yaml and two job scripts) in DIR')
     .action(async (dirText: string) => {
       const dir = resolve(dirText);
-      await mkdir(dir, { recursive: true });
+      await makeDir(dir);
       try {
         await writeFile(join(dir, 'autoctrl.yaml'), TEMPLATE, { flag: 'wx' });
       } catch (cause) {
