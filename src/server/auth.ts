@@ -47,7 +47,11 @@ export function authorize(
   job?: { secret: Buffer; id: number },
 ): Principal {
   const token = bearerToken(header);
-  if (access === 'open') return { kind: 'anonymous' };
+  if (access === 'open') {
+    // Open to all, but an operator is known as one (an open route may treat operators better).
+    const name = token === undefined ? null : operatorOf(auth, token);
+    return name === null ? { kind: 'anonymous' } : { kind: 'operator', name };
+  }
   if (access === 'job') {
     if (job === undefined) throw new Error('a job route without a job id');
     const verified = token === undefined ? null : verifyJobToken(job.secret, job.id, token);
