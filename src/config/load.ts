@@ -73,7 +73,12 @@ export function validateDeploymentText(
   file: string,
 ): { deployment: Deployment | null; problems: ConfigProblem[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    // A library must not print: what matters in a warning (an odd key) is a problem of the checks.
+    logLevel: 'error',
+  });
   // Shape problems of a file YAML could not read would only echo its syntax errors.
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => ({
