@@ -250,6 +250,12 @@ describe('problems name the line and column', () => {
     );
   });
 
+  test('an empty program is refused at its place', () => {
+    assert.deepEqual(problemsOf('tasks:\n  reco: { command: ["", x] }\n'), [
+      '2:21: tasks.reco.command[0]: the program must not be empty: name it, e.g. python3',
+    ]);
+  });
+
   test('a bad duration points at the value', () => {
     assert.deepEqual(problemsOf('engine:\n  interval: 5 minutes\n'), [
       '2:13: engine.interval: bad duration "5 minutes": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',

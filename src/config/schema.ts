@@ -82,7 +82,15 @@ const taskSchema = z.strictObject({
     .array(templated, {
       error: 'command is an argv list, e.g. [python3, reco.py], never a shell line',
     })
-    .min(1, 'command must list the program and its arguments'),
+    .min(1, 'command must list the program and its arguments')
+    .superRefine((argv, ctx) => {
+      if (argv[0]?.trim() === '')
+        ctx.addIssue({
+          code: 'custom',
+          path: [0],
+          message: 'the program must not be empty: name it, e.g. python3',
+        });
+    }),
   jobs: jobs.nullish(),
   retries: z.int().min(0).nullish(),
   retry_delay: duration('zero').nullish(),
