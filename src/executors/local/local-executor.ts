@@ -154,10 +154,11 @@ export class LocalExecutor implements Executor {
     this.#timeouts.get(jobId)?.clear();
     this.#timeouts.delete(jobId);
     this.#running.delete(jobId);
-    // What the job left behind goes with it: first its process group, then its cgroup.
+    // What the job left behind goes with it: its process group at once, then its cgroup
+    // (once closed, the next controller's status() empties the cgroup: no I/O after close).
     signalGroup(pid, 'SIGKILL');
-    await this.#killCgroup(jobId, workDir);
     if (this.#closed) return;
+    await this.#killCgroup(jobId, workDir);
     const executorId = executorIdOf(pid);
     let state: ExecutorJobState;
     try {
