@@ -380,6 +380,25 @@ describe('finding and loading the file', () => {
     assert.equal(findConfigFile({ env: {}, cwd: dir }), path.join(dir, 'autoctrl.yaml'));
   });
 
+  test('a task cwd that is no directory and a data_dir that is a file are problems with their place', async () => {
+    const file = path.join(dir, 'paths.yaml');
+    await writeFile(
+      file,
+      'data_dir: other.yaml\ntasks:\n  a: { command: [a], cwd: nowhere }\n  b: { command: [b], cwd: site }\n',
+    );
+    await assert.rejects(loadDeployment(file), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.problems.map((p) => `${p.line}:${p.col}: ${p.message}`),
+        [
+          `1:11: data_dir: ${path.join(dir, 'other.yaml')} is not a directory: point data_dir at a directory (it is created when missing)`,
+          `3:27: tasks.a.cwd: no directory ${path.join(dir, 'nowhere')}: create it, or fix the path (relative to the deployment file)`,
+        ],
+      );
+      return true;
+    });
+  });
+
   test('a missing file says how to fix it', () => {
     const empty = path.join(dir, 'site', 'nothing');
     assert.throws(

@@ -20,7 +20,7 @@ export function registerValidate(program: Command): void {
       });
       const text = await readFile(file, 'utf8');
       await loadPluginsOf(text, file);
-      const { deployment, problems } = validateDeploymentText(text, file);
+      const { deployment, problems } = validateDeploymentText(text, file, { checkPaths: true });
       if (opts.json) printJson({ file, problems });
       else if (problems.length > 0) {
         process.stderr.write(

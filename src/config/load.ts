@@ -11,6 +11,7 @@ import {
   type ConfigProblem,
 } from './errors.ts';
 import { errorMap, formatPath, fromZod, type PathIssue } from './issues.ts';
+import { pathIssues } from './paths.ts';
 import { keysInOrder, locate } from './positions.ts';
 import { resolveDeployment } from './resolve.ts';
 import { fileSchema, isPlainMap } from './schema.ts';
@@ -58,19 +59,21 @@ export async function loadDeployment(file: string): Promise<Deployment> {
   }
   // Plugins may define the lock kinds and source types the file uses: register them before the checks.
   await loadPluginsOf(text, file);
-  const { deployment, problems } = validateDeploymentText(text, file);
+  const { deployment, problems } = validateDeploymentText(text, file, { checkPaths: true });
   if (deployment === null) throw new ConfigError(problems);
   return deployment;
 }
 
 /**
  * Checks the text of a deployment file named `file` (used in the problems
- * as given, and made absolute for the deployment). No I/O. Either a
+ * as given, and made absolute for the deployment). No I/O, unless
+ * `checkPaths` asks to check that the directories it names exist. Either a
  * deployment and no problems, or null and every problem found, sorted by position.
  */
 export function validateDeploymentText(
   text: string,
   file: string,
+  opts: { checkPaths?: boolean } = {},
 ): { deployment: Deployment | null; problems: ConfigProblem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, {
@@ -103,10 +106,17 @@ export function validateDeploymentText(
     ...(isPlainMap(raw) ? crossCheck(raw) : []),
   ];
   if (issues.length === 0 && parsed.success) {
-    return {
-      deployment: resolveDeployment(parsed.data, file, keysInOrder(doc, ['tasks'])),
-      problems: [],
-    };
+    const deployment = resolveDeployment(parsed.data, file, keysInOrder(doc, ['tasks']));
+    if (opts.checkPaths === true) {
+      const written = {
+        cwd: new Set(
+          Object.entries(parsed.data.tasks ?? {}).flatMap(([n, t]) => (t.cwd ? [n] : [])),
+        ),
+        dataDir: parsed.data.data_dir != null,
+      };
+      issues.push(...pathIssues(deployment, written));
+    }
+    if (issues.length === 0) return { deployment, problems: [] };
   }
   const problems = issues.map((issue) => ({
     file,
