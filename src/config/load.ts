@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { PluginError } from '../plugins/errors.ts';
 import { loadPluginsOf } from '../plugins/load.ts';
 import { crossCheck } from './checks.ts';
 import {
@@ -58,10 +59,43 @@ export async function loadDeployment(file: string): Promise<Deployment> {
     throw err;
   }
   // Plugins may define the lock kinds and source types the file uses: register them before the checks.
-  await loadPluginsOf(text, file);
+  await loadFilePlugins(text, file);
   const { deployment, problems } = validateDeploymentText(text, file, { checkPaths: true });
   if (deployment === null) throw new ConfigError(problems);
   return deployment;
+}
+
+/**
+ * Loads the plugins the text of `file` names. A broken one is a
+ * `ConfigError` (its `cause` the `PluginError`) pointing at its entry
+ * under `plugins:`, as every other problem of the file.
+ */
+export async function loadFilePlugins(text: string, file: string): Promise<void> {
+  try {
+    await loadPluginsOf(text, file);
+  } catch (err) {
+    if (!(err instanceof PluginError)) throw err;
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, logLevel: 'silent' });
+    const dir = path.dirname(path.resolve(file));
+    const i = pluginEntries(doc.toJS()).findIndex(
+      (p) => typeof p === 'string' && path.resolve(dir, p) === err.plugin,
+    );
+    const issue: PathIssue = {
+      path: i < 0 ? ['plugins'] : ['plugins', i],
+      at: 'node',
+      message: '',
+    };
+    const at = locate(doc, lines, issue);
+    throw new ConfigError([{ file, ...at, message: `${formatPath(issue.path)}: ${err.message}` }], {
+      cause: err,
+    });
+  }
+}
+
+function pluginEntries(raw: unknown): unknown[] {
+  const list = isPlainMap(raw) ? raw.plugins : undefined;
+  return Array.isArray(list) ? list : [];
 }
 
 /**
