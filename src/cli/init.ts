@@ -1,8 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AutoctrlError } from '../errors.ts';
+import { makeDirs } from '../fs-util.ts';
 
 const TEMPLATE = `# autoctrl deployment: the README of the autoctrl package lists every key.
 store: sqlite:state.db          # relative to this file
@@ -28,15 +29,10 @@ echo "result" > "$AUTOCTRL_OUTPUT_DIR/result.txt"
 exit 0
 `;
 
-/**
- * Creates `dir` and its missing parents one by one: Node's recursive mkdir
- * never returns for a path under /proc, where the kernel refuses new entries.
- */
+/** Creates `dir` (and its parents), or says why it cannot. */
 async function makeDir(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
   try {
-    for (const d of missing) await mkdir(d);
+    await makeDirs(dir);
     if (!statSync(dir).isDirectory())
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (cause) {

@@ -1,5 +1,6 @@
-import { type FileHandle, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makeDirs } from '../../fs-util.ts';
 
 /**
  * Why a wrapper at all: jobs are detached and outlive the controller, which may
@@ -88,7 +89,7 @@ export async function createMarker(workDir: string, jobId: number): Promise<bool
     if (!isCode(err, 'ENOENT')) throw err;
   }
   // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
-  await mkdir(workDir, { recursive: true });
+  await makeDirs(workDir);
   return createMarker(workDir, jobId);
 }
 
@@ -99,7 +100,7 @@ export async function openLog(logPath: string): Promise<FileHandle> {
   } catch (err) {
     if (!isCode(err, 'ENOENT')) throw err;
   }
-  await mkdir(dirname(logPath), { recursive: true });
+  await makeDirs(dirname(logPath));
   return open(logPath, 'a');
 }
 
