@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../logger.ts';
 import { type LongTimer, setLongTimeout } from '../../timers.ts';
@@ -6,11 +5,11 @@ import type { Executor, ExecutorJobState, JobLaunch, JobRef } from '../contract.
 import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { ExecutorError } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './inspect.ts';
+import { Launcher } from './launcher.ts';
 import { isWrapperOf, signalGroup } from './process-info.ts';
 import {
   createMarker,
   FILES,
-  openLog,
   readJobFiles,
   readOutcome,
   removeMarker,
@@ -59,6 +58,7 @@ export class LocalExecutor implements Executor {
   readonly #listeners: ExitListener[] = [];
   #closed = false;
   readonly #cgroupRoot: Promise<string | null>;
+  readonly #launcher: Launcher;
 
   constructor(
     readonly name: string,
@@ -67,6 +67,7 @@ export class LocalExecutor implements Executor {
     this.#slots = opts.slots;
     this.#log = opts.logger;
     this.#graceMs = opts.killGraceMs ?? 3000;
+    this.#launcher = new Launcher(opts.logger);
     this.#cgroupRoot =
       opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
   }
@@ -105,23 +106,16 @@ export class LocalExecutor implements Executor {
       const cgroupRoot = await this.#cgroupRoot;
       if (cgroupRoot !== null && !(await prepareCgroup(cgroupRoot, workDir)))
         this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
-      const log = await openLog(launch.logPath);
-      try {
-        const child = spawn('/bin/sh', ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv], {
-          detached: true,
-          stdio: ['ignore', log.fd, log.fd],
-          // Exactly the launch's environment: the engine decides what a job inherits.
-          env: { ...launch.env },
-          cwd: launch.cwd,
-        });
-        pid = child.pid;
-        // Before any await: a trivial job can end before the next await returns.
-        if (pid !== undefined) this.#watch(child, pid, launch, workDir);
-        await spawned(child);
-      } finally {
-        // The child has its own copy; failing to close ours must not fail a job that runs.
-        await log.close().catch((err) => this.#log.warn({ err, jobId }, 'cannot close the log'));
-      }
+      const { pid: started, exit } = await this.#launcher.spawn({
+        file: '/bin/sh',
+        args: ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv],
+        // Exactly the launch's environment: the engine decides what a job inherits.
+        env: { ...launch.env },
+        cwd: launch.cwd,
+        logPath: launch.logPath,
+      });
+      pid = started;
+      this.#watch(exit, pid, launch, workDir);
     } catch (err) {
       // Only reached when nothing started: without the marker, status() says `unknown` and the job may be retried.
       await removeMarker(workDir);
@@ -134,12 +128,16 @@ export class LocalExecutor implements Executor {
   }
 
   /** Tracks a job spawned here: its slot, its timeout, its end. */
-  #watch(child: ChildProcess, pid: number, launch: JobLaunch, workDir: string): void {
+  #watch(
+    exit: Promise<NodeJS.Signals | null>,
+    pid: number,
+    launch: JobLaunch,
+    workDir: string,
+  ): void {
     const { jobId } = launch;
     const executorId = executorIdOf(pid);
-    child.unref();
     this.#running.set(jobId, pid);
-    child.once('exit', (_code, signal) => void this.#exited(jobId, pid, workDir, signal));
+    void exit.then((signal) => this.#exited(jobId, pid, workDir, signal));
     if (launch.timeoutMs === null) return;
     const ms = launch.timeoutMs;
     // Chained: a timeout of weeks is longer than one Node timer may wait.
@@ -269,12 +267,6 @@ export class LocalExecutor implements Executor {
     for (const timer of this.#kills) clearTimeout(timer);
     this.#timeouts.clear();
     this.#kills.clear();
+    await this.#launcher.close();
   }
-}
-
-function spawned(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
 }

@@ -1,5 +1,5 @@
-import { type FileHandle, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { makeDirs } from '../../fs-util.ts';
 
 /**
@@ -91,17 +91,6 @@ export async function createMarker(workDir: string, jobId: number): Promise<bool
   // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
   await makeDirs(workDir);
   return createMarker(workDir, jobId);
-}
-
-/** Opens the job's log for appending, creating its directory when needed. */
-export async function openLog(logPath: string): Promise<FileHandle> {
-  try {
-    return await open(logPath, 'a');
-  } catch (err) {
-    if (!isCode(err, 'ENOENT')) throw err;
-  }
-  await makeDirs(dirname(logPath));
-  return open(logPath, 'a');
 }
 
 /** How a job ended, as the wrapper and the controller recorded it: all `onExit` needs. */
