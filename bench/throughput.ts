@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  chain,
+  freePort,
+  freshStore,
+  type LedgerLine,
+  ledgerEnds,
+  PEERS,
+  readLedger,
+  serve,
+  span,
+  writeDeployment,
+} from './harness.ts';
+import { type Figure, flags, isMain, median, report, scratch } from './lib.ts';
+
+const exec = promisify(execFile);
+
+const DEFAULTS = { store: 'sqlite', reps: 3, runs: 200, tasks: 5, slots: 2 };
+type Options = typeof DEFAULTS;
+
+/** Every job ran once: as many distinct labels as jobs, each started and ended once. */
+function checkLedger(lines: readonly LedgerLine[], jobs: number, who: string): void {
+  const starts = new Set(lines.filter((l) => l.kind === 'start').map((l) => l.label));
+  const ends = lines.filter((l) => l.kind === 'end');
+  if (
+    starts.size !== jobs ||
+    ends.length !== jobs ||
+    new Set(ends.map((l) => l.label)).size !== jobs
+  )
+    throw new Error(
+      `${who}: ${starts.size} distinct jobs started, ${ends.length} ended, expected ${jobs}`,
+    );
+}
+
+/** autoctrl: `runs` ended runs handed to a running daemon at once, through a `tasks`-step chain. */
+async function ours(o: Options): Promise<number> {
+  const s = scratch('autoctrl-bench-throughput-');
+  const store = await freshStore(o.store, s.dir);
+  try {
+    const ledger = join(s.dir, 'ledger');
+    const config = writeDeployment(s.dir, {
+      store: store.url,
+      port: await freePort(),
+      slots: o.slots,
+      tasks: chain('t', o.tasks),
+      runs: Array.from({ length: o.runs }, (_, i) => ({ run: 1 + i, type: 'bench' })),
+      ledger,
+    });
+    const daemon = await serve(config, join(s.dir, 'serve.log'));
+    try {
+      const jobs = o.runs * o.tasks;
+      // Bounded: 20× the issue's figure for the old engine at this size.
+      const lines = await ledgerEnds(ledger, jobs, Math.max(60_000, jobs * 600));
+      checkLedger(lines, jobs, 'autoctrl');
+      return span(lines);
+    } catch (err) {
+      process.stderr.write(`autoctrl serve's log ends with:\n${daemon.logTail()}\n`);
+      throw err;
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await store.drop();
+    s.remove();
+  }
+}
+
+/** Snakemake on the same work through bench/peers.sh, read from its ledger the same way. */
+async function snakemake(o: Options, scheduler: 'greedy' | 'default'): Promise<number> {
+  const s = scratch('autoctrl-bench-snakemake-');
+  try {
+    const ledger = join(s.dir, 'ledger');
+    const args = ['-r', o.runs, '-t', o.tasks, '-c', o.slots, '-s', scheduler, '-l', ledger];
+    await exec(PEERS, args.map(String), { timeout: Math.max(60_000, o.runs * o.tasks * 600) });
+    const lines = readLedger(ledger);
+    checkLedger(lines, o.runs * o.tasks, `snakemake ${scheduler}`);
+    return span(lines);
+  } finally {
+    s.remove();
+  }
+}
+
+/**
+ * 1,000 trivial jobs (200 runs × a 5-task sequential chain, 2 job slots),
+ * first job start → last job end, from the ledger every job appends to;
+ * Snakemake (greedy and default scheduler) on the same work in the same run,
+ * the three interleaved in every repetition.
+ */
+export async function benchThroughput(opts: Partial<Options> = {}): Promise<Figure[]> {
+  const o = { ...DEFAULTS, ...opts };
+  const times = { ours: [] as number[], greedy: [] as number[], default: [] as number[] };
+  for (let rep = 0; rep < o.reps; rep++) {
+    times.ours.push(await ours(o));
+    times.greedy.push(await snakemake(o, 'greedy'));
+    times.default.push(await snakemake(o, 'default'));
+  }
+  const sqlite = o.store === 'sqlite';
+  const limit = sqlite ? 3000 : 5000;
+  const v = median(times.ours);
+  const greedy = median(times.greedy);
+  const all = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  const work = `${o.runs * o.tasks} jobs (${o.runs} runs × ${o.tasks}-task chain, ${o.slots} slots)`;
+  const peers = `Snakemake greedy ${greedy.toFixed(0)} ms (${all(times.greedy)}), default scheduler ${median(times.default).toFixed(0)} ms (${all(times.default)})`;
+  return [
+    report({
+      name: `${work}, first start → last end, ${sqlite ? 'SQLite' : 'PostgreSQL'}, median of ${o.reps}`,
+      value: v,
+      unit: 'ms',
+      target: `≤ ${limit} ms`,
+      ok: v <= limit,
+      detail: `all: ${all(times.ours)}; ${peers}`,
+    }),
+    report({
+      name: `${work}: Snakemake greedy ÷ autoctrl, same run`,
+      value: greedy / v,
+      unit: '×',
+      target: '≥ 3×',
+      ok: !sqlite || greedy / v >= 3,
+      detail: peers,
+    }),
+  ];
+}
+
+if (isMain(import.meta.url)) await benchThroughput(flags(DEFAULTS));
