@@ -214,8 +214,18 @@ export async function waitFor<T>(
   }
 }
 
+/** `fetch`, tried again once after a network error (a busy loopback server may reset a kept-alive connection). */
+async function fetchAgain(url: string | URL, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    await new Promise((r) => setTimeout(r, 200));
+    return fetch(url, init);
+  }
+}
+
 export async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  const res = await fetchAgain(url, { signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -295,7 +305,7 @@ export interface StreamEvent {
  */
 export async function followEvents(base: string) {
   const controller = new AbortController();
-  const res = await fetch(new URL('/api/events/stream', base), { signal: controller.signal });
+  const res = await fetchAgain(new URL('/api/events/stream', base), { signal: controller.signal });
   if (!res.ok || res.body === null) throw new Error(`event stream: ${res.status}`);
   const buffered: StreamEvent[] = [];
   const waiters: { match: (e: StreamEvent) => boolean; resolve: (e: StreamEvent) => void }[] = [];

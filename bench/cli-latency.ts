@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import {
+  autoctrl,
+  chain,
+  followEvents,
+  freePort,
+  freshStore,
+  getJson,
+  serve,
+  waitFor,
+  writeDeployment,
+} from './harness.ts';
+import { type Figure, flags, isMain, median, report, scratch } from './lib.ts';
+
+const DEFAULTS = { store: 'sqlite', waiting: 20_000, steps: 10, reps: 5, warmup: 2 };
+type Options = typeof DEFAULTS;
+
+const BLOCKED = 'blocked';
+
+/**
+ * A run added from the CLI (`autoctrl runs add`, a separate process) to a
+ * running daemon → the last task of a `steps`-task chain of trivial jobs
+ * done, while `waiting` instances of another task wait on a closed `file`
+ * lock in the same store (their runs handed over in bulk by a command source
+ * before the measurement). Timed by the store: the run's `added` event → the
+ * last task's `done` event, both read from the daemon's live event stream;
+ * the time from starting the CLI process is printed beside it.
+ */
+export async function benchCliLatency(opts: Partial<Options> = {}): Promise<Figure[]> {
+  const o = { ...DEFAULTS, ...opts };
+  const s = scratch('autoctrl-bench-cli-');
+  const store = await freshStore(o.store, s.dir);
+  const times: number[] = [];
+  const fromSpawn: number[] = [];
+  let fillMs = 0;
+  try {
+    const tasks = chain('c', o.steps, { type: 'bench' });
+    const last = tasks.at(-1)?.name;
+    const config = writeDeployment(s.dir, {
+      store: store.url,
+      port: await freePort(),
+      slots: 2,
+      tasks: [
+        { name: BLOCKED, type: 'backlog', locks: [{ kind: 'file', path: join(s.dir, 'never') }] },
+        ...tasks,
+      ],
+      runs: Array.from({ length: o.waiting }, (_, i) => ({ run: 1 + i, type: 'backlog' })),
+    });
+    const t0 = Date.now();
+    const daemon = await serve(config, join(s.dir, 'serve.log'));
+    try {
+      // Filled: the last backlog run's instance waits, and none is left `new`.
+      const page = (q: string) =>
+        getJson<{ rows: unknown[] }>(`${daemon.url}/api/overview?task=${BLOCKED}&${q}`);
+      await waitFor(
+        `${o.waiting} instances of ${BLOCKED} waiting`,
+        async () =>
+          (await page(`task_status=waiting&from=${o.waiting}&to=${o.waiting}`)).rows.length === 1 &&
+          (await page('task_status=new&limit=1')).rows.length === 0
+            ? true
+            : undefined,
+        Math.max(120_000, o.waiting * 30),
+        1000,
+      );
+      fillMs = Date.now() - t0;
+      const events = await followEvents(daemon.url);
+      try {
+        for (let rep = 0; rep < o.warmup + o.reps; rep++) {
+          const run = 1_000_000 + rep;
+          const spawned = Date.now();
+          await autoctrl(config, ['runs', 'add', String(run), '--type', 'bench']);
+          const added = await events.next(
+            (e) => e.entity === 'run' && e.entityId === String(run),
+            10_000,
+          );
+          const done = await events.next(
+            (e) => e.entity === 'instance' && e.task === last && e.to === 'done',
+            60_000,
+          );
+          if (rep < o.warmup) continue;
+          times.push(done.at - added.at);
+          fromSpawn.push(Date.now() - spawned);
+        }
+      } finally {
+        await events.close();
+      }
+    } catch (err) {
+      process.stderr.write(`autoctrl serve's log ends with:\n${daemon.logTail()}\n`);
+      throw err;
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await store.drop();
+    s.remove();
+  }
+  const sqlite = o.store === 'sqlite';
+  const limit = sqlite ? 1000 : 1500;
+  const v = median(times);
+  const all = times.map((x) => x.toFixed(0)).join(', ');
+  return [
+    report({
+      name: `${o.steps}-task chain, run added from the CLI → last done, ${o.waiting.toLocaleString('en')} instances waiting on a closed lock, ${sqlite ? 'SQLite' : 'PostgreSQL'}, median of ${o.reps} (after ${o.warmup} warm-up)`,
+      value: v,
+      unit: 'ms',
+      target: `≤ ${limit} ms`,
+      ok: v <= limit,
+      detail: `all: ${all}; from starting the CLI process: median ${median(fromSpawn).toFixed(0)} ms; filling took ${(fillMs / 1000).toFixed(0)} s`,
+    }),
+  ];
+}
+
+if (isMain(import.meta.url)) await benchCliLatency(flags(DEFAULTS));
