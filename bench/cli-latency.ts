@@ -3,14 +3,12 @@ import {
   autoctrl,
   chain,
   followEvents,
-  freePort,
-  freshStore,
   getJson,
-  serve,
   waitFor,
+  withDaemon,
   writeDeployment,
 } from './harness.ts';
-import { type Figure, flags, isMain, median, report, scratch } from './lib.ts';
+import { type Figure, flags, isMain, median, report } from './lib.ts';
 
 const DEFAULTS = { store: 'sqlite', waiting: 20_000, steps: 10, reps: 5, warmup: 2 };
 type Options = typeof DEFAULTS;
@@ -28,27 +26,25 @@ const BLOCKED = 'blocked';
  */
 export async function benchCliLatency(opts: Partial<Options> = {}): Promise<Figure[]> {
   const o = { ...DEFAULTS, ...opts };
-  const s = scratch('autoctrl-bench-cli-');
-  const store = await freshStore(o.store, s.dir);
+  const tasks = chain('c', o.steps, { type: 'bench' });
+  const last = tasks.at(-1)?.name;
   const times: number[] = [];
   const fromSpawn: number[] = [];
+  const t0 = Date.now();
   let fillMs = 0;
-  try {
-    const tasks = chain('c', o.steps, { type: 'bench' });
-    const last = tasks.at(-1)?.name;
-    const config = writeDeployment(s.dir, {
-      store: store.url,
-      port: await freePort(),
-      slots: 2,
-      tasks: [
-        { name: BLOCKED, type: 'backlog', locks: [{ kind: 'file', path: join(s.dir, 'never') }] },
-        ...tasks,
-      ],
-      runs: Array.from({ length: o.waiting }, (_, i) => ({ run: 1 + i, type: 'backlog' })),
-    });
-    const t0 = Date.now();
-    const daemon = await serve(config, join(s.dir, 'serve.log'));
-    try {
+  await withDaemon(
+    o.store,
+    (dir, where) =>
+      writeDeployment(dir, {
+        ...where,
+        slots: 2,
+        tasks: [
+          { name: BLOCKED, type: 'backlog', locks: [{ kind: 'file', path: join(dir, 'never') }] },
+          ...tasks,
+        ],
+        runs: Array.from({ length: o.waiting }, (_, i) => ({ run: 1 + i, type: 'backlog' })),
+      }),
+    async (daemon, config) => {
       // Filled: the last backlog run's instance waits, and none is left `new`.
       const page = (q: string) =>
         getJson<{ rows: unknown[] }>(`${daemon.url}/api/overview?task=${BLOCKED}&${q}`);
@@ -84,16 +80,8 @@ export async function benchCliLatency(opts: Partial<Options> = {}): Promise<Figu
       } finally {
         await events.close();
       }
-    } catch (err) {
-      process.stderr.write(`autoctrl serve's log ends with:\n${daemon.logTail()}\n`);
-      throw err;
-    } finally {
-      await daemon.stop();
-    }
-  } finally {
-    await store.drop();
-    s.remove();
-  }
+    },
+  );
   const sqlite = o.store === 'sqlite';
   const limit = sqlite ? 1000 : 1500;
   const v = median(times);

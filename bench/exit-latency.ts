@@ -1,14 +1,6 @@
 import { join } from 'node:path';
-import {
-  chain,
-  freePort,
-  freshStore,
-  type LedgerLine,
-  ledgerEnds,
-  serve,
-  writeDeployment,
-} from './harness.ts';
-import { type Figure, flags, isMain, percentile, report, scratch } from './lib.ts';
+import { chain, type LedgerLine, ledgerEnds, withDaemon, writeDeployment } from './harness.ts';
+import { type Figure, flags, isMain, percentile, report } from './lib.ts';
 
 /** 4 runs × a 51-step chain: 200 transitions; a slot per run, so no job waits for a slot. */
 const DEFAULTS = { store: 'sqlite', runs: 4, steps: 51 };
@@ -39,39 +31,27 @@ export function handovers(lines: readonly LedgerLine[], steps: readonly string[]
  */
 export async function benchExitLatency(opts: Partial<Options> = {}): Promise<Figure[]> {
   const o = { ...DEFAULTS, ...opts };
-  const s = scratch('autoctrl-bench-exit-');
-  const store = await freshStore(o.store, s.dir);
-  let gaps: number[];
-  try {
-    const ledger = join(s.dir, 'ledger');
-    const tasks = chain('s', o.steps);
-    const runs = Array.from({ length: o.runs }, (_, i) => 1 + i);
-    const config = writeDeployment(s.dir, {
-      store: store.url,
-      port: await freePort(),
-      slots: o.runs,
-      tasks,
-      runs: runs.map((run) => ({ run, type: 'bench' })),
-      ledger,
-    });
-    const daemon = await serve(config, join(s.dir, 'serve.log'));
-    try {
+  const tasks = chain('s', o.steps);
+  const runs = Array.from({ length: o.runs }, (_, i) => 1 + i);
+  const gaps = await withDaemon(
+    o.store,
+    (dir, where) =>
+      writeDeployment(dir, {
+        ...where,
+        slots: o.runs,
+        tasks,
+        runs: runs.map((run) => ({ run, type: 'bench' })),
+      }),
+    async (_daemon, _config, dir) => {
+      const ledger = join(dir, 'ledger');
       const lines = await ledgerEnds(ledger, o.runs * o.steps, Math.max(60_000, o.steps * 1000));
-      gaps = handovers(
+      return handovers(
         lines,
         tasks.map((t) => t.name),
         runs,
       );
-    } catch (err) {
-      process.stderr.write(`autoctrl serve's log ends with:\n${daemon.logTail()}\n`);
-      throw err;
-    } finally {
-      await daemon.stop();
-    }
-  } finally {
-    await store.drop();
-    s.remove();
-  }
+    },
+  );
   const sqlite = o.store === 'sqlite';
   const p50 = percentile(gaps, 50);
   const p99 = percentile(gaps, 99);

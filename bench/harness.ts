@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { scratch } from './lib.ts';
 
 /*
  * What the job benchmarks drive, all of it public and the same whatever the
@@ -145,6 +146,7 @@ export interface Served {
 
 /** `autoctrl serve -c CONFIG`, its output in `log`; resolves once it listens. */
 export async function serve(config: string, log: string): Promise<Served> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the CLI first (npm run build)`);
   const child = spawn(process.execPath, [CLI, '-c', config, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
@@ -188,6 +190,41 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await gone;
   clearTimeout(timer);
+}
+
+/**
+ * One measurement against a real daemon: a scratch directory, a fresh store
+ * (`--store`); `deploy` writes the deployment file for that store and a free
+ * port (`writeDeployment(dir, { ...where, ... })`); `measure` gets the
+ * running daemon. The daemon is stopped, the store dropped and the directory
+ * removed whatever happens; on failure the end of the daemon's log goes to
+ * stderr.
+ */
+export async function withDaemon<T>(
+  store: string,
+  deploy: (dir: string, where: { store: string; port: number }) => string,
+  measure: (daemon: Served, config: string, dir: string) => Promise<T>,
+): Promise<T> {
+  const s = scratch('autoctrl-bench-');
+  try {
+    const fresh = await freshStore(store, s.dir);
+    try {
+      const config = deploy(s.dir, { store: fresh.url, port: await freePort() });
+      const daemon = await serve(config, join(s.dir, 'serve.log'));
+      try {
+        return await measure(daemon, config, s.dir);
+      } catch (err) {
+        process.stderr.write(`autoctrl serve's log ends with:\n${daemon.logTail()}\n`);
+        throw err;
+      } finally {
+        await daemon.stop();
+      }
+    } finally {
+      await fresh.drop();
+    }
+  } finally {
+    s.remove();
+  }
 }
 
 /** Runs `autoctrl -c CONFIG ARGS` and resolves with its stdout; rejects with its stderr. */
@@ -336,6 +373,10 @@ export async function followEvents(base: string) {
     }
   })().catch(() => {});
   return {
+    /** Events received and not taken by `next`. */
+    get pending(): number {
+      return buffered.length;
+    },
     next(match: (e: StreamEvent) => boolean, timeoutMs: number): Promise<StreamEvent> {
       const i = buffered.findIndex(match);
       if (i >= 0) return Promise.resolve(buffered.splice(i, 1)[0] as StreamEvent);

@@ -3,14 +3,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   chain,
-  freePort,
-  freshStore,
   type LedgerLine,
   ledgerEnds,
   PEERS,
   readLedger,
-  serve,
   span,
+  withDaemon,
   writeDeployment,
 } from './harness.ts';
 import { type Figure, flags, isMain, median, report, scratch } from './lib.ts';
@@ -35,36 +33,24 @@ function checkLedger(lines: readonly LedgerLine[], jobs: number, who: string): v
 }
 
 /** autoctrl: `runs` ended runs handed to a running daemon at once, through a `tasks`-step chain. */
-async function ours(o: Options): Promise<number> {
-  const s = scratch('autoctrl-bench-throughput-');
-  const store = await freshStore(o.store, s.dir);
-  try {
-    const ledger = join(s.dir, 'ledger');
-    const config = writeDeployment(s.dir, {
-      store: store.url,
-      port: await freePort(),
-      slots: o.slots,
-      tasks: chain('t', o.tasks),
-      runs: Array.from({ length: o.runs }, (_, i) => ({ run: 1 + i, type: 'bench' })),
-      ledger,
-    });
-    const daemon = await serve(config, join(s.dir, 'serve.log'));
-    try {
-      const jobs = o.runs * o.tasks;
+function ours(o: Options): Promise<number> {
+  const jobs = o.runs * o.tasks;
+  return withDaemon(
+    o.store,
+    (dir, where) =>
+      writeDeployment(dir, {
+        ...where,
+        slots: o.slots,
+        tasks: chain('t', o.tasks),
+        runs: Array.from({ length: o.runs }, (_, i) => ({ run: 1 + i, type: 'bench' })),
+      }),
+    async (_daemon, _config, dir) => {
       // Bounded: 20× the issue's figure for the old engine at this size.
-      const lines = await ledgerEnds(ledger, jobs, Math.max(60_000, jobs * 600));
+      const lines = await ledgerEnds(join(dir, 'ledger'), jobs, Math.max(60_000, jobs * 600));
       checkLedger(lines, jobs, 'autoctrl');
       return span(lines);
-    } catch (err) {
-      process.stderr.write(`autoctrl serve's log ends with:\n${daemon.logTail()}\n`);
-      throw err;
-    } finally {
-      await daemon.stop();
-    }
-  } finally {
-    await store.drop();
-    s.remove();
-  }
+    },
+  );
 }
 
 /** Snakemake on the same work through bench/peers.sh, read from its ledger the same way. */
