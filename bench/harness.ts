@@ -227,12 +227,36 @@ export async function withDaemon<T>(
   }
 }
 
-/** Runs `autoctrl -c CONFIG ARGS` and resolves with its stdout; rejects with its stderr. */
-export async function autoctrl(config: string, args: string[]): Promise<string> {
-  const { stdout } = await exec(process.execPath, [CLI, '-c', config, ...args], {
+/**
+ * Runs `autoctrl -c CONFIG ARGS`; resolves with its stdout and when its first
+ * output arrived (ms since the epoch: `runs add` prints once the run is
+ * stored, before it wakes the daemon); rejects with its stderr.
+ */
+export function autoctrl(
+  config: string,
+  args: string[],
+): Promise<{ stdout: string; firstOutputAt: number }> {
+  const child = spawn(process.execPath, [CLI, '-c', config, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });
-  return stdout;
+  let stdout = '';
+  let stderr = '';
+  let firstOutputAt = 0;
+  child.stdout.on('data', (chunk: Buffer) => {
+    firstOutputAt ||= Date.now();
+    stdout += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve({ stdout, firstOutputAt });
+      else reject(new Error(`autoctrl ${args.join(' ')} exited with ${code}: ${stderr.trim()}`));
+    });
+  });
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined. */
@@ -325,10 +349,12 @@ export function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-/** An event of `/api/events/stream`, `at` in ms since the epoch. */
+/** An event of `/api/events/stream`, `at` (the store's time) in ms since the epoch. */
 export interface StreamEvent {
   id: number;
   at: number;
+  /** When this process read it from the stream (ms since the epoch). */
+  receivedAt: number;
   entity: string;
   entityId: string;
   task: string | null;
@@ -367,8 +393,8 @@ export async function followEvents(base: string) {
         text = text.slice(cut + 2);
         cut = text.indexOf('\n\n');
         if (data === '') continue;
-        const e = JSON.parse(data) as Omit<StreamEvent, 'at'> & { at: string };
-        take({ ...e, at: Date.parse(e.at) });
+        const e = JSON.parse(data) as Omit<StreamEvent, 'at' | 'receivedAt'> & { at: string };
+        take({ ...e, at: Date.parse(e.at), receivedAt: Date.now() });
       }
     }
   })().catch(() => {});
