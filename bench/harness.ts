@@ -152,34 +152,35 @@ export async function serve(config: string, log: string): Promise<Served> {
     env: { ...process.env, NO_COLOR: '1' },
   });
   const out = createWriteStream(log);
-  child.stderr.pipe(out);
-  let seen = '';
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    out.write(chunk);
+    tail = (tail + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const logTail = () => tail.split('\n').slice(-15).join('\n');
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => fail('did not listen within 60 s'), 60_000);
+    const listening = () => {
+      const m = / at (http:\/\/\S+)/.exec(tail);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        child.stdout.off('data', listening);
+        child.off('exit', exited);
+        resolve(m[1]);
+      }
+    };
+    const exited = (code: number | null, signal: string | null) =>
+      fail(`exited (${code ?? signal})`);
     function fail(why: string) {
       clearTimeout(timer);
       child.kill('SIGKILL');
-      reject(new Error(`autoctrl serve ${why}; see ${log}`));
+      reject(new Error(`autoctrl serve ${why}; its output ends with:\n${logTail()}`));
     }
-    child.stdout.on('data', (chunk: Buffer) => {
-      out.write(chunk);
-      seen += chunk.toString('utf8');
-      const m = / at (http:\/\/\S+)/.exec(seen);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code, signal) => fail(`exited (${code ?? signal})`));
+    child.stdout.on('data', listening);
+    child.once('exit', exited);
   });
-  child.stdout.pipe(out);
-  const logTail = () => {
-    try {
-      return readFileSync(log, 'utf8').split('\n').slice(-15).join('\n');
-    } catch {
-      return '';
-    }
-  };
   return { url, pid: child.pid as number, logTail, stop: () => stopChild(child) };
 }
 
