@@ -28,6 +28,7 @@ snakemake=${SNAKEMAKE:-snakemake}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/autoctrl-peers-XXXXXX")
 [ -n "$keep" ] || trap 'rm -rf "$work"' EXIT
+trap 'exit 143' TERM INT
 [ -n "$ledger" ] || ledger=$work/ledger
 [ ! -e "$ledger" ] || { echo "peers.sh: $ledger exists already" >&2; exit 2; }
 : >"$ledger"
