@@ -29,6 +29,7 @@ async function daemonPasses(db: string, o: Options): Promise<Figure[]> {
   const rss: number[] = [];
   let skipped = 0;
   let firstAnswer = 0;
+  let warm = 0;
   await withDaemon(
     'sqlite',
     (dir, where) => {
@@ -51,7 +52,10 @@ async function daemonPasses(db: string, o: Options): Promise<Figure[]> {
             const lastPass = health?.lastPass ?? null;
             if (lastPass === null || seen.has(lastPass.at)) return undefined;
             seen.add(lastPass.at);
-            if (seen.size === 5) watch.stream = await followEvents(daemon.url);
+            if (seen.size === 5) {
+              warm = rss.length;
+              watch.stream = await followEvents(daemon.url);
+            }
             if (seen.size <= 5) return undefined;
             if (lastPass.skipped) skipped++;
             else durations.push(lastPass.durationMs);
@@ -84,11 +88,12 @@ async function daemonPasses(db: string, o: Options): Promise<Figure[]> {
       detail: `min ${Math.min(...durations)} ms, max ${Math.max(...durations)} ms${skipped ? `; ${skipped} passes skipped` : ''}; first answer to /api/health ${(firstAnswer / 1000).toFixed(1)} s after it listened`,
     }),
     report({
-      name: `daemon resident memory on that store (peak of ${rss.length} samples, passes every 200 ms)`,
+      name: `daemon resident memory on that store (peak of ${rss.length} samples from its start, passes every 200 ms)`,
       value: peak,
       unit: 'MB',
       target: '≤ 250 MB',
       ok: peak <= 250,
+      detail: `peak after the warm-up passes ${Math.max(...rss.slice(warm)).toFixed(0)} MB`,
     }),
   ];
 }
