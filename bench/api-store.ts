@@ -121,6 +121,10 @@ export async function apiStore(
     }
   });
   for (const [t, name] of names.entries()) fillTask(t, name);
+  // One change feed: runs took positions 1..runs, the events come after them, and the counter
+  // goes on from there (or the store's next run would take a position already taken).
+  db.exec(`UPDATE events SET pos = ${runs} + id WHERE pos IS NULL;
+    UPDATE feed_counter SET pos = ${runs} + (SELECT COALESCE(MAX(id), 0) FROM events);`);
   db.close();
   const filled = await createSqliteStore(partial, { logger: silentLogger() });
   await refreshExpectations(filled, deployment(OUT, benchTasks(tasks)));
