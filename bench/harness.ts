@@ -10,7 +10,7 @@ import { scratch } from './lib.ts';
  * What the job benchmarks drive, all of it public and the same whatever the
  * store: the built CLI, a real `autoctrl serve` process on a deployment file
  * written to a scratch directory, its HTTP API, and a ledger that every job
- * appends to. Nothing here imports the engine or the store.
+ * appends to. Nothing here calls the engine or the store in-process.
  */
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -59,8 +59,6 @@ export interface BenchTask {
   /** Only runs of this type (`when: { type }`). */
   type?: string;
   locks?: Record<string, unknown>[];
-  /** Default: the ledger job with the task and run as label. */
-  command?: string[];
 }
 
 /** The run records of a source or `runs add`: ended, so every task takes them. */
@@ -71,8 +69,9 @@ export interface BenchRun {
 
 /**
  * Writes `dir/autoctrl.yaml` (as JSON, which is YAML) for a daemon on
- * `port`: one local executor with `slots`, the tasks, and `runs` handed over
- * by a command source at the daemon's start. `server.public_url` is the
+ * `port`: one local executor with `slots`, the tasks (each job the ledger
+ * job, appending to `dir/ledger`), and `runs` handed over by a command
+ * source at the daemon's start. `server.public_url` is the
  * daemon itself, so that the CLI's wake-up reaches it on either engine.
  */
 export function writeDeployment(
@@ -83,11 +82,10 @@ export function writeDeployment(
     slots: number;
     tasks: BenchTask[];
     runs?: BenchRun[];
-    ledger?: string;
     interval?: string;
   },
 ): string {
-  const ledger = opts.ledger ?? join(dir, 'ledger');
+  const ledger = join(dir, 'ledger');
   const sources: Record<string, unknown> = {};
   if (opts.runs?.length) {
     const file = join(dir, 'runs.jsonl');
@@ -111,7 +109,7 @@ export function writeDeployment(
       opts.tasks.map((t) => [
         t.name,
         {
-          command: t.command ?? ['/bin/sh', LEDGER_JOB, ledger, '{task}', '{run}'],
+          command: ['/bin/sh', LEDGER_JOB, ledger, '{task}', '{run}'],
           ...(t.after?.length ? { after: t.after } : {}),
           ...(t.type ? { when: { type: t.type } } : {}),
           ...(t.locks ? { locks: t.locks } : {}),
@@ -181,7 +179,8 @@ export async function serve(config: string, log: string): Promise<Served> {
     child.stdout.on('data', listening);
     child.once('exit', exited);
   });
-  return { url, pid: child.pid as number, logTail, stop: () => stopChild(child) };
+  const stop = () => stopChild(child).then(() => new Promise<void>((r) => out.end(r)));
+  return { url, pid: child.pid as number, logTail, stop };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
