@@ -59,6 +59,7 @@ export class LocalExecutor implements Executor {
   readonly #listeners: ExitListener[] = [];
   #closed = false;
   readonly #cgroupRoot: Promise<string | null>;
+  readonly #cleanups = new Set<Promise<void>>();
 
   constructor(
     readonly name: string,
@@ -255,12 +256,15 @@ export class LocalExecutor implements Executor {
     void this.#killCgroup(jobId, workDir);
   }
 
-  async #killCgroup(jobId: number, workDir: string): Promise<void> {
-    try {
-      await killCgroup(workDir);
-    } catch (err) {
-      this.#log.warn({ err, jobId, workDir }, "could not end what is left in the job's cgroup");
-    }
+  /** Empties the job's cgroup; tracked, so that `close()` waits for cleanups under way. */
+  #killCgroup(jobId: number, workDir: string): Promise<void> {
+    const cleanup = killCgroup(workDir)
+      .catch((err) =>
+        this.#log.warn({ err, jobId, workDir }, "could not end what is left in the job's cgroup"),
+      )
+      .finally(() => this.#cleanups.delete(cleanup));
+    this.#cleanups.add(cleanup);
+    return cleanup;
   }
 
   async close(): Promise<void> {
@@ -269,6 +273,7 @@ export class LocalExecutor implements Executor {
     for (const timer of this.#kills) clearTimeout(timer);
     this.#timeouts.clear();
     this.#kills.clear();
+    await Promise.all([this.#cgroupRoot, ...this.#cleanups]);
   }
 }
 
