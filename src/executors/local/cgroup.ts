@@ -54,15 +54,8 @@ export async function sweepEmpty(root: string, now: number): Promise<void> {
       readFile(join(cg, 'cgroup.procs'), 'utf8').catch(() => null),
     ]);
     if (info === null || procs?.trim() !== '' || now - info.mtimeMs < SWEEP_AGE_MS) continue;
-    if (
-      await rmdir(cg).then(
-        () => true,
-        () => false,
-      )
-    )
-      removed++;
+    await rmdir(cg).catch(() => undefined); // entered or removed meanwhile
   }
-  return removed;
 }
 
 /** The cgroup of the job in `workDir` (unique per work directory, so per job and deployment). */
