@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ExecutorJobState } from '../src/executors/contract.ts';
-import { findCgroupRoot } from '../src/executors/local/cgroup.ts';
+import { findCgroupRoot, sweepEmpty } from '../src/executors/local/cgroup.ts';
 import { LocalExecutor } from '../src/executors/local/index.ts';
 import { silentLogger } from '../src/logger.ts';
 import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
@@ -76,6 +76,19 @@ const SETSID = 'setsid sleep 300 & echo $! > left; sleep 0.2; exit 0';
 const SETSID_HANGS = 'setsid sleep 300 & echo $! > left; sleep 300';
 
 describe('a job ends with everything it started', () => {
+  it('cgroup: empty job cgroups nobody cleaned are swept once old, fresh ones are left', {
+    skip: cgroupRoot === null && 'no writable cgroup v2 here',
+  }, async () => {
+    const root = cgroupRoot as string;
+    const [old, fresh] = [join(root, 'job-sweep-old'), join(root, 'job-sweep-fresh')];
+    mkdirSync(old);
+    mkdirSync(fresh);
+    utimesSync(old, new Date(0), new Date(0));
+    await sweepEmpty(root, Date.now());
+    assert.deepEqual([existsSync(old), existsSync(fresh)], [false, true]);
+    rmdirSync(fresh);
+  });
+
   it('process group: a sleep left behind after a normal exit is killed', async () => {
     const { state, pid } = await run(null, LEAVES_SLEEP);
     assert.equal(state.state === 'exited' && state.exitCode, 0);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FILES, isCode } from './wrapper.ts';
@@ -30,9 +30,31 @@ export async function findCgroupRoot(): Promise<string | null> {
     if (mountPoint === undefined || own === undefined) return null;
     const root = join(mountPoint, own, 'autoctrl-jobs');
     await mkdir(root, { recursive: true });
+    await sweepEmpty(root, Date.now());
     return root;
   } catch {
     return null;
+  }
+}
+
+/** Older than this, an empty job cgroup belongs to no job about to enter it. */
+const SWEEP_AGE_MS = 10 * 60_000;
+
+/**
+ * Removes the empty job cgroups left by jobs that ended while no controller
+ * was there to clean up and were never asked about again (their work
+ * directory removed). A fresh one may be a job starting: left alone.
+ */
+export async function sweepEmpty(root: string, now: number): Promise<void> {
+  for (const name of await readdir(root)) {
+    if (!name.startsWith('job-')) continue;
+    const cg = join(root, name);
+    const [info, procs] = await Promise.all([
+      stat(cg).catch(() => null),
+      readFile(join(cg, 'cgroup.procs'), 'utf8').catch(() => null),
+    ]);
+    if (info === null || procs?.trim() !== '' || now - info.mtimeMs < SWEEP_AGE_MS) continue;
+    await rmdir(cg).catch(() => undefined); // entered or removed meanwhile
   }
 }
 

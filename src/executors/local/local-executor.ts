@@ -59,6 +59,7 @@ export class LocalExecutor implements Executor {
   #closed = false;
   readonly #cgroupRoot: Promise<string | null>;
   readonly #launcher: Launcher;
+  readonly #cleanups = new Set<Promise<void>>();
 
   constructor(
     readonly name: string,
@@ -253,12 +254,15 @@ export class LocalExecutor implements Executor {
     void this.#killCgroup(jobId, workDir);
   }
 
-  async #killCgroup(jobId: number, workDir: string): Promise<void> {
-    try {
-      await killCgroup(workDir);
-    } catch (err) {
-      this.#log.warn({ err, jobId, workDir }, "could not end what is left in the job's cgroup");
-    }
+  /** Empties the job's cgroup; tracked, so that `close()` waits for cleanups under way. */
+  #killCgroup(jobId: number, workDir: string): Promise<void> {
+    const cleanup = killCgroup(workDir)
+      .catch((err) =>
+        this.#log.warn({ err, jobId, workDir }, "could not end what is left in the job's cgroup"),
+      )
+      .finally(() => this.#cleanups.delete(cleanup));
+    this.#cleanups.add(cleanup);
+    return cleanup;
   }
 
   async close(): Promise<void> {
@@ -267,6 +271,7 @@ export class LocalExecutor implements Executor {
     for (const timer of this.#kills) clearTimeout(timer);
     this.#timeouts.clear();
     this.#kills.clear();
+    await Promise.all([this.#cgroupRoot, ...this.#cleanups]);
     await this.#launcher.close();
   }
 }
