@@ -58,11 +58,12 @@ export class PostgresServer {
     this.passwordFile = join(dir, 'password');
   }
 
-  static async start(): Promise<PostgresServer> {
+  /** `settings`: more server settings (`name=value`), for a test that needs them. */
+  static async start(settings: readonly string[] = []): Promise<PostgresServer> {
     const dir = mkdtempSync(join(tmpdir(), 'autoctrl-pg-'));
     const server = new PostgresServer(dir, await freePort());
     try {
-      await server.#boot();
+      await server.#boot(settings);
       return server;
     } catch (err) {
       await server.stop();
@@ -70,7 +71,7 @@ export class PostgresServer {
     }
   }
 
-  async #boot(): Promise<void> {
+  async #boot(settings: readonly string[]): Promise<void> {
     writeFileSync(this.passwordFile, `${this.password}\n`, { mode: 0o600 });
     if (isRoot()) {
       const { uid, gid } = userIds('postgres');
@@ -112,6 +113,7 @@ export class PostgresServer {
         'full_page_writes=off',
         '-c',
         'max_connections=200',
+        ...settings.flatMap((setting) => ['-c', setting]),
       ]),
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
