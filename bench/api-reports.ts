@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { jobToken } from '../src/engine/tokens.ts';
+import { jobToken } from '../src/app/tokens.ts';
 import { startServer } from '../src/server/serve.ts';
 import { type Figure, median, percentile, report, runtimeWithInstances, scratch } from './lib.ts';
 

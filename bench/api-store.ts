@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { refreshExpectations } from '../src/engine/overview.ts';
+import { refreshExpectations } from '../src/engine/expectations.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { InstanceStatus } from '../src/model/types.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';

@@ -1,9 +1,9 @@
+import { jobTokenSecret } from './app/tokens.ts';
 import type { Deployment } from './config/types.ts';
 import { CampaignBook } from './engine/campaign-book.ts';
-import type { EngineContext } from './engine/context.ts';
+import { type EngineContext, newEngineMemory } from './engine/context.ts';
 import { Engine } from './engine/engine.ts';
 import { newControllerId } from './engine/liveness.ts';
-import { jobTokenSecret } from './engine/tokens.ts';
 import { AutoctrlError } from './errors.ts';
 import type { Executor } from './executors/contract.ts';
 import { executorKinds } from './executors/registry.ts';
@@ -28,7 +28,6 @@ export interface RuntimeOptions {
   claimTtlMs?: number;
   now?: () => number;
 }
-
 
 export async function openExecutors(
   deployment: Deployment,
@@ -64,6 +63,7 @@ export async function openRuntime(deployment: Deployment, opts: RuntimeOptions):
       serverUrl: opts.serverUrl ?? null,
       tokenSecret: await jobTokenSecret(store),
       campaigns: new CampaignBook(deployment),
+      memory: newEngineMemory(),
     };
     const engine = new Engine(ctx);
     return {

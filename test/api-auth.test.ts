@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobToken } from '../src/engine/tokens.ts';
+import { jobToken } from '../src/app/tokens.ts';
 import { type ApiWorld, apiWorld, OPERATOR_TOKEN, settle } from './api-setup.ts';
 import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
 

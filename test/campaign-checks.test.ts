@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createCampaign } from '../src/app/campaigns.ts';
 import { EtaEstimator, formatDuration } from '../src/cli/campaign-render.ts';
-import type { CampaignProgress } from '../src/engine/campaign-progress.ts';
-import { createCampaign } from '../src/engine/campaigns.ts';
 import { campaignCap, chooseJobs } from '../src/engine/slot-share.ts';
 import type { Job } from '../src/model/types.ts';
+import type { CampaignProgress } from '../src/views/campaign-progress.ts';
 import { withRuns } from './campaign-setup.ts';
 import { assertNoLeaksAtEnd } from './helpers.ts';
 

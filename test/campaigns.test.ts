@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
+import { createCampaign } from '../src/app/campaigns.ts';
 import type { TaskConfig } from '../src/config/types.ts';
-import { campaignProgress } from '../src/engine/campaign-progress.ts';
-import { createCampaign } from '../src/engine/campaigns.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Instance } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { campaignProgress } from '../src/views/campaign-progress.ts';
 import { assertNoLeaksAtEnd, deployment, task, tempDir, until } from './helpers.ts';
 
 assertNoLeaksAtEnd();

@@ -62,7 +62,7 @@ describe('deployment file', () => {
       store: 'sqlite:/srv/calib/state.db',
       dataDir: '/srv/calib/data',
       server: { host: '127.0.0.1', port: 8080, publicUrl: 'http://calib.example.org' },
-      engine: { intervalMs: 30_000 },
+      engine: { intervalMs: 30_000, leaseTtlMs: 6_000 },
       executors: { local: { type: 'local', options: { slots: 4 } } },
       sources: { lhc: { type: 'simulator', intervalMs: 2_000, options: { seed: 1 } } },
       tasks: [
@@ -131,7 +131,7 @@ describe('deployment file', () => {
       port: 8080,
       publicUrl: 'http://127.0.0.1:8080',
     });
-    assert.deepEqual(d.engine, { intervalMs: 30_000 });
+    assert.deepEqual(d.engine, { intervalMs: 30_000, leaseTtlMs: 6_000 });
     assert.deepEqual(d.executors, { local: { type: 'local', options: {} } });
     assert.deepEqual(d.sources, {});
     assert.deepEqual(d.tasks, []);

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadDeployment } from '../src/config/load.ts';
-import { overview } from '../src/engine/overview.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
+import { overview } from '../src/views/overview.ts';
 import { assertNoLeaksAtEnd, sleep, tempDir, until } from './helpers.ts';
 
 assertNoLeaksAtEnd();

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { RunFilter } from '../src/config/types.ts';
 import { EMPTY_INTAKE, groupRuns } from '../src/engine/grouping.ts';
-import { overview } from '../src/engine/overview.ts';
 import { runMatches, taskAppliesTo } from '../src/engine/run-filter.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Run } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { overview } from '../src/views/overview.ts';
 import { assertNoLeaksAtEnd, deployment, task, tempDir, until } from './helpers.ts';
 
 assertNoLeaksAtEnd();

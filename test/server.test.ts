@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jobToken } from '../src/app/tokens.ts';
 import { jobRef } from '../src/engine/submit.ts';
-import { jobToken } from '../src/engine/tokens.ts';
 import { silentLogger } from '../src/logger.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { createApp } from '../src/server/app.ts';

@@ -1,4 +1,4 @@
-import type { CampaignProgress } from '../engine/campaign-progress.ts';
+import type { CampaignProgress } from '../views/campaign-progress.ts';
 import { table } from './common.ts';
 
 /** `1h02m`, `3m20s`, `45s`. */

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Deployment } from '../config/types.ts';
-import { campaignProgress } from '../engine/campaign-progress.ts';
 import type { StateStore } from '../store/contract.ts';
+import { campaignProgress } from '../views/campaign-progress.ts';
 import { countsText, EtaEstimator, watchLine } from './campaign-render.ts';
 
 export interface WatchOptions {

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { allCampaignProgress, UnknownCampaignError } from '../engine/campaign-progress.ts';
-import { createCampaign, describeSelection } from '../engine/campaigns.ts';
-import { overrideText } from '../engine/overrides.ts';
+import { createCampaign, describeSelection } from '../app/campaigns.ts';
+import { overrideText } from '../app/overrides.ts';
 import { InvalidInputError } from '../errors.ts';
 import { PROMPT } from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
+import { allCampaignProgress, UnknownCampaignError } from '../views/campaign-progress.ts';
 import { campaignTable } from './campaign-render.ts';
 import { watchCampaign } from './campaign-watch.ts';
 import { type GlobalOptions, printJson, withRuntime } from './common.ts';

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { applyJobReport, type JobReport, parseJobReport } from '../app/report.ts';
 import { loadDeployment } from '../config/load.ts';
-import { applyJobReport, type JobReport, parseJobReport } from '../engine/report.ts';
 import { InvalidInputError } from '../errors.ts';
 import { openStore } from '../store/open.ts';
 import { cliLogger, collectList, collectPair } from './common.ts';

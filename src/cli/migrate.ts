@@ -16,7 +16,7 @@ export function registerMigrate(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const deployment = await deploymentFrom(cmd.optsWithGlobals<GlobalOptions>());
       // Each migration applied is logged as it happens.
-      const logger = createLogger({ level: opts.json ? 'warn' : 'info' });
+      const logger = createLogger({ level: 'info', fd: 2 });
       const store = await openStore(deployment.store, logger);
       try {
         const { to } = await store.migrate();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { reprocessRange } from '../engine/actions.ts';
+import { reprocessRange } from '../app/actions.ts';
 import { requireCampaign } from './campaign.ts';
 import { type GlobalOptions, parseRunRange, printJson, withRuntime } from './common.ts';
 

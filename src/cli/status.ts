@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { overview } from '../engine/overview.ts';
+import { overview } from '../views/overview.ts';
 import { requireCampaign } from './campaign.ts';
 import {
   type GlobalOptions,

@@ -1,7 +1,7 @@
+import { applyOverrides } from '../app/overrides.ts';
 import type { Deployment, TaskConfig } from '../config/types.ts';
 import { type Campaign, PROMPT } from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
-import { applyOverrides } from './overrides.ts';
 
 /** What the engine needs of one campaign during a pass. */
 export interface CampaignView {

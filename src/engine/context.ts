@@ -4,6 +4,8 @@ import type { Logger } from '../logger.ts';
 import { PROMPT } from '../model/campaign.ts';
 import type { Fence, StateStore } from '../store/contract.ts';
 import { CampaignBook } from './campaign-book.ts';
+import type { TaskLock } from './lock-checks.ts';
+import type { LockWait } from './lock-waits.ts';
 
 /** What every step of a pass works with. */
 export interface EngineContext {
@@ -33,6 +35,22 @@ export interface EngineContext {
   tokenSecret: Buffer;
   /** The campaigns' task configurations (overrides applied), refreshed at every pass. */
   campaigns: CampaignBook;
+  /** What the engine remembers from pass to pass. */
+  memory: EngineMemory;
+}
+
+/** Caches the engine keeps across passes; the store stays the truth, so losing them costs reads only. */
+export interface EngineMemory {
+  /** Since when instances wait on a closed lock, by instance id. */
+  lockWaits: Map<number, LockWait>;
+  /** Each task's lock instances, created once (except those that failed: a plugin may fix them). */
+  locks: WeakMap<TaskConfig, Promise<TaskLock[]>>;
+  /** Recent observations of each executor's size, by executor name. */
+  slots: Map<string, number[]>;
+}
+
+export function newEngineMemory(): EngineMemory {
+  return { lockWaits: new Map(), locks: new WeakMap(), slots: new Map() };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
+import { refreshExpectations } from './expectations.ts';
 import { gate } from './gating.ts';
 import { intake } from './intake.ts';
 import { deadOnThisHost } from './liveness.ts';
@@ -199,7 +200,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     const activeByExecutor = await this.activeJobs();
     for (const [name, executor] of ctx.executors) {
       const active = activeByExecutor.get(name) ?? [];
-      await syncExecutor(ctx, executor, full ? active : active.filter((j) => exited.has(j.id)));
+      // A triggered pass asks only about jobs that ended or that were handed over and not seen running yet.
+      const asked = full
+        ? active
+        : active.filter((j) => exited.has(j.id) || (j.status === 'idle' && j.executorId !== null));
+      await syncExecutor(ctx, executor, asked);
     }
     let scope = new PassScope(true);
     if (!full) {
@@ -248,9 +253,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       await this.renewOrStop();
       submitted += await submitIdle(ctx, executor, active.get(name) ?? []);
     }
-    // What this pass wrote is in the feed too: the next triggered pass starts after it.
-    if (full) this.feed = await ctx.store.feedHead();
-    else await this.readChanges();
+    // The overview's global status of new or changed runs: computed here so that reading never writes.
+    await refreshExpectations(ctx.store, ctx.deployment);
+    // The next triggered pass reads from where this one started reading: it sees this pass's own
+    // writes again (cheap, and idempotent) but never misses what another process wrote meanwhile.
     return {
       startedAt,
       durationMs: ctx.now() - startedAt,

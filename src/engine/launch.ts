@@ -1,11 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { jobToken } from '../app/tokens.ts';
 import type { TaskConfig } from '../config/types.ts';
 import type { JobLaunch } from '../executors/contract.ts';
 import type { Instance, Job } from '../model/types.ts';
 import { type EngineContext, upstreamCampaign } from './context.ts';
 import { expandPlaceholders, type PlaceholderValues } from './placeholders.ts';
-import { jobToken } from './tokens.ts';
 
 type JobPlace = Pick<Job, 'id' | 'campaign' | 'task'>;
 

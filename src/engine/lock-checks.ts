@@ -20,7 +20,7 @@ export interface ClosedLock {
 }
 
 /** A lock of a task, ready to ask, or why it cannot be (unknown kind, bad options). */
-interface TaskLock {
+export interface TaskLock {
   config: LockConfig;
   lock: Lock | null;
   problem: string | null;
@@ -195,14 +195,8 @@ function asResult(value: unknown): LockResult {
 }
 
 /** Locks are created once per task and engine, except those that failed: a plugin may fix them. */
-const created = new WeakMap<EngineContext, WeakMap<TaskConfig, Promise<TaskLock[]>>>();
-
 async function locksOf(ctx: EngineContext, task: TaskConfig): Promise<TaskLock[]> {
-  let byTask = created.get(ctx);
-  if (byTask === undefined) {
-    byTask = new WeakMap();
-    created.set(ctx, byTask);
-  }
+  const byTask = ctx.memory.locks;
   let locks = byTask.get(task);
   if (locks === undefined) {
     locks = Promise.all(task.locks.map((config) => createLock(ctx, task, config)));

@@ -1,6 +1,6 @@
 import { humanDuration } from '../locks/options.ts';
 import type { EventRecord, Instance } from '../model/types.ts';
-import type { EngineContext } from './context.ts';
+import { type EngineContext, fenceOf } from './context.ts';
 import type { ClosedLock } from './lock-checks.ts';
 
 /** The `data.alert` of the event raised when a lock stays closed past its timeout. */
@@ -14,7 +14,7 @@ export const LOCK_TIMEOUT_ALERT = 'lock_timeout';
  * history. This memory only spares reading that history at every pass; it is
  * trusted while the instance is exactly as this controller left it.
  */
-interface Wait {
+export interface LockWait {
   lock: string;
   since: number;
   alerted: boolean;
@@ -24,20 +24,9 @@ interface Wait {
   attempt: number;
 }
 
-const memory = new WeakMap<EngineContext, Map<number, Wait>>();
-
-function waitsOf(ctx: EngineContext): Map<number, Wait> {
-  let waits = memory.get(ctx);
-  if (waits === undefined) {
-    waits = new Map();
-    memory.set(ctx, waits);
-  }
-  return waits;
-}
-
 /** The instance no longer waits on a lock (upstream not done, or it starts). */
 export function forgetLockWait(ctx: EngineContext, instanceId: number): void {
-  memory.get(ctx)?.delete(instanceId);
+  ctx.memory.lockWaits.delete(instanceId);
 }
 
 /**
@@ -51,13 +40,14 @@ export async function waitOnLock(
   closed: ClosedLock,
   configHash: string,
 ): Promise<void> {
-  const waits = waitsOf(ctx);
+  const waits = ctx.memory.lockWaits;
   const now = ctx.now();
   const reason = `lock ${closed.name}: ${closed.reason}`;
   const wait = await currentWait(ctx, waits.get(inst.id), inst, closed.name, now);
   let after = inst;
   if (inst.status !== 'waiting' || inst.reason !== reason) {
     after = await ctx.store.transitionInstance(inst.id, {
+      ...fenceOf(ctx),
       from: inst.status,
       to: 'waiting',
       reason,
@@ -66,7 +56,7 @@ export async function waitOnLock(
       data: { lock: closed.name, lockSince: wait.since },
     });
   }
-  const next: Wait = {
+  const next: LockWait = {
     ...wait,
     reason: after.reason,
     updatedAt: after.updatedAt,
@@ -100,12 +90,19 @@ export async function waitOnLock(
 
 async function currentWait(
   ctx: EngineContext,
-  known: Wait | undefined,
+  known: LockWait | undefined,
   inst: Instance,
   lock: string,
   now: number,
-): Promise<Wait> {
-  const fresh: Wait = { lock, since: now, alerted: false, reason: null, updatedAt: 0, attempt: 0 };
+): Promise<LockWait> {
+  const fresh: LockWait = {
+    lock,
+    since: now,
+    alerted: false,
+    reason: null,
+    updatedAt: 0,
+    attempt: 0,
+  };
   if (inst.status !== 'waiting' || !(inst.reason ?? '').startsWith(`lock ${lock}: `)) return fresh;
   if (
     known !== undefined &&

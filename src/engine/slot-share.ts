@@ -3,7 +3,6 @@ import type { Job } from '../model/types.ts';
 
 /** How many passes' observations of an executor's size are kept. */
 const WINDOW = 20;
-const observed = new WeakMap<Executor, number[]>();
 
 /**
  * An executor's number of slots, from what it says is free plus the jobs the
@@ -11,12 +10,17 @@ const observed = new WeakMap<Executor, number[]>();
  * counts as claimed while its slot is already free, so one observation can
  * only overestimate: the smallest of the recent ones is the size.
  */
-export function executorSlots(executor: Executor, claimed: number, free: number): number {
+export function executorSlots(
+  observed: Map<string, number[]>,
+  executor: Executor,
+  claimed: number,
+  free: number,
+): number {
   if (!Number.isFinite(free)) return Number.POSITIVE_INFINITY;
-  const seen = observed.get(executor) ?? [];
+  const seen = observed.get(executor.name) ?? [];
   seen.push(claimed + free);
   if (seen.length > WINDOW) seen.shift();
-  observed.set(executor, seen);
+  observed.set(executor.name, seen);
   return Math.min(...seen);
 }
 

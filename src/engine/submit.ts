@@ -30,7 +30,7 @@ export async function submitIdle(
   // Free slots as the executor counts them (it knows the jobs it runs, adopted ones included).
   const room = executor.capacity();
   const busy = active.filter((j) => j.claimedBy !== null).length;
-  const slots = executorSlots(executor, busy, room);
+  const slots = executorSlots(ctx.memory.slots, executor, busy, room);
   if (room <= 0) return 0;
   const now = ctx.now();
   const ready = active.filter(

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { verifyJobToken } from '../app/tokens.ts';
 import type { AuthConfig } from '../config/types.ts';
-import { verifyJobToken } from '../engine/tokens.ts';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
 /** Who a request speaks for. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { reprocessInstance, resubmitInstance } from '../../engine/actions.ts';
+import { reprocessInstance, resubmitInstance } from '../../app/actions.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Instance } from '../../model/types.ts';
 import type { ServerContext } from '../context.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { applyJobReport, jobReportSchema } from '../../engine/report.ts';
+import { applyJobReport, jobReportSchema } from '../../app/report.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { ServerContext } from '../context.ts';
 import { followLog, logResponse } from '../logs.ts';

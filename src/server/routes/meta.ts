@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { allCampaignProgress, type CampaignProgress } from '../../engine/campaign-progress.ts';
-import { createCampaign } from '../../engine/campaigns.ts';
+import { createCampaign } from '../../app/campaigns.ts';
 import { ENGINE_LEASE } from '../../engine/engine.ts';
+import { allCampaignProgress, type CampaignProgress } from '../../views/campaign-progress.ts';
 import type { ServerContext } from '../context.ts';
 import { type Api, actor } from '../route.ts';
 import { counts } from '../schemas.ts';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { overviewPage, refreshExpectations } from '../../engine/overview.ts';
 import { InvalidInputError } from '../../errors.ts';
 import { PROMPT } from '../../model/campaign.ts';
 import type { OverviewQuery } from '../../store/overview-contract.ts';
+import { overviewPage } from '../../views/overview.ts';
 import type { ServerContext } from '../context.ts';
 import { presentRun } from '../present.ts';
 import { type Api, limitParam, runParam } from '../route.ts';
@@ -132,7 +132,6 @@ export function overviewRoutes(api: Api, ctx: ServerContext): void {
     },
     async (c, { query }) => {
       const q = storeQuery(ctx, query);
-      await refreshExpectations(store, deployment);
       const found = await store.overviewRuns({ ...q, limit: q.limit + 1 });
       const page = found.slice(0, q.limit);
       const last = page.at(-1);

@@ -1,8 +1,8 @@
 import type { Deployment } from '../config/types.ts';
+import { intakeDone } from '../engine/intake.ts';
 import { NotFoundError } from '../errors.ts';
 import { type Campaign, type CampaignCounts, PROMPT } from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
-import { intakeDone } from './intake.ts';
 
 /** A campaign name that names nothing (code `not_found`, as every missing record). */
 export class UnknownCampaignError extends NotFoundError {

@@ -2,9 +2,9 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../config/duration.ts';
 import type { Deployment, TaskConfig } from '../config/types.ts';
+import { unknownPlaceholders } from '../engine/placeholders.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { CampaignOverride } from '../model/campaign.ts';
-import { unknownPlaceholders } from './placeholders.ts';
 
 /** A `--set task.key=value` that cannot be applied; the message names it as written. */
 export class OverrideError extends InvalidInputError {

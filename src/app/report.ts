@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import type { EngineContext } from '../engine/context.ts';
+import { markRunning, settleJob } from '../engine/outcome.ts';
 import { InvalidInputError, NotFoundError, StaleStateError } from '../errors.ts';
 import type { JobHead } from '../store/contract.ts';
-import type { EngineContext } from './context.ts';
-import { markRunning, settleJob } from './outcome.ts';
 
 /** What a job may say about itself (HTTP body or `autoctrl job report`). */
 export const jobReportSchema = z

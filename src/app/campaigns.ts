@@ -1,5 +1,6 @@
 import { TASK_NAME } from '../config/schema.ts';
 import type { Deployment } from '../config/types.ts';
+import { campaignView } from '../engine/campaign-book.ts';
 import { CampaignExistsError, InvalidInputError } from '../errors.ts';
 import {
   type Campaign,
@@ -10,7 +11,6 @@ import {
   type RunSelection,
 } from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
-import { campaignView } from './campaign-book.ts';
 import { parseOverride } from './overrides.ts';
 
 export type {
@@ -20,7 +20,7 @@ export type {
   CampaignSelection,
 } from '../model/campaign.ts';
 export { DEFAULT_SHARE } from '../model/campaign.ts';
-export { UnknownCampaignError } from './campaign-progress.ts';
+export { UnknownCampaignError } from '../views/campaign-progress.ts';
 export { OverrideError } from './overrides.ts';
 
 /**
