@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import pg from 'pg';
 import { FencedError, StoreUnavailableError } from '../src/errors.ts';
 import { silentLogger } from '../src/logger.ts';
@@ -11,29 +11,13 @@ import { openStore } from '../src/store/open.ts';
 import { createPostgresStore } from '../src/store/postgres/index.ts';
 import { autoctrl } from './cli-run.ts';
 import { assertNoLeaksAtEnd, sleep, tempDir } from './helpers.ts';
-import { PostgresServer, postgresMissing } from './services/postgres.ts';
+import { postgresForThisFile } from './services/postgres.ts';
 import { oneOfTwoHandlesWins, raceFourProcesses } from './store-race.ts';
 
-const skip = postgresMissing() ?? false;
 const T0 = 1_700_000_000_000;
-
-let server: PostgresServer | undefined;
-before(
-  async () => {
-    if (skip === false) server = await PostgresServer.start();
-  },
-  { timeout: 60_000 },
-);
-after(async () => {
-  await server?.stop();
-});
+const { skip, server: pgServer } = postgresForThisFile();
 // After the server's own hook: the server is a child process until then.
 assertNoLeaksAtEnd();
-
-function pgServer(): PostgresServer {
-  assert.ok(server, 'the PostgreSQL server of this file did not start');
-  return server;
-}
 
 async function dropSchema(url: string): Promise<void> {
   const schema = new URL(url).searchParams.get('schema');
