@@ -69,6 +69,24 @@ export class InvalidInputError extends AutoctrlError {
   }
 }
 
+/**
+ * A report for a job attempt that is over (done, failed, or followed by a
+ * newer attempt): a job's token speaks for it only while it is queued or running.
+ */
+export class AttemptEndedError extends AutoctrlError {
+  constructor(
+    readonly jobId: number,
+    readonly attempt: number,
+    readonly ended: string,
+    readonly current: number,
+  ) {
+    super(
+      'attempt_ended',
+      `job ${jobId}: attempt ${attempt} has ended (${ended}), so it may no longer report${current !== attempt ? `; attempt ${current} reports with its own token` : ''}; nothing was recorded`,
+    );
+  }
+}
+
 /** A campaign name that is taken: campaigns are never replaced, so their history stays true. */
 export class CampaignExistsError extends AutoctrlError {
   constructor(readonly campaign: string) {

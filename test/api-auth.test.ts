@@ -54,7 +54,9 @@ describe('who may do what', () => {
       { fields: { x: 1 } },
       jobToken(w.rt.engine.ctx.tokenSecret, job.id),
     );
-    assert.equal(own.status, 200);
+    // The token is the job's, but this attempt is over (reco is done): it may no longer report.
+    assert.equal(own.status, 409);
+    assert.match(((await own.json()) as { message: string }).message, /has ended \(done\)/);
     const bad = await post(
       path,
       { fields: { x: [] } },
@@ -127,8 +129,20 @@ describe('who may do what', () => {
     );
   });
 
-  it('keeps the trigger open: the CLI pokes the daemon without a token', async () => {
-    assert.equal((await w.req('/api/trigger', { method: 'POST' })).status, 200);
+  it('keeps the trigger open to the CLI, rate-limited without a token, unlimited with one', async () => {
+    const trigger = (token?: string) =>
+      w.req('/api/trigger', { method: 'POST', ...(token ? { token } : {}) });
+    const before = w.triggers.n;
+    for (let i = 0; i < 10; i++) assert.equal((await trigger()).status, 200);
+    const limited = await trigger();
+    assert.equal(limited.status, 429);
+    assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+    const body = (await limited.json()) as { error: string; message: string };
+    assert.equal(body.error, 'rate_limited');
+    assert.match(body.message, /send an operator token/);
+    assert.equal((await trigger('not-a-token')).status, 429, 'a wrong token is no token');
+    for (let i = 0; i < 20; i++) assert.equal((await trigger(OPERATOR_TOKEN)).status, 200);
+    assert.equal(w.triggers.n - before, 30, 'refused triggers ask for no pass');
   });
 });
 

@@ -116,7 +116,7 @@ describe('autoctrl campaign', () => {
       '-c',
       file,
     ]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'a bad --set is a usage error');
     assert.match(
       bad.stderr,
       /autoctrl: --set reco.retries=lots: retries: the value must be a whole number/,

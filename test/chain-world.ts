@@ -39,10 +39,11 @@ export function writeChainWorld(
   return { file, ledger };
 }
 
-export function startController(file: string): ChildProcess {
+/** `logLevel` other than `error` pipes the controller's log (stdout) for the test to read. */
+export function startController(file: string, logLevel = 'error'): ChildProcess {
   return spawn(process.execPath, [CLI, 'serve', '-c', file, '--port', '0'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, AUTOCTRL_LOG_LEVEL: 'error' },
+    stdio: ['ignore', logLevel === 'error' ? 'ignore' : 'pipe', 'inherit'],
+    env: { ...process.env, AUTOCTRL_LOG_LEVEL: logLevel },
   });
 }
 

@@ -22,7 +22,8 @@ describe('the CLI', () => {
         '    command: [sh, -c, "echo reco $AUTOCTRL_RUNS; exit 0"]',
         '  calib:',
         '    after: [reco]',
-        '    command: [node, -e, "process.exit(0)"]',
+        // The job reports as a job does where no server runs: `autoctrl job report` writes to the store.
+        `    command: ${JSON.stringify([process.execPath, CLI, 'job', 'report', '--field', 'ic_spread=0.012', '--field', 'note=ok', '--output', 'ic.txt', '--kind', 'ic'])}`,
         '',
       ].join('\n'),
     );
@@ -97,42 +98,29 @@ describe('the CLI', () => {
 
   it('job report writes to the store from a job environment when no server runs', async () => {
     const show = JSON.parse(
-      (await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout,
+      (await autoctrl(['show', 'calib', '355100', '--json', '-c', file])).stdout,
     );
     const job = show.jobs[0];
-    const r = await autoctrl(
-      [
-        'job',
-        'report',
-        '--field',
-        'ic_spread=0.012',
-        '--field',
-        'note=ok',
-        '--output',
-        'ic.txt',
-        '--kind',
-        'ic',
-      ],
-      {
-        AUTOCTRL_JOB: String(job.id),
-        AUTOCTRL_URL: '',
-        AUTOCTRL_STORE: `sqlite:${join(dir, 'state.db')}`,
-        AUTOCTRL_CONFIG: file,
-        AUTOCTRL_OUTPUT_DIR: '/eos/calib',
-      },
-    );
-    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(job.fields, { ic_spread: 0.012, note: 'ok' });
     const outputs = JSON.parse(
-      (await autoctrl(['outputs', '--task', 'reco', '--json', '-c', file])).stdout,
+      (await autoctrl(['outputs', '--task', 'calib', '--json', '-c', file])).stdout,
     );
-    assert.equal(outputs.outputs[0].path, '/eos/calib/ic.txt');
+    assert.equal(
+      outputs.outputs[0].path,
+      join(dir, 'data/jobs/prompt/calib', String(job.id), 'out/ic.txt'),
+    );
     assert.equal(outputs.outputs[0].kind, 'ic');
-    const after = JSON.parse(
-      (await autoctrl(['show', 'reco', '355100', '--json', '-c', file])).stdout,
-    );
-    assert.deepEqual(after.jobs[0].fields, { ic_spread: 0.012, note: 'ok' });
+    const env = {
+      AUTOCTRL_JOB: String(job.id),
+      AUTOCTRL_URL: '',
+      AUTOCTRL_STORE: `sqlite:${join(dir, 'state.db')}`,
+      AUTOCTRL_CONFIG: file,
+    };
+    const late = await autoctrl(['job', 'report', '--field', 'x=1'], env);
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, /attempt 1 has ended \(done\), so it may no longer report/);
     const bad = await autoctrl(['job', 'report', '--status', 'finished'], { AUTOCTRL_JOB: '1' });
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /status/);
   });
 
@@ -148,7 +136,7 @@ describe('the CLI', () => {
     assert.equal(show.instance.status, 'new');
     assert.equal(show.instance.attempt, 2);
     const bad = await autoctrl(['reprocess', 'reco', '--runs', 'last-week', '-c', file]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--runs: "last-week" is not a run range/);
   });
 

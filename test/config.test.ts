@@ -119,6 +119,7 @@ describe('deployment file', () => {
       plugins: [],
       notify: {},
       auth: { readOpen: true, operators: [] },
+      limits: { maxJobsPerInstance: 10_000, maxRequestBytes: 16 * 2 ** 20 },
     });
   });
 
@@ -193,7 +194,7 @@ describe('problems name the line and column', () => {
       '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
-      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, auth)',
+      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
     ]);
   });
 
@@ -247,6 +248,12 @@ describe('problems name the line and column', () => {
         '6:30: tasks.d.after[0]: cycle: d → e → d',
       ],
     );
+  });
+
+  test('an empty program is refused at its place', () => {
+    assert.deepEqual(problemsOf('tasks:\n  reco: { command: ["", x] }\n'), [
+      '2:21: tasks.reco.command[0]: the program must not be empty: name it, e.g. python3',
+    ]);
   });
 
   test('a bad duration points at the value', () => {
@@ -342,7 +349,7 @@ tasks:
 `);
     assert.deepEqual(problems, [
       '1:21: engine.interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
-      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, auth)',
+      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
       "4:30: tasks.a.after[0]: unknown task 'nope' (tasks: a, b)",
       '4:46: tasks.a.retries: must be at least 0',
       "5:6: tasks.b: missing required key 'command'",
@@ -371,6 +378,25 @@ describe('finding and loading the file', () => {
     );
     assert.equal(findConfigFile({ env, cwd: dir }), path.join(dir, 'other.yaml'));
     assert.equal(findConfigFile({ env: {}, cwd: dir }), path.join(dir, 'autoctrl.yaml'));
+  });
+
+  test('a task cwd that is no directory and a data_dir that is a file are problems with their place', async () => {
+    const file = path.join(dir, 'paths.yaml');
+    await writeFile(
+      file,
+      'data_dir: other.yaml\ntasks:\n  a: { command: [a], cwd: nowhere }\n  b: { command: [b], cwd: site }\n',
+    );
+    await assert.rejects(loadDeployment(file), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.problems.map((p) => `${p.line}:${p.col}: ${p.message}`),
+        [
+          `1:11: data_dir: ${path.join(dir, 'other.yaml')} is not a directory: point data_dir at a directory (it is created when missing)`,
+          `3:27: tasks.a.cwd: no directory ${path.join(dir, 'nowhere')}: create it, or fix the path (relative to the deployment file)`,
+        ],
+      );
+      return true;
+    });
   });
 
   test('a missing file says how to fix it', () => {

@@ -180,7 +180,7 @@ describe('engine with locks', () => {
       a: 'lock gt: check failed: conditions DB unreachable',
       b: "lock t0: no answer within 100ms: raise the lock's timeout if the service is slow",
       c: "lock site: unknown lock kind 'nope' (known: file, http, command, delay, task, probe): fix the deployment file or add the plugin that defines it",
-      d: 'lock delay: bad options (after: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 2h): run autoctrl validate',
+      d: 'lock delay: bad options (after: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h): run autoctrl validate',
     });
     await drive(rt, 'e', 300, 'done');
   });

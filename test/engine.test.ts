@@ -202,8 +202,8 @@ describe('engine', () => {
   });
 
   it('splits a task into one job per upstream output', async () => {
-    const { rt } = await start([
-      task('files'),
+    const { rt, dir } = await start((d) => [
+      task('files', { command: ['sh', '-c', `while [ ! -f ${d}/go ]; do sleep 0.02; done`] }),
       task('per', {
         after: ['files'],
         jobs: { per: 'input' },
@@ -211,7 +211,8 @@ describe('engine', () => {
       }),
     ]);
     await addRuns(rt, [{ run: 700 }]);
-    const files = await drive(rt, 'files', 700, 'done');
+    // Outputs are reported while the job runs: an ended attempt may no longer report.
+    const files = await drive(rt, 'files', 700, 'processing');
     const [fj] = await rt.store.jobsForInstance(files.id);
     await applyJobReport(
       rt.engine.ctx,
@@ -219,6 +220,8 @@ describe('engine', () => {
       { outputs: [{ path: '/f/1.root' }, { path: '/f/2.root' }, { path: '/f/3 with space.root' }] },
       'job',
     );
+    writeFileSync(join(dir, 'go'), '');
+    await drive(rt, 'files', 700, 'done');
     const per = await drive(rt, 'per', 700, 'done');
     const jobs = await rt.store.jobsForInstance(per.id);
     assert.deepEqual(jobs.map((j) => j.input).sort(), [

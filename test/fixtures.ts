@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Deployment, TaskConfig } from '../src/config/types.ts';
+import { DEFAULT_LIMITS } from '../src/limits.ts';
 
 /**
  * Deployments built in code, for tests and benchmarks (no node:test here, so
@@ -50,6 +51,7 @@ export function deployment(
     plugins: [],
     notify: {},
     auth: { readOpen: true, operators: [] },
+    limits: { ...DEFAULT_LIMITS },
     ...over,
   };
 }

@@ -383,7 +383,7 @@ describe('lock kinds and the deployment file', () => {
         "6:9: tasks.reco.locks[1]: missing required key 'url'",
         '7:29: tasks.reco.locks[2].path: unknown placeholder {job} in a lock: known are {run}, {runs}, {fill}, {campaign}, {task} (write {{ and }} for literal braces)',
         '7:41: tasks.reco.locks[2].colour: unknown key (known: kind, name, timeout, path, non_empty)',
-        '8:31: tasks.reco.locks[3].after: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 2h',
+        '8:31: tasks.reco.locks[3].after: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
         "10:38: tasks.reco.locks[5].name: lock name 'c' is already used by locks[4] of this task: give each lock its own name",
       ],
     );

@@ -227,7 +227,7 @@ describe('notify section of the deployment file', () => {
         "8: notify.chat.channel: no channel for environment 'dev': add dev: or default: (the webhook's own channel could be production's)",
         "9: notify.chat.events[1]: unknown event 'run_added' (known: instance_failed, job_retried, lock_timeout, source_failing)",
         "10: notify.pager.type: unknown notifier type 'pagerduty' (known: mattermost, slack, webhook)",
-        '11: notify.ops.fold_window: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 60s',
+        '11: notify.ops.fold_window: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
         '11: notify.ops.colour: unknown key (known: type, events, url, url_env, fold_window, timeout, headers)',
         '12: notify.both: give either url or url_env (the variable holding the URL)',
       ],

@@ -137,9 +137,13 @@ describe('plugins', () => {
       if (code !== null) writeFileSync(join(dir, name), code);
       const file = deploymentFile(dir, `plugins: [./${name}]\n`);
       await assert.rejects(loadDeployment(file), (err: unknown) => {
-        assert.ok(err instanceof PluginError, `${name}: ${String(err)}`);
-        assert.equal(err.plugin, join(dir, name));
+        assert.ok(
+          err instanceof ConfigError && err.cause instanceof PluginError,
+          `${name}: ${String(err)}`,
+        );
+        assert.equal(err.cause.plugin, join(dir, name));
         assert.match(err.message, message);
+        assert.match(err.message, new RegExp(`^${file}:\\d+:\\d+: plugins\\[0\\]: plugin `));
         return true;
       });
     }

@@ -14,12 +14,26 @@ export async function jobTokenSecret(store: StateStore): Promise<Buffer> {
   return Buffer.from(stored, 'hex');
 }
 
-export function jobToken(secret: Buffer, jobId: number): string {
-  return createHmac('sha256', secret).update(`job:${jobId}`).digest('base64url');
+/**
+ * The token of one job, or of one attempt of it (`<attempt>.<mac>`): an
+ * attempt's token is refused once a newer attempt of the job exists.
+ */
+export function jobToken(secret: Buffer, jobId: number, attempt?: number): string {
+  const mac = (what: string) => createHmac('sha256', secret).update(what).digest('base64url');
+  return attempt === undefined
+    ? mac(`job:${jobId}`)
+    : `${attempt}.${mac(`job:${jobId}:${attempt}`)}`;
 }
 
-export function verifyJobToken(secret: Buffer, jobId: number, token: string): boolean {
-  const expected = Buffer.from(jobToken(secret, jobId));
+/** Whose token this is: the job's (attempt null when the token names none), or null for a wrong one. */
+export function verifyJobToken(
+  secret: Buffer,
+  jobId: number,
+  token: string,
+): { attempt: number | null } | null {
+  const m = /^(\d{1,9})\./.exec(token);
+  const attempt = m === null ? null : Number(m[1]);
+  const expected = Buffer.from(jobToken(secret, jobId, attempt ?? undefined));
   const given = Buffer.from(token);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  return expected.length === given.length && timingSafeEqual(expected, given) ? { attempt } : null;
 }

@@ -7,7 +7,7 @@ import type { StateStore } from '../store/contract.ts';
 import { allCampaignProgress, UnknownCampaignError } from '../views/campaign-progress.ts';
 import { campaignTable } from './campaign-render.ts';
 import { watchCampaign } from './campaign-watch.ts';
-import { type GlobalOptions, printJson, withRuntime } from './common.ts';
+import { durationArg, type GlobalOptions, printJson, withRuntime } from './common.ts';
 
 interface CreateOptions {
   runs?: string;
@@ -112,7 +112,12 @@ export function registerCampaign(program: Command): void {
       'a live progress bar (done, running, failed, ETA) until the campaign completes or Ctrl-C',
     )
     .option('--once', 'print the progress once and exit (for scripts)')
-    .option('--interval <ms>', 'time between updates', Number, 1000)
+    .option(
+      '--interval <duration>',
+      'time between updates (500ms, 2s...)',
+      durationArg('--interval'),
+      1000,
+    )
     .action(async (name: string, opts: { once?: boolean; interval: number }, cmd: Command) => {
       await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
         const stop = new AbortController();

@@ -1,10 +1,12 @@
 import { styleText } from 'node:util';
+import { checkDuration } from '../config/duration.ts';
 import { findConfigFile, loadDeployment } from '../config/load.ts';
 import type { Deployment } from '../config/types.ts';
 import { InvalidInputError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { InstanceStatus, JobStatus, RunStatus } from '../model/types.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
+import { openingStore } from './failures.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -32,7 +34,11 @@ export async function withRuntime<T>(
     | [extra: Partial<RuntimeOptions>, fn: (rt: Runtime) => Promise<T>]
 ): Promise<T> {
   const [extra, fn] = args.length === 1 ? [{}, args[0]] : args;
-  const rt = await openRuntime(await deploymentFrom(opts), { ...extra, logger: cliLogger() });
+  const deployment = await deploymentFrom(opts);
+  const rt = await openingStore(
+    deployment.store,
+    openRuntime(deployment, { ...extra, logger: cliLogger() }),
+  );
   try {
     return await fn(rt);
   } finally {
@@ -54,11 +60,48 @@ export function parseRunRange(text: string, field = '--runs'): { from: number; t
   return { from, to };
 }
 
+/** A positive whole number in decimal digits: `0x10`, `1e3` or `16.0` are refused, not read as 16, 1000, 16. */
 export function parseRunNumber(text: string, field: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new InvalidInputError(field, `"${text}" is not a run number`);
+  const n = /^[1-9]\d{0,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new InvalidInputError(
+      field,
+      `"${text}" is not a run number: write it in decimal digits, e.g. 355100`,
+    );
   return n;
+}
+
+/** A commander parser for a count such as `--limit`: a whole number from 1 to 1,000,000. */
+export function countArg(option: string) {
+  return (text: string): number => {
+    const n = /^\d{1,7}$/.test(text) ? Number(text) : 0;
+    if (n < 1 || n > 1_000_000)
+      throw new InvalidInputError(
+        option,
+        `"${text}" is not a count: give a whole number from 1 to 1000000`,
+      );
+    return n;
+  };
+}
+
+/** A commander parser for `--port`: a whole number from 0 (a free port) to 65535. */
+export function portArg(text: string): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n <= 65_535))
+    throw new InvalidInputError(
+      '--port',
+      `"${text}" is not a port: give a number from 0 (any free port) to 65535`,
+    );
+  return n;
+}
+
+/** A commander parser for a duration option (`500ms`, `2s`; a plain number is seconds), in ms. */
+export function durationArg(option: string, min: 'zero' | 'positive' = 'positive') {
+  return (text: string): number => {
+    const checked = checkDuration(text, min);
+    if (!checked.ok) throw new InvalidInputError(option, checked.problem);
+    return checked.ms;
+  };
 }
 
 /** `KEY=VALUE` options, repeatable. */

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadDeployment } from '../config/load.ts';
 import { startDaemon } from '../daemon.ts';
-import { cliLogger } from './common.ts';
+import { ListenError } from '../server/serve.ts';
+import { cliLogger, portArg } from './common.ts';
 import { stopOnSignals } from './serve.ts';
 
 /** The package's `examples/`, the same from `src/` (tests) and `dist/` (installed). */
@@ -24,7 +25,7 @@ async function listen(deploymentFile: string, port: number) {
   try {
     return await startDaemon(deployment, { logger, listen: { host: '127.0.0.1', port } });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    if (!(err instanceof ListenError && err.reason === 'EADDRINUSE')) throw err;
     return startDaemon(deployment, { logger, listen: { host: '127.0.0.1', port: 0 } });
   }
 }
@@ -39,7 +40,7 @@ export function registerDemo(program: Command): void {
       '--dir <dir>',
       'where to put the demo deployment (default: a new temporary directory; reused if it exists)',
     )
-    .option('--port <port>', 'port for the page and API (a free one if taken)', Number, 8080)
+    .option('--port <port>', 'port for the page and API (a free one if taken)', portArg, 8080)
     .action(async (opts: { dir?: string; port: number }) => {
       const dir = opts.dir ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'autoctrl-demo-'));
       const file = join(dir, 'autoctrl.yaml');

@@ -1,7 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AutoctrlError } from '../errors.ts';
+import { makeDirs } from '../fs-util.ts';
 
 const TEMPLATE = `# autoctrl deployment: the README of the autoctrl package lists every key.
 store: sqlite:state.db          # relative to this file
@@ -27,13 +29,29 @@ echo "result" > "$AUTOCTRL_OUTPUT_DIR/result.txt"
 exit 0
 `;
 
+/** Creates `dir` (and its parents), or says why it cannot. */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await makeDirs(dir);
+    if (!statSync(dir).isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    throw new AutoctrlError(
+      'init_failed',
+      `cannot create the directory ${dir} (${why}): choose a directory this user may write to`,
+      { cause },
+    );
+  }
+}
+
 export function registerInit(program: Command): void {
   program
     .command('init <dir>')
     .description('create a starter deployment (autoctrl.yaml and two job scripts) in DIR')
     .action(async (dirText: string) => {
       const dir = resolve(dirText);
-      await mkdir(dir, { recursive: true });
+      await makeDir(dir);
       try {
         await writeFile(join(dir, 'autoctrl.yaml'), TEMPLATE, { flag: 'wx' });
       } catch (cause) {

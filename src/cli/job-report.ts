@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { applyJobReport, type JobReport, parseJobReport } from '../app/report.ts';
 import { loadDeployment } from '../config/load.ts';
-import { InvalidInputError } from '../errors.ts';
+import { AutoctrlError, InvalidInputError } from '../errors.ts';
 import { openStore } from '../store/open.ts';
 import { cliLogger, collectList, collectPair } from './common.ts';
 
@@ -84,11 +84,12 @@ export function registerJobReport(program: Command): void {
           body: JSON.stringify(report),
           signal: AbortSignal.timeout(30_000),
         });
-        if (!res.ok)
-          throw new InvalidInputError(
-            'report',
-            `the server refused it (${res.status}): ${await res.text()}`,
-          );
+        if (!res.ok) {
+          const why = `the server refused it (${res.status}): ${await res.text()}`;
+          // A bad report is the caller's mistake (exit 2); an ended attempt or a wrong token is not.
+          if (res.status === 400) throw new InvalidInputError('report', why);
+          throw new AutoctrlError('report_refused', `report: ${why}`);
+        }
         return;
       }
       // No server (`autoctrl pass` mode): write to the store named in the job's environment.

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { AutoctrlError } from '../errors.ts';
+import { Command, CommanderError } from 'commander';
 import { registerCampaign } from './campaign.ts';
 import { registerDemo } from './demo.ts';
+import { describeFailure } from './failures.ts';
 import { registerInit } from './init.ts';
 import { registerJobReport } from './job-report.ts';
 import { registerMigrate } from './migrate.ts';
@@ -21,7 +21,9 @@ const program = new Command('autoctrl')
     '-c, --config <file>',
     'deployment file (default: $AUTOCTRL_CONFIG, else ./autoctrl.yaml)',
   )
-  .showHelpAfterError();
+  .option('--debug', 'print the stack trace of a failure')
+  .showHelpAfterError()
+  .exitOverride();
 
 for (const register of [
   registerDemo,
@@ -47,15 +49,24 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const STORE_UNUSABLE = new Set(['store_schema_newer', 'store_unavailable', 'unknown_store']);
+const debug = process.argv.includes('--debug');
+
+/** One line saying what went wrong and how to fix it; the stack only with --debug. */
+function fail(err: unknown): never {
+  // Commander printed its own message (an unknown option, a missing argument) or the help.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  const { message, exitCode } = describeFailure(err);
+  process.stderr.write(`autoctrl: ${message}\n`);
+  if (debug) process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(exitCode);
+}
+
+// Also what fails after a command returned (a daemon's background work).
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof AutoctrlError) {
-    process.stderr.write(`autoctrl: ${err.message}\n`);
-    // A store that cannot be used is the deployment's problem, not a runtime failure.
-    process.exit(STORE_UNUSABLE.has(err.code) ? 2 : 1);
-  }
-  throw err;
+  fail(err);
 }

@@ -1,6 +1,14 @@
 import type { Command } from 'commander';
 import { requireCampaign } from './campaign.ts';
-import { type GlobalOptions, iso, parseRunRange, printJson, table, withRuntime } from './common.ts';
+import {
+  countArg,
+  type GlobalOptions,
+  iso,
+  parseRunRange,
+  printJson,
+  table,
+  withRuntime,
+} from './common.ts';
 
 export function registerOutputs(program: Command): void {
   program
@@ -9,7 +17,7 @@ export function registerOutputs(program: Command): void {
     .option('--task <task>', 'only this task')
     .option('--runs <A-B>', 'only outputs covering these runs')
     .option('--campaign <name>', 'campaign', 'prompt')
-    .option('--limit <n>', 'at most this many', Number, 1000)
+    .option('--limit <n>', 'at most this many', countArg('--limit'), 1000)
     .option('--json', 'print JSON')
     .action(
       async (

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../errors.ts';
-import type { Meta, RunInput } from '../model/types.ts';
+import type { Run, RunInput } from '../model/types.ts';
 import {
   collectPair,
+  countArg,
   type GlobalOptions,
   iso,
   parseRunNumber,
@@ -32,23 +33,31 @@ function parseTime(text: string, field: string): number {
 }
 
 function parseNumber(text: string, field: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0)
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(n))
     throw new InvalidInputError(field, `"${text}" is not a non-negative number`);
   return n;
 }
 
-export function runFromOptions(runText: string, opts: AddOptions): RunInput {
-  const meta: Meta = { ...(opts.meta ?? {}) };
+/**
+ * The run `autoctrl runs add` writes: the options given, over what the store
+ * has of the run already (`existing`), so re-adding a run to set one value
+ * keeps the others; metadata keys merge.
+ */
+export function runFromOptions(
+  runText: string,
+  opts: AddOptions,
+  existing: Run | null = null,
+): RunInput {
   return {
     run: parseRunNumber(runText, 'RUN'),
-    fill: opts.fill === undefined ? null : parseRunNumber(opts.fill, '--fill'),
-    lumi: opts.lumi === undefined ? null : parseNumber(opts.lumi, '--lumi'),
-    start: opts.start === undefined ? null : parseTime(opts.start, '--start'),
+    fill: opts.fill === undefined ? (existing?.fill ?? null) : parseRunNumber(opts.fill, '--fill'),
+    lumi: opts.lumi === undefined ? (existing?.lumi ?? null) : parseNumber(opts.lumi, '--lumi'),
+    start: opts.start === undefined ? (existing?.start ?? null) : parseTime(opts.start, '--start'),
     // A run added by hand has ended unless told otherwise: that is what makes it eligible for processing.
-    end: opts.end === undefined ? Date.now() : parseTime(opts.end, '--end'),
-    type: opts.type ?? null,
-    meta,
+    end: opts.end === undefined ? (existing?.end ?? Date.now()) : parseTime(opts.end, '--end'),
+    type: opts.type ?? existing?.type ?? null,
+    meta: { ...existing?.meta, ...opts.meta },
   };
 }
 
@@ -64,8 +73,10 @@ export function registerRuns(program: Command): void {
     .option('--type <type>', 'run type (collisions, cosmics...)')
     .option('--meta <key=value>', 'metadata, repeatable', collectPair)
     .action(async (runText: string, opts: AddOptions, cmd: Command) => {
-      const run = runFromOptions(runText, opts);
+      // Checked before the store is opened: a bad number is a usage error, whatever the store holds.
+      const number = runFromOptions(runText, opts).run;
       await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
+        const run = runFromOptions(runText, opts, await rt.store.getRun(number));
         const { added, changed } = await rt.store.upsertRuns(
           [run],
           `cli:${process.env.USER ?? 'unknown'}`,
@@ -78,7 +89,7 @@ export function registerRuns(program: Command): void {
     .command('list')
     .description('list runs, newest first')
     .option('--runs <A-B>', 'only runs in this range')
-    .option('--limit <n>', 'at most this many', Number, 50)
+    .option('--limit <n>', 'at most this many', countArg('--limit'), 50)
     .option('--json', 'print JSON')
     .action(async (opts: { runs?: string; limit: number; json?: boolean }, cmd: Command) => {
       const range = opts.runs ? parseRunRange(opts.runs) : undefined;

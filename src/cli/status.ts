@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { overview } from '../views/overview.ts';
 import { requireCampaign } from './campaign.ts';
 import {
+  countArg,
   type GlobalOptions,
   paint,
   parseRunRange,
@@ -20,7 +21,7 @@ export function registerStatus(program: Command): void {
     )
     .option('--campaign <name>', 'campaign', 'prompt')
     .option('--runs <A-B>', 'only runs in this range')
-    .option('--limit <n>', 'at most this many runs', Number, 30)
+    .option('--limit <n>', 'at most this many runs', countArg('--limit'), 30)
     .option('--json', 'print {"rows": [...]} as JSON')
     .action(
       async (

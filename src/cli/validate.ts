@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { findConfigFile, validateDeploymentText } from '../config/load.ts';
-import { loadPluginsOf } from '../plugins/load.ts';
+import { ConfigError } from '../config/errors.ts';
+import { findConfigFile, loadFilePlugins, validateDeploymentText } from '../config/load.ts';
 import { type GlobalOptions, printJson } from './common.ts';
 
 export function registerValidate(program: Command): void {
@@ -19,8 +19,13 @@ export function registerValidate(program: Command): void {
         cwd: process.cwd(),
       });
       const text = await readFile(file, 'utf8');
-      await loadPluginsOf(text, file);
-      const { deployment, problems } = validateDeploymentText(text, file);
+      const { deployment, problems } = await loadFilePlugins(text, file).then(
+        () => validateDeploymentText(text, file, { checkPaths: true }),
+        (err: unknown) => {
+          if (err instanceof ConfigError) return { deployment: null, problems: err.problems };
+          throw err;
+        },
+      );
       if (opts.json) printJson({ file, problems });
       else if (problems.length > 0) {
         process.stderr.write(

@@ -1,11 +1,13 @@
 import type { z } from 'zod';
 import { executorKinds } from '../executors/registry.ts';
+import { DEFAULT_LIMITS, jobsProblem } from '../limits.ts';
 import { lockKinds } from '../locks/registry.ts';
 import { notifyIssues } from '../notify/check.ts';
 import { sourceKinds } from '../sources/registry.ts';
 import { findCycles } from './graph.ts';
 import { errorMap, fromZod, type PathIssue } from './issues.ts';
 import { isPlainMap } from './schema.ts';
+import type { Limits } from './types.ts';
 
 /** The executor a deployment gets when its file names none. */
 export const DEFAULT_EXECUTORS = { local: { type: 'local' } } as const;
@@ -68,6 +70,11 @@ function taskIssues(raw: Record<string, unknown>): PathIssue[] {
   const upstreams = new Map<string, string[]>();
   for (const [name, task] of Object.entries(tasks)) {
     if (!isPlainMap(task)) continue;
+    if (typeof task.jobs === 'number') {
+      const problem = jobsProblem(task.jobs, limitsOf(raw));
+      if (problem !== null)
+        out.push({ path: ['tasks', name, 'jobs'], at: 'node', message: problem });
+    }
     upstreams.set(name, afterIssues(name, task.after, names, out));
     if (executors !== null && executors.length > 0) {
       out.push(...executorIssues(name, task.executor, executors));
@@ -83,6 +90,15 @@ function taskIssues(raw: Record<string, unknown>): PathIssue[] {
     });
   }
   return out;
+}
+
+/** The limits the file sets, read defensively (shape problems are reported elsewhere). */
+function limitsOf(raw: Record<string, unknown>): Limits {
+  const given = isPlainMap(raw.limits) ? raw.limits.max_jobs_per_instance : undefined;
+  return {
+    ...DEFAULT_LIMITS,
+    ...(typeof given === 'number' && given >= 1 ? { maxJobsPerInstance: given } : {}),
+  };
 }
 
 /** Reports bad entries of `after` and returns the valid upstream names. */

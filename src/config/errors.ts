@@ -16,8 +16,8 @@ export function formatProblem(p: ConfigProblem): string {
 /** A deployment file that cannot be used: every problem found, not just the first. */
 export class ConfigError extends AutoctrlError {
   readonly problems: ConfigProblem[];
-  constructor(problems: ConfigProblem[]) {
-    super('config_invalid', problems.map(formatProblem).join('\n'));
+  constructor(problems: ConfigProblem[], options?: { cause?: unknown }) {
+    super('config_invalid', problems.map(formatProblem).join('\n'), options);
     this.problems = problems;
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { PluginError } from '../plugins/errors.ts';
 import { loadPluginsOf } from '../plugins/load.ts';
 import { crossCheck } from './checks.ts';
 import {
@@ -11,6 +12,7 @@ import {
   type ConfigProblem,
 } from './errors.ts';
 import { errorMap, formatPath, fromZod, type PathIssue } from './issues.ts';
+import { pathIssues } from './paths.ts';
 import { keysInOrder, locate } from './positions.ts';
 import { resolveDeployment } from './resolve.ts';
 import { fileSchema, isPlainMap } from './schema.ts';
@@ -57,23 +59,63 @@ export async function loadDeployment(file: string): Promise<Deployment> {
     throw err;
   }
   // Plugins may define the lock kinds and source types the file uses: register them before the checks.
-  await loadPluginsOf(text, file);
-  const { deployment, problems } = validateDeploymentText(text, file);
+  await loadFilePlugins(text, file);
+  const { deployment, problems } = validateDeploymentText(text, file, { checkPaths: true });
   if (deployment === null) throw new ConfigError(problems);
   return deployment;
 }
 
 /**
+ * Loads the plugins the text of `file` names. A broken one is a
+ * `ConfigError` (its `cause` the `PluginError`) pointing at its entry
+ * under `plugins:`, as every other problem of the file.
+ */
+export async function loadFilePlugins(text: string, file: string): Promise<void> {
+  try {
+    await loadPluginsOf(text, file);
+  } catch (err) {
+    if (!(err instanceof PluginError)) throw err;
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, logLevel: 'silent' });
+    const dir = path.dirname(path.resolve(file));
+    const i = pluginEntries(doc.toJS()).findIndex(
+      (p) => typeof p === 'string' && path.resolve(dir, p) === err.plugin,
+    );
+    const issue: PathIssue = {
+      path: i < 0 ? ['plugins'] : ['plugins', i],
+      at: 'node',
+      message: '',
+    };
+    const at = locate(doc, lines, issue);
+    throw new ConfigError([{ file, ...at, message: `${formatPath(issue.path)}: ${err.message}` }], {
+      cause: err,
+    });
+  }
+}
+
+function pluginEntries(raw: unknown): unknown[] {
+  const list = isPlainMap(raw) ? raw.plugins : undefined;
+  return Array.isArray(list) ? list : [];
+}
+
+/**
  * Checks the text of a deployment file named `file` (used in the problems
- * as given, and made absolute for the deployment). No I/O. Either a
+ * as given, and made absolute for the deployment). No I/O, unless
+ * `checkPaths` asks to check that the directories it names exist. Either a
  * deployment and no problems, or null and every problem found, sorted by position.
  */
 export function validateDeploymentText(
   text: string,
   file: string,
+  opts: { checkPaths?: boolean } = {},
 ): { deployment: Deployment | null; problems: ConfigProblem[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    // A library must not print: what matters in a warning (an odd key) is a problem of the checks.
+    logLevel: 'error',
+  });
   // Shape problems of a file YAML could not read would only echo its syntax errors.
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => ({
@@ -98,10 +140,17 @@ export function validateDeploymentText(
     ...(isPlainMap(raw) ? crossCheck(raw) : []),
   ];
   if (issues.length === 0 && parsed.success) {
-    return {
-      deployment: resolveDeployment(parsed.data, file, keysInOrder(doc, ['tasks'])),
-      problems: [],
-    };
+    const deployment = resolveDeployment(parsed.data, file, keysInOrder(doc, ['tasks']));
+    if (opts.checkPaths === true) {
+      const written = {
+        cwd: new Set(
+          Object.entries(parsed.data.tasks ?? {}).flatMap(([n, t]) => (t.cwd ? [n] : [])),
+        ),
+        dataDir: parsed.data.data_dir != null,
+      };
+      issues.push(...pathIssues(deployment, written));
+    }
+    if (issues.length === 0) return { deployment, problems: [] };
   }
   const problems = issues.map((issue) => ({
     file,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { DEFAULT_LIMITS } from '../limits.ts';
 import { DEFAULT_EXECUTORS } from './checks.ts';
 import { topoOrder } from './graph.ts';
 import type { ParsedFile } from './schema.ts';
@@ -120,6 +121,10 @@ export function resolveDeployment(
     environment: parsed.environment ?? 'prod',
     plugins: (parsed.plugins ?? []).map((p) => path.resolve(dir, p)),
     notify,
+    limits: {
+      maxJobsPerInstance: parsed.limits?.max_jobs_per_instance ?? DEFAULT_LIMITS.maxJobsPerInstance,
+      maxRequestBytes: parsed.limits?.max_request_body ?? DEFAULT_LIMITS.maxRequestBytes,
+    },
     auth: {
       readOpen: (parsed.auth?.read ?? 'open') === 'open',
       operators: Object.entries(parsed.auth?.operators ?? {}).flatMap(([name, o]) => {

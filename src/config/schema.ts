@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../engine/placeholders.ts';
-import { parseDuration } from './duration.ts';
+import { MAX_REQUEST_BYTES } from '../limits.ts';
+import { durationSchema } from './duration.ts';
 import { parseSize } from './size.ts';
 import type { Grouping } from './types.ts';
 
@@ -17,23 +18,7 @@ const TASK_NAME_RULE =
 
 const KNOWN_PLACEHOLDERS = PLACEHOLDER_NAMES.map((n) => `{${n}}`).join(', ');
 
-function duration(min: 'zero' | 'positive') {
-  return z.unknown().transform((value, ctx) => {
-    const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : null;
-    if (ms === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `bad duration ${JSON.stringify(value)}: write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h`,
-      });
-      return z.NEVER;
-    }
-    if (min === 'positive' && ms === 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
-      return z.NEVER;
-    }
-    return ms;
-  });
-}
+const duration = durationSchema;
 
 /** A size in bytes written `500GB`, `1.5TB`, `200GiB`. */
 const size = z.unknown().transform((value, ctx) => {
@@ -97,7 +82,15 @@ const taskSchema = z.strictObject({
     .array(templated, {
       error: 'command is an argv list, e.g. [python3, reco.py], never a shell line',
     })
-    .min(1, 'command must list the program and its arguments'),
+    .min(1, 'command must list the program and its arguments')
+    .superRefine((argv, ctx) => {
+      if (argv[0]?.trim() === '')
+        ctx.addIssue({
+          code: 'custom',
+          path: [0],
+          message: 'the program must not be empty: name it, e.g. python3',
+        });
+    }),
   jobs: jobs.nullish(),
   retries: z.int().min(0).nullish(),
   retry_delay: duration('zero').nullish(),
@@ -191,6 +184,17 @@ export const fileSchema = z.strictObject({
   plugins: z.array(z.string().min(1)).nullish(),
   notify: z
     .record(z.string(), pluggable.extend({ events: z.array(z.string().min(1)).nullish() }))
+    .nullish(),
+  limits: z
+    .strictObject({
+      max_jobs_per_instance: z.int().min(1).max(1_000_000).nullish(),
+      max_request_body: size
+        .refine(
+          (bytes) => bytes <= MAX_REQUEST_BYTES,
+          'at most 256MiB: send larger data as files and report their paths',
+        )
+        .nullish(),
+    })
     .nullish(),
   auth: z
     .strictObject({

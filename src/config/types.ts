@@ -23,6 +23,15 @@ export interface Deployment {
   plugins: string[];
   notify: Record<string, NotifierConfig>;
   auth: AuthConfig;
+  limits: Limits;
+}
+
+/** Limits a site may raise (`limits:` in the deployment file); the fixed ones are in `src/limits.ts`. */
+export interface Limits {
+  /** Jobs one instance may have (`jobs: N`, `--set TASK.jobs=N`): default 10,000. */
+  maxJobsPerInstance: number;
+  /** Bytes of one API request body: default 16 MiB; a larger one gets 413. */
+  maxRequestBytes: number;
 }
 
 export interface NotifierConfig {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.ts';
+import { durationSchema } from '../config/duration.ts';
 import { expandPlaceholders, type PlaceholderValues } from '../engine/placeholders.ts';
 import type { LockTarget } from './contract.ts';
 
@@ -25,19 +25,9 @@ export const lockTemplate = z
     }
   });
 
-/** `30s`, `2h`, or a number of seconds, to milliseconds. */
+/** `30s`, `2h`, or a number of seconds, to milliseconds (at most 365 days). */
 export function lockDuration(min: 'zero' | 'positive' = 'positive') {
-  return z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === null || (min === 'positive' && ms === 0)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `bad duration ${JSON.stringify(value)}: write a ${min === 'positive' ? 'positive ' : ''}number and a unit (ms, s, m, h, d), e.g. 30s or 2h`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  return durationSchema(min);
 }
 
 /** The values of a lock's placeholders for one target: `{run}` is its first run, as for jobs. */

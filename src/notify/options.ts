@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.ts';
+import { durationSchema } from '../config/duration.ts';
 import { NotifierConfigError } from './contract.ts';
 
 /*
@@ -9,22 +9,7 @@ import { NotifierConfigError } from './contract.ts';
  */
 
 function duration(fallbackMs: number) {
-  return z
-    .unknown()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined || value === null) return fallbackMs;
-      const ms =
-        typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : null;
-      if (ms === null) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `bad duration ${JSON.stringify(value)}: write a number and a unit (ms, s, m, h, d), e.g. 60s`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  return z.preprocess((value) => value ?? fallbackMs / 1_000, durationSchema('zero'));
 }
 
 const httpUrl = z.string().regex(/^https?:\/\/.+/, 'url must start with http:// or https://');

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../timers.ts';
 import { DeliveryError } from './contract.ts';
 
 /**
@@ -11,7 +12,9 @@ export async function postJson(
   body: unknown,
   opts: { timeoutMs: number; signal: AbortSignal; headers?: Record<string, string> },
 ): Promise<void> {
-  const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
+  // AbortSignal.timeout throws beyond Node's timer limit (24.8 days): longer is as good as none.
+  const timeout = AbortSignal.timeout(Math.min(opts.timeoutMs, MAX_TIMER_MS));
+  const signal = AbortSignal.any([opts.signal, timeout]);
   let res: Response;
   try {
     res = await fetch(url, {

@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Runtime } from '../runtime.ts';
 import type { AppHooks, ServerContext } from './context.ts';
 import { DiskMonitor } from './disk.ts';
-import { errorHandler } from './errors.ts';
+import { errorHandler, tooLarge } from './errors.ts';
 import { EventHub } from './hub.ts';
 import { openApiDocument } from './openapi.ts';
 import { Api } from './route.ts';
@@ -50,6 +51,9 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
   };
   const api = new Api(app, rt.deployment.auth, rt.engine.ctx.tokenSecret);
   app.onError(errorHandler(logger));
+  // Before any route, so that a huge body is refused unread whoever sends it, with or without a token.
+  const maxSize = rt.deployment.limits.maxRequestBytes;
+  app.use('/api/*', bodyLimit({ maxSize, onError: tooLarge(maxSize) }));
   // Built on first request, when every route is registered; it never changes after.
   let doc: ReturnType<typeof openApiDocument> | null = null;
   overviewRoutes(api, ctx);

@@ -4,7 +4,10 @@ import type { AuthConfig } from '../config/types.ts';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
 /** Who a request speaks for. */
-export type Principal = { kind: 'operator'; name: string } | { kind: 'anonymous' };
+export type Principal =
+  | { kind: 'operator'; name: string }
+  | { kind: 'job'; jobId: number; attempt: number | null }
+  | { kind: 'anonymous' };
 
 /** What a route needs: open, readable (open unless `auth.read: token`), an operator, or the job's own token. */
 export type Access = 'open' | 'read' | 'operator' | 'job';
@@ -44,12 +47,15 @@ export function authorize(
   job?: { secret: Buffer; id: number },
 ): Principal {
   const token = bearerToken(header);
-  if (access === 'open') return { kind: 'anonymous' };
+  if (access === 'open') {
+    // Open to all, but an operator is known as one (an open route may treat operators better).
+    const name = token === undefined ? null : operatorOf(auth, token);
+    return name === null ? { kind: 'anonymous' } : { kind: 'operator', name };
+  }
   if (access === 'job') {
     if (job === undefined) throw new Error('a job route without a job id');
-    if (token !== undefined && verifyJobToken(job.secret, job.id, token)) {
-      return { kind: 'anonymous' };
-    }
+    const verified = token === undefined ? null : verifyJobToken(job.secret, job.id, token);
+    if (verified !== null) return { kind: 'job', jobId: job.id, attempt: verified.attempt };
     if (token !== undefined && operatorOf(auth, token) !== null) {
       throw new ForbiddenError(
         `job ${job.id}: only the job itself reports, with its own token ($AUTOCTRL_TOKEN in its environment); an operator token may not`,

@@ -12,6 +12,7 @@ const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
   forbidden: 403,
   not_found: 404,
   stale_state: 409,
+  attempt_ended: 409,
   illegal_transition: 409,
   campaign_exists: 409,
 };
@@ -52,6 +53,18 @@ export function errorHandler(logger: Logger) {
     logger.error({ err }, 'request failed');
     return c.json({ error: 'internal', message: 'internal error; see the controller log' }, 500);
   };
+}
+
+/** The answer to a body over `limits.max_request_body` (`maxBytes`). */
+export function tooLarge(maxBytes: number) {
+  return (c: Context): Response =>
+    c.json(
+      {
+        error: 'payload_too_large',
+        message: `body: larger than the ${maxBytes} bytes the server takes: send less (outputs in several reports), or raise limits.max_request_body in the deployment file`,
+      },
+      413,
+    );
 }
 
 /** A job whose log cannot be read (not submitted yet, or the file is gone). */

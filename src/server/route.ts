@@ -2,6 +2,7 @@ import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { AuthConfig } from '../config/types.ts';
 import { InvalidInputError } from '../errors.ts';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../limits.ts';
 import { type Access, authorize, type Principal } from './auth.ts';
 import { invalidInput } from './errors.ts';
 
@@ -45,11 +46,22 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z
 async function readBody(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (cause) {
     throw new InvalidInputError('body', 'not valid JSON; send a JSON object', { cause });
   }
+  // Deeper values would overflow the stack of whatever walks them next (zod, the store's JSON).
+  const deep = tooDeepAt(body, 2 * MAX_JSON_DEPTH);
+  if (deep !== null) {
+    const field = ['body', ...deep.slice(0, 4)].join('.');
+    throw new InvalidInputError(
+      field,
+      `nested more than ${MAX_JSON_DEPTH} levels deep: flatten it`,
+    );
+  }
+  return body;
 }
 
 /**
@@ -123,5 +135,6 @@ export function limitParam(max: number, dflt: number) {
 
 /** Who did it, as events record it. */
 export function actor(who: Principal): string {
-  return who.kind === 'operator' ? `operator:${who.name}` : 'anonymous';
+  if (who.kind === 'operator') return `operator:${who.name}`;
+  return who.kind === 'job' ? `job:${who.jobId}` : 'anonymous';
 }

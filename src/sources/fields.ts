@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.ts';
+import { durationSchema } from '../config/duration.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { Meta, RunInput } from '../model/types.ts';
 
@@ -173,19 +173,9 @@ export function parseRunObject(value: unknown): RunInput {
   return run;
 }
 
-/** A duration option (`30s`, `2h`, or seconds as a number), as milliseconds. */
+/** A duration option (`30s`, `2h`, or seconds as a number), as milliseconds (at most 365 days). */
 export function durationOption(what: string) {
-  return z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === null || ms === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${what}: bad duration ${JSON.stringify(value)}: write a positive number and a unit (ms, s, m, h, d), e.g. 30s`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  return durationSchema('positive', `${what}: `);
 }
 
 /** An environment variable name, for options that read secrets from the environment. */

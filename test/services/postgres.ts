@@ -121,6 +121,12 @@ export class PostgresServer {
       ]),
       { stdio: 'pipe' },
     );
+    await this.#launch();
+  }
+
+  /** Starts the postmaster on the cluster and waits until it accepts connections. */
+  async #launch(): Promise<void> {
+    const data = join(this.dir, 'data');
     const child = spawn(
       ...asPostgres(join(BIN, 'postgres'), [
         '-D',
@@ -165,6 +171,29 @@ export class PostgresServer {
     }
   }
 
+  /**
+   * Takes the server away (a fast shutdown: sessions are cut) without losing
+   * its data, as a database restart or an outage would; `resume` brings it back
+   * on the same port.
+   */
+  async pause(): Promise<void> {
+    await this.#shutdown('SIGINT');
+  }
+
+  async resume(): Promise<void> {
+    await this.#launch();
+  }
+
+  async #shutdown(signal: NodeJS.Signals): Promise<void> {
+    const pidFile = join(this.dir, 'data', 'postmaster.pid');
+    if (this.#child === undefined || this.#child.exitCode !== null) return;
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
+    // The postmaster itself, not runuser: SIGQUIT is its immediate shutdown, SIGINT its fast one.
+    if (Number.isInteger(pid)) process.kill(pid, signal);
+    else this.#child.kill('SIGTERM');
+    await this.#exited;
+  }
+
   clientConfig(): pg.ClientConfig {
     return {
       host: '127.0.0.1',
@@ -193,14 +222,7 @@ export class PostgresServer {
 
   /** Immediate shutdown, then the directory goes. */
   async stop(): Promise<void> {
-    const pidFile = join(this.dir, 'data', 'postmaster.pid');
-    if (this.#child !== undefined && this.#child.exitCode === null) {
-      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
-      // The postmaster itself, not runuser: SIGQUIT is its immediate shutdown.
-      if (Number.isInteger(pid)) process.kill(pid, 'SIGQUIT');
-      else this.#child.kill('SIGTERM');
-      await this.#exited;
-    }
+    await this.#shutdown('SIGQUIT');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

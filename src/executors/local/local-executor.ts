@@ -1,14 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../logger.ts';
+import { type LongTimer, setLongTimeout } from '../../timers.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef } from '../contract.ts';
+import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { ExecutorError } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './inspect.ts';
+import { Launcher } from './launcher.ts';
 import { isWrapperOf, signalGroup } from './process-info.ts';
 import {
   createMarker,
   FILES,
-  openLog,
   readJobFiles,
   readOutcome,
   removeMarker,
@@ -23,6 +24,12 @@ export interface LocalExecutorOptions {
   logger: Logger;
   /** Between SIGTERM and SIGKILL when a job is stopped. */
   killGraceMs?: number;
+  /**
+   * Where each job gets its own cgroup (v2), so that nothing it starts
+   * outlives it; default: under this process's cgroup when it may create
+   * cgroups there; null: process groups only.
+   */
+  cgroupRoot?: string | null;
 }
 
 type ExitListener = (jobId: number, state: ExecutorJobState) => void;
@@ -44,12 +51,14 @@ export class LocalExecutor implements Executor {
   readonly #graceMs: number;
   /** jobId → wrapper pid, for jobs started here or adopted by `status()`. */
   readonly #running = new Map<number, number>();
-  readonly #timeouts = new Map<number, NodeJS.Timeout>();
+  readonly #timeouts = new Map<number, LongTimer>();
   readonly #kills = new Set<NodeJS.Timeout>();
   /** Submissions in flight: `cancel` waits for them, so it can find the pid. */
   readonly #pending = new Map<number, Promise<unknown>>();
   readonly #listeners: ExitListener[] = [];
   #closed = false;
+  readonly #cgroupRoot: Promise<string | null>;
+  readonly #launcher: Launcher;
 
   constructor(
     readonly name: string,
@@ -58,6 +67,9 @@ export class LocalExecutor implements Executor {
     this.#slots = opts.slots;
     this.#log = opts.logger;
     this.#graceMs = opts.killGraceMs ?? 3000;
+    this.#launcher = new Launcher(opts.logger);
+    this.#cgroupRoot =
+      opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
   }
 
   capacity(): number {
@@ -91,23 +103,19 @@ export class LocalExecutor implements Executor {
     }
     let pid: number | undefined;
     try {
-      const log = await openLog(launch.logPath);
-      try {
-        const child = spawn('/bin/sh', ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv], {
-          detached: true,
-          stdio: ['ignore', log.fd, log.fd],
-          // Exactly the launch's environment: the engine decides what a job inherits.
-          env: { ...launch.env },
-          cwd: launch.cwd,
-        });
-        pid = child.pid;
-        // Before any await: a trivial job can end before the next await returns.
-        if (pid !== undefined) this.#watch(child, pid, launch, workDir);
-        await spawned(child);
-      } finally {
-        // The child has its own copy; failing to close ours must not fail a job that runs.
-        await log.close().catch((err) => this.#log.warn({ err, jobId }, 'cannot close the log'));
-      }
+      const cgroupRoot = await this.#cgroupRoot;
+      if (cgroupRoot !== null && !(await prepareCgroup(cgroupRoot, workDir)))
+        this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
+      const { pid: started, exit } = await this.#launcher.spawn({
+        file: '/bin/sh',
+        args: ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv],
+        // Exactly the launch's environment: the engine decides what a job inherits.
+        env: { ...launch.env },
+        cwd: launch.cwd,
+        logPath: launch.logPath,
+      });
+      pid = started;
+      this.#watch(exit, pid, launch, workDir);
     } catch (err) {
       // Only reached when nothing started: without the marker, status() says `unknown` and the job may be retried.
       await removeMarker(workDir);
@@ -120,27 +128,36 @@ export class LocalExecutor implements Executor {
   }
 
   /** Tracks a job spawned here: its slot, its timeout, its end. */
-  #watch(child: ChildProcess, pid: number, launch: JobLaunch, workDir: string): void {
+  #watch(
+    exit: Promise<NodeJS.Signals | null>,
+    pid: number,
+    launch: JobLaunch,
+    workDir: string,
+  ): void {
     const { jobId } = launch;
     const executorId = executorIdOf(pid);
-    child.unref();
     this.#running.set(jobId, pid);
-    child.once('exit', (_code, signal) => void this.#exited(jobId, workDir, executorId, signal));
+    void exit.then((signal) => this.#exited(jobId, pid, workDir, signal));
     if (launch.timeoutMs === null) return;
     const ms = launch.timeoutMs;
-    const timer = setTimeout(() => {
+    // Chained: a timeout of weeks is longer than one Node timer may wait.
+    const timer = setLongTimeout(() => {
       this.#timeouts.delete(jobId);
       void this.#stopQuietly({ jobId, executorId, workDir }, timeoutReason(ms));
     }, ms);
-    timer.unref();
     this.#timeouts.set(jobId, timer);
   }
 
-  async #exited(jobId: number, workDir: string, executorId: string, signal: NodeJS.Signals | null) {
-    clearTimeout(this.#timeouts.get(jobId));
+  async #exited(jobId: number, pid: number, workDir: string, signal: NodeJS.Signals | null) {
+    this.#timeouts.get(jobId)?.clear();
     this.#timeouts.delete(jobId);
     this.#running.delete(jobId);
+    // What the job left behind goes with it: its process group at once, then its cgroup
+    // (once closed, the next controller's status() empties the cgroup: no I/O after close).
+    signalGroup(pid, 'SIGKILL');
     if (this.#closed) return;
+    await this.#killCgroup(jobId, workDir);
+    const executorId = executorIdOf(pid);
     let state: ExecutorJobState;
     try {
       const { exitStatus, reason } = await readOutcome(workDir);
@@ -171,12 +188,16 @@ export class LocalExecutor implements Executor {
     const workDir = resolve(ref.workDir);
     const { state, pid, files } = await inspectJob(ref, workDir, now);
     if (state.state !== 'running' || pid === null) {
-      if (state.state === 'exited') this.#running.delete(ref.jobId);
+      if (state.state === 'exited') {
+        this.#running.delete(ref.jobId);
+        // Ended while no controller watched (or before a restart): its cgroup may still hold leftovers.
+        await this.#killCgroup(ref.jobId, workDir);
+      }
       return state;
     }
     this.#running.set(ref.jobId, pid);
     if (files.reasonAt !== null) {
-      this.#killIfOverdue(ref.jobId, pid, files.reasonAt, now);
+      this.#killIfOverdue(ref.jobId, pid, workDir, files.reasonAt, now);
     } else if (ref.timeoutMs !== null && ref.submittedAt !== null) {
       // Adopted after a restart, the submit-time timer is gone: enforce the limit here.
       if (now >= ref.submittedAt + ref.timeoutMs) {
@@ -208,7 +229,8 @@ export class LocalExecutor implements Executor {
     if (files.exitStatus !== null || pid === null || !isWrapperOf(pid, job.workDir)) return;
     // Written before the signal, so that whoever looks next (even a restarted controller) knows why it died.
     if (!(await writeReason(job.workDir, reason))) {
-      if (files.reasonAt !== null) this.#killIfOverdue(job.jobId, pid, files.reasonAt, Date.now());
+      if (files.reasonAt !== null)
+        this.#killIfOverdue(job.jobId, pid, job.workDir, files.reasonAt, Date.now());
       return;
     }
     this.#log.info({ jobId: job.jobId, pid, reason }, 'stopping job');
@@ -218,28 +240,33 @@ export class LocalExecutor implements Executor {
       // Also when the wrapper is gone: what the job left behind in its group goes too.
       if (signalGroup(pid, 'SIGKILL'))
         this.#log.info({ jobId: job.jobId, pid }, 'killed after grace');
+      void this.#killCgroup(job.jobId, job.workDir);
     }, this.#graceMs);
     kill.unref();
     this.#kills.add(kill);
   }
 
   /** Stopped before but still there: the SIGKILL of whoever stopped it never came (that controller died). */
-  #killIfOverdue(jobId: number, pid: number, reasonAt: number, now: number): void {
+  #killIfOverdue(jobId: number, pid: number, workDir: string, reasonAt: number, now: number): void {
     if (now - reasonAt <= this.#graceMs) return;
     if (signalGroup(pid, 'SIGKILL')) this.#log.info({ jobId, pid }, 'killed: overdue after a stop');
+    void this.#killCgroup(jobId, workDir);
+  }
+
+  async #killCgroup(jobId: number, workDir: string): Promise<void> {
+    try {
+      await killCgroup(workDir);
+    } catch (err) {
+      this.#log.warn({ err, jobId, workDir }, "could not end what is left in the job's cgroup");
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const timer of [...this.#timeouts.values(), ...this.#kills]) clearTimeout(timer);
+    for (const timer of this.#timeouts.values()) timer.clear();
+    for (const timer of this.#kills) clearTimeout(timer);
     this.#timeouts.clear();
     this.#kills.clear();
+    await this.#launcher.close();
   }
-}
-
-function spawned(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
 }

@@ -1,5 +1,6 @@
-import { type FileHandle, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeDirs } from '../../fs-util.ts';
 
 /**
  * Why a wrapper at all: jobs are detached and outlive the controller, which may
@@ -17,6 +18,10 @@ import { dirname, join } from 'node:path';
  * - no shell variable is assigned (the status goes through `set --`): a
  *   variable inherited from the job's environment is exported, so assigning
  *   it would change the environment of the commands that follow;
+ * - with a `cgroup` file in the work directory, the wrapper first moves
+ *   itself into that cgroup (`cgroup.ts`), so the job and everything it
+ *   starts are in it; without one (or when the move fails) it goes on in its
+ *   process group only;
  * - `exit.tmp` + rename makes `exit` appear whole; `command -p` finds `mv`
  *   even when the job's environment sets an odd PATH;
  * - once the job has ended, the signals are ignored (and `mv` inherits that):
@@ -24,6 +29,7 @@ import { dirname, join } from 'node:path';
  *   `mv` halfway and lose the status.
  */
 export const WRAPPER = `trap : HUP INT TERM
+if [ -s "$1/cgroup" ]; then { echo $$ >"$(command -p cat "$1/cgroup")/cgroup.procs"; } 2>/dev/null; fi
 echo $$ >"$1/pid"
 (shift; exec "$@")
 set -- "$1" "$?"
@@ -39,6 +45,8 @@ export const FILES = {
   submitted: 'submitted',
   pid: 'pid',
   exit: 'exit',
+  /** The job's cgroup, when it has one: its path. */
+  cgroup: 'cgroup',
   /** Why the controller stopped the job, written before the signal is sent. */
   reason: 'reason',
 } as const;
@@ -81,19 +89,8 @@ export async function createMarker(workDir: string, jobId: number): Promise<bool
     if (!isCode(err, 'ENOENT')) throw err;
   }
   // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
-  await mkdir(workDir, { recursive: true });
+  await makeDirs(workDir);
   return createMarker(workDir, jobId);
-}
-
-/** Opens the job's log for appending, creating its directory when needed. */
-export async function openLog(logPath: string): Promise<FileHandle> {
-  try {
-    return await open(logPath, 'a');
-  } catch (err) {
-    if (!isCode(err, 'ENOENT')) throw err;
-  }
-  await mkdir(dirname(logPath), { recursive: true });
-  return open(logPath, 'a');
 }
 
 /** How a job ended, as the wrapper and the controller recorded it: all `onExit` needs. */

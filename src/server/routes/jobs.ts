@@ -4,7 +4,7 @@ import { NotFoundError } from '../../errors.ts';
 import type { ServerContext } from '../context.ts';
 import { followLog, logResponse } from '../logs.ts';
 import { presentJob } from '../present.ts';
-import { type Api, idParam } from '../route.ts';
+import { type Api, actor, idParam } from '../route.ts';
 import { jobSchema, jobStatus } from '../schemas.ts';
 
 const idPath = z.object({ id: idParam });
@@ -71,8 +71,9 @@ export function jobRoutes(api: Api, ctx: ServerContext): void {
         job: z.object({ id: z.number().int(), status: jobStatus, attempt: z.number().int() }),
       }),
     },
-    async (c, { params, body }) => {
-      const job = await applyJobReport(engine.ctx, params.id, body, `job:${params.id}`);
+    async (c, { params, body, who }) => {
+      const attempt = who.kind === 'job' ? who.attempt : null;
+      const job = await applyJobReport(engine.ctx, params.id, body, actor(who), attempt);
       // A change of status may free a slot or let downstream start; a pass per progress
       // report (fields only) would starve the server under thousands of reports a second.
       if (body.status !== undefined) ctx.hooks.trigger();

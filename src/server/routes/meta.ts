@@ -3,12 +3,16 @@ import { createCampaign } from '../../app/campaigns.ts';
 import { ENGINE_LEASE } from '../../engine/engine.ts';
 import { allCampaignProgress, type CampaignProgress } from '../../views/campaign-progress.ts';
 import type { ServerContext } from '../context.ts';
+import { RateLimit } from '../rate-limit.ts';
 import { type Api, actor } from '../route.ts';
 import { counts } from '../schemas.ts';
 
 /** Campaign progress counts a year of instances: cached briefly, the page asks often. */
 const CAMPAIGNS_TTL_MS = 5_000;
 const COLUMNS_TTL_MS = 60_000;
+/** Triggers taken from callers without an operator token: each may cost a pass. */
+const TRIGGERS_PER_WINDOW = 10;
+const TRIGGER_WINDOW_MS = 10_000;
 
 const campaignSchema = z.object({
   name: z.string(),
@@ -25,6 +29,7 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
   const { store, deployment } = ctx.rt;
   let campaigns: { at: number; list: CampaignProgress[] } | null = null;
   let columns: { at: number; keys: string[] } | null = null;
+  const anonymousTriggers = new RateLimit(TRIGGERS_PER_WINDOW, TRIGGER_WINDOW_MS);
 
   /** `server.columns`, or the metadata keys of the newest runs. */
   async function metaColumns(): Promise<string[]> {
@@ -190,11 +195,23 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
     {
       method: 'post',
       path: '/api/trigger',
-      summary: 'Asks for a pass now (idempotent; open, so the CLI can poke the daemon)',
+      summary: 'Asks for a pass now (idempotent)',
+      description: `Open, so that the CLI can poke the daemon; without an operator token at most ${TRIGGERS_PER_WINDOW} requests per ${TRIGGER_WINDOW_MS / 1000} s are taken (429 beyond, with Retry-After).`,
       access: 'open',
       response: z.object({ ok: z.boolean() }),
     },
-    (c) => {
+    (c, { who }) => {
+      const now = Date.now();
+      if (who.kind !== 'operator' && !anonymousTriggers.take(now)) {
+        c.header('retry-after', String(anonymousTriggers.retryAfterS(now)));
+        return c.json(
+          {
+            error: 'rate_limited',
+            message: `trigger: more than ${TRIGGERS_PER_WINDOW} requests without a token in ${TRIGGER_WINDOW_MS / 1000} s: wait (a pass is coming anyway), or send an operator token`,
+          },
+          429,
+        );
+      }
       ctx.hooks.trigger();
       return c.json({ ok: true });
     },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { AutoctrlError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { RunInput } from '../../model/types.ts';
+import { setLongTimeout } from '../../timers.ts';
 import type { Source, SourceFactory } from '../contract.ts';
 import { parseRunObject, parseSourceOptions } from '../fields.ts';
 import { type CommandOptions, commandOptions } from './options.ts';
@@ -65,16 +66,20 @@ function run(
     child.stderr.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString('utf8')).slice(-STDERR_KEEP);
     });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
+    const timer = setLongTimeout(
+      () => {
+        timedOut = true;
+        try {
+          process.kill(-(child.pid as number), 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      },
+      timeoutMs,
+      { ref: true },
+    );
     child.on('error', (cause) => {
-      clearTimeout(timer);
+      timer.clear();
       reject(
         new CommandSourceError(
           name,
@@ -84,7 +89,7 @@ function run(
       );
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      timer.clear();
       if (timedOut) {
         reject(
           new CommandSourceError(

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { AutoctrlError } from '../../errors.ts';
+import { setLongTimeout } from '../../timers.ts';
 
 export interface GetJsonOptions {
   timeoutMs: number;
@@ -54,17 +55,21 @@ export function getJson(url: string, opts: GetJsonOptions): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const abort = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, opts.timeoutMs);
+    const timer = setLongTimeout(
+      () => {
+        timedOut = true;
+        abort.abort();
+      },
+      opts.timeoutMs,
+      { ref: true },
+    );
     const onOuterAbort = () => abort.abort();
     opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
     let settled = false;
     const finish = (err: Error | null, value?: unknown) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.clear();
       opts.signal?.removeEventListener('abort', onOuterAbort);
       if (err) reject(err);
       else resolve(value);

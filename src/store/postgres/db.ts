@@ -112,6 +112,12 @@ export class Db {
     return this.#retrying(what, async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      // A checked-out client has no pool listener: a server going away mid-transaction
+      // would otherwise be an unhandled 'error' event (the query itself rejects too).
+      const lost = (err: Error) => {
+        broken = err;
+      };
+      client.on('error', lost);
       try {
         await client.query('BEGIN');
         const result = await fn(client);
@@ -125,6 +131,7 @@ export class Db {
         }
         throw err;
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     });

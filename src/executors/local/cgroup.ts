@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { FILES, isCode } from './wrapper.ts';
+
+/*
+ * A job's own cgroup (v2): the wrapper moves itself into it before the job
+ * starts, so everything the job starts is in it too, even what leaves its
+ * process group with `setsid` or a double fork, and `cgroup.kill` ends all of
+ * it at once. Used where this process may create cgroups (root on a cgroup v2
+ * host or a hybrid one's `unified` tree); elsewhere jobs have their process
+ * group only.
+ */
+
+/**
+ * Where job cgroups go: `autoctrl-jobs` under this process's own cgroup in
+ * the v2 hierarchy, or null when there is none or it is not writable.
+ */
+export async function findCgroupRoot(): Promise<string | null> {
+  try {
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+    // "... <mount point> <options> - cgroup2 <source> <super options>"
+    const line = mounts.split('\n').find((l) => / - cgroup2 /.test(l));
+    const mountPoint = line?.split(' ')[4];
+    const own = (await readFile('/proc/self/cgroup', 'utf8'))
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3);
+    if (mountPoint === undefined || own === undefined) return null;
+    const root = join(mountPoint, own, 'autoctrl-jobs');
+    await mkdir(root, { recursive: true });
+    return root;
+  } catch {
+    return null;
+  }
+}
+
+/** The cgroup of the job in `workDir` (unique per work directory, so per job and deployment). */
+function cgroupOf(root: string, workDir: string): string {
+  return join(root, `job-${createHash('sha256').update(workDir).digest('hex').slice(0, 16)}`);
+}
+
+/**
+ * Creates the job's cgroup and tells the wrapper about it (`workDir/cgroup`);
+ * false when it cannot (the job then runs in its process group only).
+ */
+export async function prepareCgroup(root: string, workDir: string): Promise<boolean> {
+  const cg = cgroupOf(root, workDir);
+  try {
+    await mkdir(cg, { recursive: true });
+    await writeFile(join(workDir, FILES.cgroup), `${cg}\n`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Kills every process left in the job's cgroup and removes it; nothing when
+ * the job has none. Safe to repeat, and after a restart: the path comes
+ * from the work directory.
+ */
+export async function killCgroup(workDir: string): Promise<void> {
+  let cg: string;
+  try {
+    cg = (await readFile(join(workDir, FILES.cgroup), 'utf8')).trim();
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (let i = 0; i < 50; i++) {
+    const procs = await readFile(join(cg, 'cgroup.procs'), 'utf8').catch(() => null);
+    if (procs === null) return; // removed already
+    if (procs.trim() === '') break;
+    await killAll(cg, procs);
+    await delay(20);
+  }
+  await rmdir(cg).catch(() => undefined);
+}
+
+/** `cgroup.kill` (Linux 5.14); before it, SIGKILL to each process listed. */
+async function killAll(cg: string, procs: string): Promise<void> {
+  try {
+    await writeFile(join(cg, 'cgroup.kill'), '1');
+    return;
+  } catch {
+    // older kernel
+  }
+  for (const pid of procs.split('\n').filter((p) => /^\d+$/.test(p))) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * The launcher process (see `launcher.ts`): forks each job wrapper it is asked
+ * for, detached, with its output appended to the job's log, and tells the
+ * controller the pid and, later, the end. It holds no state a restart needs:
+ * everything about a job is in its work directory.
+ */
+interface Request {
+  id: number;
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  logPath: string;
+}
+
+/** The job's log, its directory made on first use (the data directory is checked at start). */
+function openLog(path: string): number {
+  try {
+    return openSync(path, 'a');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dirname(path), { recursive: true });
+    return openSync(path, 'a');
+  }
+}
+
+function send(message: object): void {
+  if (process.connected) process.send?.(message);
+}
+
+process.on('message', (m: Request) => {
+  let fd: number | null = null;
+  try {
+    fd = openLog(m.logPath);
+    const child = spawn(m.file, m.args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: m.env,
+      cwd: m.cwd,
+    });
+    child.once('error', (err) =>
+      send({ id: m.id, error: err.message, code: (err as NodeJS.ErrnoException).code }),
+    );
+    child.once('spawn', () => send({ id: m.id, pid: child.pid }));
+    child.once('exit', (_code, signal) => send({ id: m.id, exit: signal }));
+    child.unref();
+  } catch (err) {
+    send({ id: m.id, error: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+});
+
+// The controller went away (stopped or killed): the jobs are detached and live on.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ExecutorJobState } from '../src/executors/contract.ts';
+import { findCgroupRoot } from '../src/executors/local/cgroup.ts';
+import { LocalExecutor } from '../src/executors/local/index.ts';
+import { silentLogger } from '../src/logger.ts';
+import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
+
+assertNoLeaksAtEnd();
+const base = tempDir('autoctrl-tree-');
+const cgroupRoot = await findCgroupRoot();
+/** Processes the jobs left behind: killed at the end whatever happens. */
+const leftovers: number[] = [];
+after(() => {
+  for (const pid of leftovers) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  }
+});
+
+/** Gone, or a zombie nobody reaps. */
+function gone(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+let nextId = 1;
+/** Runs `script` (it writes the pid it leaves behind to ./left) and waits for the job's end. */
+async function run(root: string | null, script: string, timeoutMs: number | null = null) {
+  const ex = new LocalExecutor('local', {
+    slots: 1,
+    logger: silentLogger(),
+    cgroupRoot: root,
+    killGraceMs: 200,
+  });
+  const jobId = nextId++;
+  const workDir = join(base, `job-${jobId}`);
+  const ended = new Promise<ExecutorJobState>((resolve) => ex.onExit((_, s) => resolve(s)));
+  const keepAlive = setInterval(() => {}, 1000);
+  await ex.submit({
+    jobId,
+    name: `autoctrl-${jobId}`,
+    argv: ['sh', '-c', script],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    cwd: workDir,
+    workDir,
+    logPath: join(workDir, 'log'),
+    timeoutMs,
+  });
+  const state = await ended;
+  clearInterval(keepAlive);
+  await ex.close();
+  const file = join(workDir, 'left');
+  assert.ok(existsSync(file), 'the job wrote the pid it left behind');
+  const pid = Number(readFileSync(file, 'utf8'));
+  leftovers.push(pid);
+  return { state, pid };
+}
+
+async function assertGone(pid: number): Promise<void> {
+  for (let i = 0; i < 50 && !gone(pid); i++) await delay(20);
+  assert.ok(gone(pid), `process ${pid} outlived its job`);
+}
+
+const LEAVES_SLEEP = 'sleep 300 & echo $! > left; exit 0';
+const SETSID = 'setsid sleep 300 & echo $! > left; sleep 0.2; exit 0';
+const SETSID_HANGS = 'setsid sleep 300 & echo $! > left; sleep 300';
+
+describe('a job ends with everything it started', () => {
+  it('process group: a sleep left behind after a normal exit is killed', async () => {
+    const { state, pid } = await run(null, LEAVES_SLEEP);
+    assert.equal(state.state === 'exited' && state.exitCode, 0);
+    await assertGone(pid);
+  });
+
+  it('cgroup: a sleep left behind is killed, and the cgroup removed', {
+    skip: cgroupRoot === null && 'no writable cgroup v2 here',
+  }, async () => {
+    const { pid } = await run(cgroupRoot, LEAVES_SLEEP);
+    await assertGone(pid);
+  });
+
+  it('cgroup: a setsid child is killed after a normal exit', {
+    skip: cgroupRoot === null && 'no writable cgroup v2 here',
+  }, async () => {
+    const { state, pid } = await run(cgroupRoot, SETSID);
+    assert.equal(state.state === 'exited' && state.exitCode, 0);
+    await assertGone(pid);
+    const cg = readFileSync(join(base, `job-${nextId - 1}`, 'cgroup'), 'utf8').trim();
+    assert.ok(!existsSync(cg), `${cg} is removed`);
+  });
+
+  it('cgroup: a setsid child is killed when the job times out', {
+    skip: cgroupRoot === null && 'no writable cgroup v2 here',
+  }, async () => {
+    const { state, pid } = await run(cgroupRoot, SETSID_HANGS, 500);
+    assert.match(state.state === 'exited' ? (state.reason ?? '') : '', /timeout/);
+    await assertGone(pid);
+  });
+});

@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fuzzConfigs } from './torture/config-fuzz.ts';
+import { formatTable } from './torture/rows.ts';
+
+describe('torture: fuzzed deployment files (npm run torture runs 10,000)', () => {
+  it('validate never throws and every problem names FILE:LINE:COL', async (t) => {
+    const seed = Date.now() % 100_000;
+    const rows = (await fuzzConfigs(300, seed)).list();
+    t.diagnostic(`seed ${seed} (replay: npm run torture -- --seed ${seed})\n${formatTable(rows)}`);
+    assert.equal(rows.reduce((n, r) => n + r.tried, 0) >= 300, true);
+    assert.deepEqual(
+      rows.filter((r) => r.failed > 0),
+      [],
+    );
+  });
+});
