@@ -84,12 +84,11 @@ export class PostgresServer {
     this.passwordFile = join(dir, 'password');
   }
 
-  /** `settings`: more server settings (`name=value`), for a test that needs them. */
-  static async start(settings: readonly string[] = []): Promise<PostgresServer> {
+  static async start(): Promise<PostgresServer> {
     const dir = mkdtempSync(join(tmpdir(), 'autoctrl-pg-'));
     const server = new PostgresServer(dir, await freePort());
     try {
-      await server.#boot(settings);
+      await server.#boot();
       return server;
     } catch (err) {
       await server.stop();
@@ -97,7 +96,7 @@ export class PostgresServer {
     }
   }
 
-  async #boot(settings: readonly string[]): Promise<void> {
+  async #boot(): Promise<void> {
     writeFileSync(this.passwordFile, `${this.password}\n`, { mode: 0o600 });
     if (isRoot()) {
       const { uid, gid } = userIds('postgres');
@@ -145,7 +144,6 @@ export class PostgresServer {
         'full_page_writes=off',
         '-c',
         'max_connections=200',
-        ...settings.flatMap((setting) => ['-c', setting]),
       ]),
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
