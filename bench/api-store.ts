@@ -27,15 +27,21 @@ function statusOf(age: number, t: number, pos: number): InstanceStatus {
 }
 
 /**
- * A year of prompt processing: `runs` × `tasks`, every instance with one job.
+ * A year of prompt processing: `runs` × `tasks`, every instance with one job
+ * (with `allDone`, every instance and job done: a store with nothing to do).
  * Filled with direct SQL inserts into a store created (and so migrated) by
  * `createSqliteStore`: going through the store API as the engine does would
  * take the better part of an hour at 3 million instances. The triggers of
  * the schema still run, so the overview's derived rows are exactly what the
  * engine would have left. Cached in bench/out/ between runs.
  */
-export async function apiStore(runs = 100_000, tasks = 30): Promise<string> {
-  const file = join(OUT, `api-store-${runs}x${tasks}.db`);
+export async function apiStore(
+  runs = 100_000,
+  tasks = 30,
+  opts: { allDone?: boolean } = {},
+): Promise<string> {
+  const file = join(OUT, `${opts.allDone ? 'done' : 'api'}-store-${runs}x${tasks}.db`);
+  const statusFor: typeof statusOf = opts.allDone ? () => 'done' : statusOf;
   if (existsSync(file)) return file;
   mkdirSync(OUT, { recursive: true });
   // Per process: two bench runs filling at once must not write into each other's file.
@@ -89,7 +95,7 @@ export async function apiStore(runs = 100_000, tasks = 30): Promise<string> {
     for (let i = 0; i < runs; i++) {
       const run = FIRST_RUN + i;
       const age = runs - 1 - i;
-      const status = statusOf(age, t, t % 5);
+      const status = statusFor(age, t, t % 5);
       const at = T0 + i * HOUR + 3_600_000;
       const id = Number(
         addInstance.run(name, `run:${run}`, `[${run}]`, run, status, at, at).lastInsertRowid,
@@ -115,6 +121,10 @@ export async function apiStore(runs = 100_000, tasks = 30): Promise<string> {
     }
   });
   for (const [t, name] of names.entries()) fillTask(t, name);
+  // One change feed: runs took positions 1..runs, the events come after them, and the counter
+  // goes on from there (or the store's next run would take a position already taken).
+  db.exec(`UPDATE events SET pos = ${runs} + id WHERE pos IS NULL;
+    UPDATE feed_counter SET pos = ${runs} + (SELECT COALESCE(MAX(id), 0) FROM events);`);
   db.close();
   const filled = await createSqliteStore(partial, { logger: silentLogger() });
   await refreshExpectations(filled, deployment(OUT, benchTasks(tasks)));

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { TaskConfig } from '../src/config/types.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Instance } from '../src/model/types.ts';
@@ -36,6 +38,38 @@ export function report(f: Figure): Figure {
 
 export function machine(): string {
   return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown cpu'}, Node ${process.version}`;
+}
+
+/** Whether the module at `url` is the script node was started with (not imported by run.ts). */
+export function isMain(url: string): boolean {
+  return process.argv[1] === fileURLToPath(url);
+}
+
+/**
+ * The command line of a bench script: `--name value` for each key of
+ * `defaults` (numbers stay numbers); anything else is refused with the list.
+ */
+export function flags<T extends Record<string, string | number>>(
+  defaults: T,
+  args = process.argv.slice(2),
+): T {
+  const { values } = parseArgs({
+    args,
+    options: Object.fromEntries(Object.keys(defaults).map((k) => [k, { type: 'string' }])),
+    strict: false,
+  });
+  const out: Record<string, string | number> = { ...defaults };
+  for (const [k, v] of Object.entries(values)) {
+    const d = defaults[k];
+    if (d === undefined || typeof v !== 'string') {
+      const known = Object.entries(defaults).map(([n, x]) => `--${n} (${x})`);
+      throw new Error(`unknown or empty option --${k}; known: ${known.join(', ')}`);
+    }
+    out[k] = typeof d === 'number' ? Number(v) : v;
+    if (typeof d === 'number' && !Number.isFinite(out[k]))
+      throw new Error(`--${k} ${v}: not a number`);
+  }
+  return out as T;
 }
 
 export function scratch(prefix: string): { dir: string; remove(): void } {

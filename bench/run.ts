@@ -2,14 +2,24 @@ import { benchApiOverview } from './api-overview.ts';
 import { benchApiReports } from './api-reports.ts';
 import { benchApiStream } from './api-stream.ts';
 import { benchChainLatency } from './chain-latency.ts';
-import { machine } from './lib.ts';
+import { benchCliLatency } from './cli-latency.ts';
+import { benchExitLatency } from './exit-latency.ts';
+import { flags, machine } from './lib.ts';
 import { benchPageLoad } from './page-load.ts';
 import { benchStoreScale } from './store-scale.ts';
+import { benchThroughput } from './throughput.ts';
 
-process.stdout.write(`autoctrl benchmarks — ${new Date().toISOString()} — ${machine()}\n`);
+// `npm run bench -- --store postgres://USER@HOST:PORT/DB`: the scripts that drive a real daemon use that server.
+const { store } = flags({ store: 'sqlite' });
+process.stdout.write(
+  `autoctrl benchmarks — ${new Date().toISOString()} — ${machine()} — store ${store}\n`,
+);
 const figures = [
   ...(await benchChainLatency()),
-  ...(await benchStoreScale()),
+  ...(await benchThroughput({ store })),
+  ...(await benchCliLatency({ store })),
+  ...(await benchExitLatency({ store })),
+  ...(await benchStoreScale({ store })),
   ...(await benchApiOverview()),
   ...(await benchApiReports()),
   ...(await benchApiStream()),

@@ -6,6 +6,16 @@ import type { Fence } from '../contract.ts';
 import { type Fixture, runs } from './fixture.ts';
 
 const CLAIM = { owner: 'proc-a', ttlMs: 60_000 };
+/** Starts a new instance with one idle job. */
+const START = {
+  from: 'new' as const,
+  configHash: 'h',
+  config: {},
+  jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
+  reason: null,
+  by: 'engine',
+  at: 1,
+};
 
 /** Leases, fences and claims: what lets several controllers share one store. */
 export function testCoordination(f: Fixture): void {
@@ -62,15 +72,7 @@ export function testCoordination(f: Fixture): void {
       { fence: { lease: 'engine', epoch: now.epoch } },
     );
     assert.ok(inst);
-    const start = {
-      from: 'new' as const,
-      configHash: 'h',
-      config: {},
-      jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
-      reason: null,
-      by: 'engine',
-      at: 1,
-    };
+    const start = START;
     await assert.rejects(f.store.startInstance(inst.id, { ...start, fence: stale }), FencedError);
     assert.equal((await f.store.getInstance(inst.id))?.status, 'new');
     const { jobs } = await f.store.startInstance(inst.id, {
@@ -136,17 +138,7 @@ export function testCoordination(f: Fixture): void {
       [ids[0], ids[2]],
     );
     const started = await Promise.all(
-      made.slice(0, 2).map((i) =>
-        f.store.startInstance(i.id, {
-          from: 'new',
-          configHash: 'h',
-          config: {},
-          jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
-          reason: null,
-          by: 'engine',
-          at: 1,
-        }),
-      ),
+      made.slice(0, 2).map((i) => f.store.startInstance(i.id, START)),
     );
     assert.deepEqual(
       (await f.store.jobsForInstances(ids)).map((j) => j.instanceId),

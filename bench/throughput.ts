@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  chain,
+  type LedgerLine,
+  ledgerEnds,
+  PEERS,
+  readLedger,
+  span,
+  withDaemon,
+  writeDeployment,
+} from './harness.ts';
+import { type Figure, flags, isMain, median, report, scratch } from './lib.ts';
+
+const DEFAULTS = { store: 'sqlite', reps: 3, runs: 200, tasks: 5, slots: 2 };
+type Options = typeof DEFAULTS;
+
+/** Every job ran once: as many distinct labels as jobs, each started and ended once. */
+function checkLedger(lines: readonly LedgerLine[], jobs: number, who: string): void {
+  const starts = new Set(lines.filter((l) => l.kind === 'start').map((l) => l.label));
+  const ends = lines.filter((l) => l.kind === 'end');
+  if (
+    starts.size !== jobs ||
+    ends.length !== jobs ||
+    new Set(ends.map((l) => l.label)).size !== jobs
+  )
+    throw new Error(
+      `${who}: ${starts.size} distinct jobs started, ${ends.length} ended, expected ${jobs}`,
+    );
+}
+
+/** autoctrl: `runs` ended runs handed to a running daemon at once, through a `tasks`-step chain. */
+function ours(o: Options): Promise<number> {
+  const jobs = o.runs * o.tasks;
+  return withDaemon(
+    o.store,
+    (dir, where) =>
+      writeDeployment(dir, {
+        ...where,
+        slots: o.slots,
+        tasks: chain('t', o.tasks),
+        runs: Array.from({ length: o.runs }, (_, i) => ({ run: 1 + i, type: 'bench' })),
+      }),
+    async (_daemon, _config, dir) => {
+      // Bounded: 0.6 s a job, 16× the old engine's figure in issue 7.
+      const lines = await ledgerEnds(join(dir, 'ledger'), jobs, Math.max(60_000, jobs * 600));
+      checkLedger(lines, jobs, 'autoctrl');
+      return span(lines);
+    },
+  );
+}
+
+/** bench/peers.sh in its own process group, all of which is stopped after `timeoutMs`. */
+function peers(args: string[], timeoutMs: number): Promise<void> {
+  const child = spawn(PEERS, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGTERM'), timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`peers.sh ${args.join(' ')}: ${code ?? signal}\n${stderr}`));
+    });
+  });
+}
+
+/** Snakemake on the same work through bench/peers.sh, read from its ledger the same way. */
+async function snakemake(o: Options, scheduler: 'greedy' | 'default'): Promise<number> {
+  const s = scratch('autoctrl-bench-snakemake-');
+  try {
+    const ledger = join(s.dir, 'ledger');
+    const args = ['-r', o.runs, '-t', o.tasks, '-c', o.slots, '-s', scheduler, '-l', ledger];
+    await peers(args.map(String), Math.max(60_000, o.runs * o.tasks * 600));
+    const lines = readLedger(ledger);
+    checkLedger(lines, o.runs * o.tasks, `snakemake ${scheduler}`);
+    return span(lines);
+  } finally {
+    s.remove();
+  }
+}
+
+/**
+ * 1,000 trivial jobs (200 runs × a 5-task sequential chain, 2 job slots),
+ * first job start → last job end, from the ledger every job appends to;
+ * Snakemake (greedy and default scheduler) on the same work in the same run,
+ * the three interleaved in every repetition.
+ */
+export async function benchThroughput(opts: Partial<Options> = {}): Promise<Figure[]> {
+  const o = { ...DEFAULTS, ...opts };
+  const times = { ours: [] as number[], greedy: [] as number[], default: [] as number[] };
+  for (let rep = 0; rep < o.reps; rep++) {
+    times.ours.push(await ours(o));
+    times.greedy.push(await snakemake(o, 'greedy'));
+    times.default.push(await snakemake(o, 'default'));
+  }
+  const sqlite = o.store === 'sqlite';
+  const limit = sqlite ? 3000 : 5000;
+  const v = median(times.ours);
+  const greedy = median(times.greedy);
+  const all = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  const work = `${o.runs * o.tasks} jobs (${o.runs} runs × ${o.tasks}-task chain, ${o.slots} slots)`;
+  const peers = `Snakemake greedy ${greedy.toFixed(0)} ms (${all(times.greedy)}), default scheduler ${median(times.default).toFixed(0)} ms (${all(times.default)})`;
+  return [
+    report({
+      name: `${work}, first start → last end, ${sqlite ? 'SQLite' : 'PostgreSQL'}, median of ${o.reps}`,
+      value: v,
+      unit: 'ms',
+      target: `≤ ${limit} ms`,
+      ok: v <= limit,
+      detail: `all: ${all(times.ours)}; ${peers}`,
+    }),
+    report({
+      name: `${work}: Snakemake greedy ÷ autoctrl, same run`,
+      value: greedy / v,
+      unit: '×',
+      target: '≥ 3×',
+      ok: !sqlite || greedy / v >= 3,
+      detail: peers,
+    }),
+  ];
+}
+
+if (isMain(import.meta.url)) await benchThroughput(flags(DEFAULTS));
