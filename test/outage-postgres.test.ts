@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { silentLogger } from '../src/logger.ts';
 import { createPostgresStore } from '../src/store/postgres/index.ts';
 import {
@@ -11,19 +11,10 @@ import {
   writeChainWorld,
 } from './chain-world.ts';
 import { assertNoLeaksAtEnd, sleep, tempDir } from './helpers.ts';
-import { PostgresServer, postgresMissing } from './services/postgres.ts';
+import { postgresForThisFile } from './services/postgres.ts';
 
-const skip = postgresMissing() ?? false;
-let server: PostgresServer | undefined;
-before(
-  async () => {
-    if (skip === false) server = await PostgresServer.start();
-  },
-  { timeout: 60_000 },
-);
-after(async () => {
-  await server?.stop();
-});
+const { skip, server } = postgresForThisFile();
+// After the server's own hook: the server is a child process until then.
 assertNoLeaksAtEnd();
 
 const RUNS = 150;
@@ -34,8 +25,7 @@ describe('PostgreSQL going away under load', { skip }, () => {
   it('loses nothing: the engine waits, logs once, and goes on when the database is back', {
     timeout: 240_000,
   }, async () => {
-    if (server === undefined) throw new Error('the PostgreSQL server of this file did not start');
-    const url = server.url();
+    const url = server().url();
     const store = await createPostgresStore(url, { logger: silentLogger() });
     const dir = tempDir('autoctrl-outage-');
     const world = writeChainWorld(dir, {
@@ -56,9 +46,9 @@ describe('PostgreSQL going away under load', { skip }, () => {
         await sleep(100);
       }
       await store.close();
-      await server.pause();
+      await server().pause();
       await sleep(OUTAGE_MS);
-      await server.resume();
+      await server().resume();
       const back = await createPostgresStore(url, { logger: silentLogger() });
       try {
         const deadline = Date.now() + 150_000;

@@ -1,37 +1,23 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import pg from 'pg';
-import { FencedError, StaleStateError, StoreUnavailableError } from '../src/errors.ts';
+import { FencedError, StoreUnavailableError } from '../src/errors.ts';
 import { silentLogger } from '../src/logger.ts';
 import { runStoreConformance } from '../src/store/conformance.ts';
 import type { FeedCursor, StateStore } from '../src/store/contract.ts';
 import { openStore } from '../src/store/open.ts';
 import { createPostgresStore } from '../src/store/postgres/index.ts';
+import { autoctrl } from './cli-run.ts';
 import { assertNoLeaksAtEnd, sleep, tempDir } from './helpers.ts';
-import { PostgresServer, postgresMissing } from './services/postgres.ts';
-import { raceFourProcesses } from './store-race.ts';
+import { postgresForThisFile } from './services/postgres.ts';
+import { oneOfTwoHandlesWins, raceFourProcesses } from './store-race.ts';
 
-const skip = postgresMissing() ?? false;
 const T0 = 1_700_000_000_000;
-
-let server: PostgresServer | undefined;
-before(
-  async () => {
-    if (skip === false) server = await PostgresServer.start();
-  },
-  { timeout: 60_000 },
-);
-after(async () => {
-  await server?.stop();
-});
+const { skip, server: pgServer } = postgresForThisFile();
 // After the server's own hook: the server is a child process until then.
 assertNoLeaksAtEnd();
-
-function pgServer(): PostgresServer {
-  assert.ok(server, 'the PostgreSQL server of this file did not start');
-  return server;
-}
 
 async function dropSchema(url: string): Promise<void> {
   const schema = new URL(url).searchParams.get('schema');
@@ -90,52 +76,7 @@ describe('PostgreSQL store', { skip }, () => {
 
     it('lets one of two handles win each transition and each claim', async () => {
       fresh();
-      const [a, b] = [await openOne(), await openOne()];
-      await a.upsertRuns([{ run: 1 }], 'a');
-      const [inst] = await b.createInstances(
-        [{ campaign: 'prompt', task: 'reco', groupKey: 'run:1', runs: [1] }],
-        'b',
-      );
-      assert.ok(inst);
-      const results = await Promise.allSettled(
-        [a, b, a, b].map((s, i) =>
-          s.transitionInstance(inst.id, {
-            from: 'new',
-            to: 'waiting',
-            reason: `r${i}`,
-            by: 'x',
-            at: T0,
-          }),
-        ),
-      );
-      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-      assert.ok(
-        results.every((r) => r.status === 'fulfilled' || r.reason instanceof StaleStateError),
-      );
-      const { jobs } = await a.startInstance(inst.id, {
-        from: 'waiting',
-        configHash: 'h',
-        config: {},
-        jobs: [0, 1, 2].map((index) => ({
-          index,
-          attempt: 1,
-          executor: 'local',
-          input: null,
-          notBefore: null,
-        })),
-        reason: null,
-        by: 'a',
-        at: T0,
-      });
-      const ids = jobs.map((j) => j.id);
-      const claims = await Promise.all([
-        a.claimJobs(ids, { owner: 'a', ttlMs: 60_000 }),
-        b.claimJobs(ids, { owner: 'b', ttlMs: 60_000 }),
-      ]);
-      assert.deepEqual(
-        claims.flat().sort((x, y) => x - y),
-        ids,
-      );
+      await oneOfTwoHandlesWins(await openOne(), await openOne());
     });
 
     it('never skips a feed item committed after a later-numbered one', async () => {
@@ -192,28 +133,6 @@ describe('PostgreSQL store', { skip }, () => {
       assert.equal(await a.getCursor('k'), 'new leader');
     });
 
-    it('wakes a watcher within 50 ms of another handle commit', async () => {
-      fresh();
-      const [a, b] = [await openOne(), await openOne()];
-      let woke = 0;
-      const stop = a.watch(() => {
-        woke = performance.now();
-      });
-      try {
-        // The first call says the listener is in place.
-        const ready = Date.now() + 5_000;
-        while (woke === 0 && Date.now() < ready) await sleep(5);
-        for (const run of [7, 8, 9]) {
-          woke = 0;
-          await b.upsertRuns([{ run }], 'cli');
-          const committed = performance.now();
-          while (woke === 0 && performance.now() - committed < 1_000) await sleep(1);
-          assert.ok(woke - committed <= 50, `woken ${woke - committed} ms after the commit`);
-        }
-      } finally {
-        stop();
-      }
-    });
     it('outlives its connections being cut: queries retry and the listener listens again', async () => {
       fresh();
       const [a, b] = [await openOne(), await openOne()];
@@ -278,6 +197,32 @@ describe('PostgreSQL store', { skip }, () => {
       assert.ok(err instanceof StoreUnavailableError);
       assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}, database calib`));
       assert.doesNotMatch(err.message, /\n/);
+    });
+
+    it('serves autoctrl migrate and status, and an unreachable server is one line with status 2', async () => {
+      const dir = tempDir();
+      const deployment = (name: string, store: string) => {
+        const file = join(dir, name);
+        writeFileSync(file, `store: "${store}"\ntasks:\n  reco: { command: [sh, -c, 'true'] }\n`);
+        return file;
+      };
+      const url = pgServer().url();
+      try {
+        const file = deployment('ok.yaml', url);
+        const migrated = await autoctrl(['migrate', '-c', file]);
+        assert.equal(migrated.code, 0, migrated.stderr);
+        assert.match(migrated.stdout, /schema version 1, up to date/);
+        const status = await autoctrl(['status', '-c', file]);
+        assert.equal(status.code, 0, status.stderr);
+      } finally {
+        await dropSchema(url);
+      }
+      const port = pgServer().port + 1;
+      const gone = deployment('gone.yaml', `postgres://someone@127.0.0.1:${port}/calib`);
+      const r = await autoctrl(['status', '-c', gone]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
+      assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}, database calib`));
     });
 
     it('names a missing database and never shows the password', async () => {

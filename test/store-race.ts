@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { StaleStateError } from '../src/errors.ts';
 import type { StateStore } from '../src/store/contract.ts';
 
 /**
@@ -108,4 +109,54 @@ export async function raceFourProcesses(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Two handles on one store (two controllers) race for the same transition
+ * and the same claims: each is won once.
+ */
+export async function oneOfTwoHandlesWins(a: StateStore, b: StateStore): Promise<void> {
+  await a.upsertRuns([{ run: 1 }], 'a');
+  const [inst] = await b.createInstances(
+    [{ campaign: 'prompt', task: 'reco', groupKey: 'run:1', runs: [1] }],
+    'b',
+  );
+  assert.ok(inst);
+  const results = await Promise.allSettled(
+    [a, b, a, b].map((s, i) =>
+      s.transitionInstance(inst.id, {
+        from: 'new',
+        to: 'waiting',
+        reason: `r${i}`,
+        by: `c${i}`,
+        at: 1,
+      }),
+    ),
+  );
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+  assert.ok(results.every((r) => r.status === 'fulfilled' || r.reason instanceof StaleStateError));
+  const { jobs } = await a.startInstance(inst.id, {
+    from: 'waiting',
+    configHash: 'h',
+    config: {},
+    jobs: [0, 1, 2].map((index) => ({
+      index,
+      attempt: 1,
+      executor: 'local',
+      input: null,
+      notBefore: null,
+    })),
+    reason: null,
+    by: 'a',
+    at: 2,
+  });
+  const ids = jobs.map((j) => j.id);
+  const claims = await Promise.all([
+    a.claimJobs(ids, { owner: 'a', ttlMs: 60_000 }),
+    b.claimJobs(ids, { owner: 'b', ttlMs: 60_000 }),
+  ]);
+  assert.deepEqual(
+    claims.flat().sort((x, y) => x - y),
+    ids,
+  );
 }

@@ -4,13 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { StaleStateError } from '../src/errors.ts';
 import { runStoreConformance } from '../src/store/conformance.ts';
 import type { StateStore } from '../src/store/contract.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.ts';
 import { assertNoLeaksAtEnd } from './helpers.ts';
-import { raceFourProcesses } from './store-race.ts';
+import { oneOfTwoHandlesWins, raceFourProcesses } from './store-race.ts';
 
 assertNoLeaksAtEnd();
 
@@ -27,8 +26,6 @@ runStoreConformance('sqlite', async () => {
     },
   };
 });
-
-const T0 = 1_700_000_000_000;
 
 describe('SQLite store on one file shared by several connections', () => {
   let dir: string;
@@ -74,44 +71,7 @@ describe('SQLite store on one file shared by several connections', () => {
   });
 
   it('sees writes of the other connection and lets one of two controllers win each transition', async () => {
-    const [a, b] = [await openOne(), await openOne()];
-    await a.upsertRuns([{ run: 1 }], 'a');
-    assert.equal((await b.getRun(1))?.run, 1);
-    const [inst] = await b.createInstances(
-      [{ campaign: 'prompt', task: 'reco', groupKey: 'run:1', runs: [1] }],
-      'b',
-    );
-    assert.ok(inst);
-    const results = await Promise.allSettled(
-      [a, b, a, b].map((s, i) =>
-        s.transitionInstance(inst.id, {
-          from: 'new',
-          to: 'waiting',
-          reason: `r${i}`,
-          by: `c${i}`,
-          at: T0,
-        }),
-      ),
-    );
-    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-    assert.ok(
-      results.every((r) => r.status === 'fulfilled' || r.reason instanceof StaleStateError),
-    );
-    const { jobs } = await a.startInstance(inst.id, {
-      from: 'waiting',
-      configHash: 'h',
-      config: {},
-      jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
-      reason: null,
-      by: 'a',
-      at: T0,
-    });
-    const ids = jobs.map((j) => j.id);
-    const claims = await Promise.all([
-      a.claimJobs(ids, { owner: 'a', ttlMs: 60_000 }),
-      b.claimJobs(ids, { owner: 'b', ttlMs: 60_000 }),
-    ]);
-    assert.deepEqual(claims.flat(), ids);
+    await oneOfTwoHandlesWins(await openOne(), await openOne());
   });
 
   it('keeps every transition and claim single across racing processes', {

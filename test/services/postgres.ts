@@ -4,6 +4,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 
 /** Debian's PostgreSQL 15 (`apt-get install postgresql`). */
@@ -18,6 +19,31 @@ export function postgresMissing(): string | null {
   const why = `PostgreSQL 15 not installed (${BIN}): apt-get install postgresql`;
   if (process.env.AUTOCTRL_REQUIRE_SERVICES === '1') throw new Error(why);
   return why;
+}
+
+/**
+ * One server for the calling test file: started before its tests, stopped
+ * and removed after them. `skip` goes to the file's `describe`.
+ */
+export function postgresForThisFile(): { skip: string | false; server: () => PostgresServer } {
+  const skip = postgresMissing() ?? false;
+  let server: PostgresServer | undefined;
+  before(
+    async () => {
+      if (skip === false) server = await PostgresServer.start();
+    },
+    { timeout: 60_000 },
+  );
+  after(async () => {
+    await server?.stop();
+  });
+  return {
+    skip,
+    server: () => {
+      if (server === undefined) throw new Error('the PostgreSQL server of this file did not start');
+      return server;
+    },
+  };
 }
 
 async function freePort(): Promise<number> {

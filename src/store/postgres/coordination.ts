@@ -104,8 +104,12 @@ export function coordinationOps(db: Db) {
       (
         await db.query<Lease>(
           'acquireLease',
+          // A lease held by another stops at the unlocked read: standbys asking at every
+          // wake-up never queue on the row the leader's fenced writes share-lock.
           `INSERT INTO leases AS l (name, owner, epoch, since, expires_at)
-           VALUES ($1, $2, 1, now_ms(), now_ms() + $3)
+           SELECT $1, $2, 1, now_ms(), now_ms() + $3
+           WHERE NOT EXISTS (SELECT 1 FROM leases h WHERE h.name = $1 AND h.owner <> $2
+             AND h.expires_at > now_ms() AND h.owner IS DISTINCT FROM $4)
            ON CONFLICT (name) DO UPDATE SET
              owner = excluded.owner,
              epoch = CASE WHEN l.owner = excluded.owner THEN l.epoch ELSE l.epoch + 1 END,

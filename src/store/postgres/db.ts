@@ -20,7 +20,7 @@ const RETRIES = 5;
 const TRANSIENT_CODES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300']);
 const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 
-export function isTransient(err: unknown): boolean {
+function isTransient(err: unknown): boolean {
   if (err instanceof RetryTransaction) return true;
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
@@ -53,7 +53,7 @@ const types = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-export function connectionConfig(t: PostgresTarget): pg.ClientConfig {
+function connectionConfig(t: PostgresTarget): pg.ClientConfig {
   return {
     host: t.host,
     port: t.port,

@@ -28,7 +28,7 @@ export async function createPostgresStore(
   const logger = opts.logger ?? silentLogger();
   const target = parsePostgresUrl(url, opts.env);
   const db = new Db(target, logger);
-  const watcher = new ChangeWatcher(target, logger);
+  const watcher = new ChangeWatcher(db, logger);
   let closed = false;
   try {
     await db.check();

@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import { FencedError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
 import { assertInstanceTransition } from '../../model/transitions.ts';
 import type { Instance, InstanceStatus } from '../../model/types.ts';
 import type {
@@ -10,7 +10,7 @@ import type {
   InstanceStart,
   NewInstance,
 } from '../contract.ts';
-import { instanceAfter, instanceEvent, instanceStarted } from '../records.ts';
+import { instanceAfter, instanceEvent, instanceStarted, type NewEvent } from '../records.ts';
 import { instanceColumns, limitOf } from './columns.ts';
 import { checkFence, writeCursor } from './coordination.ts';
 import { type Db, RetryTransaction, type Sql } from './db.ts';
@@ -18,19 +18,40 @@ import { writeEvents, writeJobs } from './writers.ts';
 
 const INSTANCES = `SELECT ${instanceColumns('i')} FROM instances i`;
 
-/** The locked current row, checked against the caller's `from` (the compare of compare-and-set). */
-async function current(sql: Sql, id: number, from: InstanceStatus): Promise<Instance> {
-  const row = (await sql.query<Instance>(`${INSTANCES} WHERE i.id = $1 FOR UPDATE`, [id])).rows[0];
-  if (row === undefined) throw new NotFoundError('instance', id);
+/**
+ * The locked current row, checked against the caller's `from` (the compare of
+ * compare-and-set), and the fence in the same round trip: the lease row is
+ * share-locked until the transaction ends.
+ */
+async function current(
+  sql: Sql,
+  id: number,
+  from: InstanceStatus,
+  fence: Fence | undefined,
+): Promise<Instance> {
+  const res = await sql.query<Instance & { fenceEpoch: number | null }>(
+    `SELECT ${instanceColumns('i')}, (SELECT l.epoch FROM leases l WHERE l.name = $2 FOR SHARE) AS "fenceEpoch"
+     FROM instances i WHERE i.id = $1 FOR UPDATE OF i`,
+    [id, fence?.lease ?? null],
+  );
+  const found = res.rows[0];
+  if (found === undefined) {
+    await checkFence(sql, fence);
+    throw new NotFoundError('instance', id);
+  }
+  const { fenceEpoch, ...row } = found;
+  if (fence !== undefined && fenceEpoch !== fence.epoch)
+    throw new FencedError(fence.lease, fence.epoch, fenceEpoch);
   if (row.status !== from) throw new StaleStateError('instance', id, from, row.status);
   return row;
 }
 
-async function update(sql: Sql, i: Instance): Promise<void> {
-  await sql.query(
-    'UPDATE instances SET status = $2, reason = $3, attempt = $4, config_hash = $5, updated_at = $6 WHERE id = $1',
-    [i.id, i.status, i.reason, i.attempt, i.configHash, i.updatedAt],
-  );
+/** Writes the instance's new state and its event in one statement. */
+async function update(sql: Sql, i: Instance, event: NewEvent): Promise<void> {
+  await writeEvents(sql, [event], {
+    sql: 'UPDATE instances SET status = $3, reason = $4, attempt = $5, config_hash = $6, updated_at = $7 WHERE id = $2',
+    params: [i.id, i.status, i.reason, i.attempt, i.configHash, i.updatedAt],
+  });
 }
 
 /**
@@ -171,27 +192,23 @@ export function instanceOps(db: Db) {
     transitionInstance: async (id: number, c: InstanceChange): Promise<Instance> => {
       assertInstanceTransition(id, c.from, c.to);
       return db.tx('transitionInstance', async (sql) => {
-        await checkFence(sql, c.fence);
-        const before = await current(sql, id, c.from);
+        const before = await current(sql, id, c.from, c.fence);
         const after = instanceAfter(before, c);
         if (after === null) return before;
-        await update(sql, after);
-        await writeEvents(sql, [instanceEvent(after, c.from, c.by, c.data ?? null)]);
+        await update(sql, after, instanceEvent(after, c.from, c.by, c.data ?? null));
         return after;
       });
     },
     startInstance: async (id: number, s: InstanceStart) => {
       assertInstanceTransition(id, s.from, 'processing');
       return db.tx('startInstance', async (sql) => {
-        await checkFence(sql, s.fence);
-        const before = await current(sql, id, s.from);
+        const before = await current(sql, id, s.from, s.fence);
         await sql.query(
           'INSERT INTO configs (hash, json) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING',
           [s.configHash, JSON.stringify(s.config ?? null)],
         );
         const instance = instanceStarted(before, s);
-        await update(sql, instance);
-        await writeEvents(sql, [instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length })]);
+        await update(sql, instance, instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length }));
         const parent = {
           instanceId: id,
           campaign: instance.campaign,

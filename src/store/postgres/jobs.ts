@@ -105,11 +105,10 @@ export function jobOps(db: Db) {
         if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
         const { configHash, ...before } = row;
         const job = jobAfter(before, c);
-        await sql.query(
-          'UPDATE jobs SET status = $2, reason = $3, exit_code = $4, started_at = $5, ended_at = $6 WHERE id = $1',
-          [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
-        );
-        await writeEvents(sql, [jobChangedEvent(job, c, configHash)]);
+        await writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
+          sql: 'UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7 WHERE id = $2',
+          params: [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
+        });
         const parent = {
           instanceId: job.instanceId,
           campaign: job.campaign,

@@ -1,32 +1,32 @@
 import pg from 'pg';
 import type { Logger } from '../../logger.ts';
-import { connectionConfig, reasonOf } from './db.ts';
-import type { PostgresTarget } from './url.ts';
+import { type Db, reasonOf } from './db.ts';
 
 /** The longest wait between two attempts to listen again after the connection dropped. */
 const MAX_BACKOFF_MS = 5_000;
 
 /**
- * The cross-process wake-up: LISTEN on a connection of its own (a pooled one
- * would be handed to queries) to the channel the schema's triggers notify at
- * every commit that touches runs, events, samples or jobs. Open while anyone
- * watches; a dropped connection is reopened with backoff, and every
+ * The cross-process wake-up: LISTEN to the channel the schema's triggers
+ * notify at every commit that touches runs, events, samples or jobs, on a
+ * connection taken out of the pool while anyone watches (an idle pooled
+ * connection is already authenticated: listening starts within one round
+ * trip). A dropped connection is replaced with backoff, and every
  * (re)connection calls the listeners once, for what it may have missed.
  */
 export class ChangeWatcher {
-  readonly #target: PostgresTarget;
+  readonly #db: Db;
   readonly #logger: Logger;
   readonly #channel: string;
   readonly #listeners = new Set<() => void>();
-  #client: pg.Client | null = null;
+  #client: pg.PoolClient | null = null;
   #retry: NodeJS.Timeout | null = null;
   #failures = 0;
   #due = false;
 
-  constructor(target: PostgresTarget, logger: Logger) {
-    this.#target = target;
+  constructor(db: Db, logger: Logger) {
+    this.#db = db;
     this.#logger = logger;
-    this.#channel = `autoctrl:${target.schema}`;
+    this.#channel = `autoctrl:${db.target.schema}`;
   }
 
   watch(listener: () => void): () => void {
@@ -44,7 +44,14 @@ export class ChangeWatcher {
     this.#retry = null;
     const client = this.#client;
     this.#client = null;
-    await client?.end().catch(() => {});
+    if (client === null) return;
+    this.#detach(client);
+    try {
+      await client.query(`UNLISTEN ${pg.escapeIdentifier(this.#channel)}`);
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+    }
   }
 
   /** Calls every listener once on the next turn, however many notifications arrived meanwhile. */
@@ -58,27 +65,54 @@ export class ChangeWatcher {
   }
 
   #connect(): void {
-    const client = new pg.Client(connectionConfig(this.#target));
-    this.#client = client;
-    client.on('notification', () => this.#fire());
-    client.on('error', (err) => this.#lost(client, err));
-    client.on('end', () => this.#lost(client, new Error('connection closed')));
-    client
+    this.#db.pool
       .connect()
-      .then(() => client.query(`LISTEN ${pg.escapeIdentifier(this.#channel)}`))
-      .then(() => {
+      .then(async (client) => {
+        if (this.#listeners.size === 0) {
+          client.release();
+          return;
+        }
+        this.#client = client;
+        this.#attach(client);
+        try {
+          await client.query(`LISTEN ${pg.escapeIdentifier(this.#channel)}`);
+        } catch (err) {
+          this.#lost(client, err);
+          return;
+        }
         if (this.#client !== client) return;
         this.#failures = 0;
         this.#fire();
       })
-      .catch((err: unknown) => this.#lost(client, err));
+      .catch((err: unknown) => this.#lost(null, err));
   }
 
-  #lost(client: pg.Client, err: unknown): void {
-    // Events of a client already replaced or closed on purpose.
-    if (this.#client !== client) return;
-    this.#client = null;
-    client.end().catch(() => {});
+  readonly #onNotification = () => this.#fire();
+  readonly #onError = (err: Error) => this.#lost(this.#client, err);
+  readonly #onEnd = () => this.#lost(this.#client, new Error('connection closed'));
+
+  /** Our handlers on the listening client, removed before it goes back to the pool. */
+  #attach(client: pg.PoolClient): void {
+    client.on('notification', this.#onNotification);
+    client.on('error', this.#onError);
+    client.on('end', this.#onEnd);
+  }
+
+  #detach(client: pg.PoolClient): void {
+    client.off('notification', this.#onNotification);
+    client.off('error', this.#onError);
+    client.off('end', this.#onEnd);
+  }
+
+  /** `client` null: no connection could be had from the pool. */
+  #lost(client: pg.PoolClient | null, err: unknown): void {
+    // Events of a client already replaced or given back on purpose.
+    if (client !== null) {
+      if (this.#client !== client) return;
+      this.#client = null;
+      this.#detach(client);
+      client.release(err instanceof Error ? err : new Error(String(err)));
+    }
     if (this.#listeners.size === 0) return;
     this.#failures += 1;
     const wait = Math.min(MAX_BACKOFF_MS, 25 * 2 ** this.#failures);

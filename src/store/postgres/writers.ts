@@ -7,8 +7,14 @@ import type { Sql } from './db.ts';
 /**
  * Appends events to the history in one statement; callers run it inside the
  * transaction of the change they record. Returns their ids, in order.
+ * `change`, a data-modifying statement whose parameters start at $2, runs
+ * in the same statement: one round trip for a change and its record.
  */
-export async function writeEvents(sql: Sql, events: readonly NewEvent[]): Promise<number[]> {
+export async function writeEvents(
+  sql: Sql,
+  events: readonly NewEvent[],
+  change?: { sql: string; params: unknown[] },
+): Promise<number[]> {
   if (events.length === 0) return [];
   const rows = events.map((e) => ({
     at: e.at,
@@ -25,12 +31,12 @@ export async function writeEvents(sql: Sql, events: readonly NewEvent[]): Promis
     data: e.data,
   }));
   const res = await sql.query<{ id: number }>(
-    `INSERT INTO events (at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data)
+    `${change === undefined ? '' : `WITH change AS (${change.sql}) `}INSERT INTO events (at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data)
      SELECT at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data
      FROM jsonb_to_recordset($1::jsonb) AS x(at bigint, entity text, entity_id text, campaign text,
        task text, instance_id bigint, from_state text, to_state text, reason text, actor text, config_hash text, data jsonb)
      RETURNING id`,
-    [JSON.stringify(rows)],
+    [JSON.stringify(rows), ...(change?.params ?? [])],
   );
   return res.rows.map((r) => r.id).sort((a, b) => a - b);
 }
