@@ -49,7 +49,12 @@ export async function startDaemon(
       },
     },
     opts.listen ?? deployment.server,
-  );
+  ).catch(async (err: unknown) => {
+    // A port in use: nothing of this start may stay open.
+    for (const source of sources.values()) await source.close?.();
+    await runtime.close();
+    throw err;
+  });
   const port = (opts.listen ?? deployment.server).port;
   // Jobs must reach the server even when the port was picked at random (0) or overridden.
   const listenedOnDefault = port !== 0 && port === deployment.server.port;

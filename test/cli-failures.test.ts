@@ -57,7 +57,7 @@ describe('failures a user can cause give one line and exit 2 (usage) or 1', () =
     oneLine(host, /cannot listen on no-such-host\.invalid:0: .*--host or server\.host/);
   });
 
-  it('a store that is not SQLite, for serve and status; --debug adds the stack', async () => {
+  it('a store that is not SQLite, for serve and status (a store it cannot use: 2); --debug adds the stack', async () => {
     const other = join(dir, 'other');
     const bad = join(other, 'autoctrl.yaml');
     mkdirSync(other);
@@ -65,7 +65,7 @@ describe('failures a user can cause give one line and exit 2 (usage) or 1', () =
     writeFileSync(bad, 'store: sqlite:state.db\ntasks:\n  reco: { command: ["true"] }\n');
     for (const cmd of [['status'], ['serve', '--port', '0']]) {
       const r = await autoctrl([...cmd, '-c', bad]);
-      assert.equal(r.code, 1, cmd.join(' '));
+      assert.equal(r.code, 2, cmd.join(' '));
       oneLine(r, /cannot open the store sqlite:.*state\.db: file is not a database: point store: /);
     }
     const debug = await autoctrl(['status', '--debug', '-c', bad]);

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from '../config/duration.ts';
+import { checkDuration } from '../config/duration.ts';
 import type { Deployment, TaskConfig } from '../config/types.ts';
 import { unknownPlaceholders } from '../engine/placeholders.ts';
 import { InvalidInputError } from '../errors.ts';
+import { jobsProblem } from '../limits.ts';
 import type { CampaignOverride } from '../model/campaign.ts';
 
 /** A `--set task.key=value` that cannot be applied; the message names it as written. */
@@ -59,10 +60,8 @@ function wholeNumber(raw: unknown, min: number): Parsed {
 }
 
 function duration(raw: unknown, positive: boolean): Parsed {
-  const ms = typeof raw === 'string' || typeof raw === 'number' ? parseDuration(raw) : null;
-  return ms === null || (positive && ms === 0)
-    ? no('the value must be a duration such as 30s, 10m or 1.5h (a plain number is seconds)')
-    : ok(ms);
+  const checked = checkDuration(raw, positive ? 'positive' : 'zero');
+  return checked.ok ? ok(checked.ms) : no(checked.problem);
 }
 
 function argv(raw: unknown): Parsed {
@@ -140,7 +139,12 @@ const RULES: readonly KeyRule[] = [
   },
   {
     pattern: /^jobs$/,
-    parse: (raw) => wholeNumber(raw, 1),
+    parse: (raw, deployment) => {
+      const n = wholeNumber(raw, 1);
+      if (!n.ok) return n;
+      const problem = jobsProblem(n.value as number, deployment.limits);
+      return problem === null ? n : no(problem);
+    },
     apply: setter((task, value) => {
       task.jobs = value as number;
     }),

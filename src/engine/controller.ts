@@ -1,6 +1,7 @@
 import { CursorConflictError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import type { Source } from '../sources/contract.ts';
+import { type LongTimer, setLongInterval, setLongTimeout } from '../timers.ts';
 import type { PassResult } from './engine.ts';
 import { StoreOutage } from './outage.ts';
 import { SourceHealth } from './source-health.ts';
@@ -14,8 +15,8 @@ import { SourceHealth } from './source-health.ts';
  * in a pass or a poll are logged and retried at the next tick, never fatal.
  */
 export class Controller {
-  private timers: NodeJS.Timeout[] = [];
-  private wake: NodeJS.Timeout | null = null;
+  private timers: LongTimer[] = [];
+  private wake: LongTimer | null = null;
   private unwatch: (() => void) | null = null;
   private stopped = false;
   private passing: Promise<unknown> = Promise.resolve();
@@ -56,15 +57,14 @@ export class Controller {
     this.unwatch = store.watch(() => {
       if (engine.leading !== null) this.trigger();
     });
-    this.timers.push(setInterval(() => this.trigger({ full: true }), deployment.engine.intervalMs));
-    this.timers.push(
-      setInterval(() => void this.keepLease(), Math.max(100, engine.ctx.leaseTtlMs / 3)),
-    );
+    // Chained timers: an interval of weeks must not fire every millisecond (Node's limit is 24.8 days).
+    const every = (ms: number, fn: () => void) =>
+      this.timers.push(setLongInterval(fn, ms, { ref: true }));
+    every(deployment.engine.intervalMs, () => this.trigger({ full: true }));
+    every(Math.max(100, engine.ctx.leaseTtlMs / 3), () => void this.keepLease());
     for (const [name, source] of this.sources) {
       const cfg = deployment.sources[name];
-      this.timers.push(
-        setInterval(() => void this.pollSource(name, source), cfg?.intervalMs ?? 60_000),
-      );
+      every(cfg?.intervalMs ?? 60_000, () => void this.pollSource(name, source));
     }
     this.trigger({ full: true });
   }
@@ -140,17 +140,18 @@ export class Controller {
   }
 
   private scheduleWake(at: number | null): void {
-    if (this.wake !== null) clearTimeout(this.wake);
+    this.wake?.clear();
     this.wake = null;
     if (at === null || this.stopped) return;
-    this.wake = setTimeout(() => this.trigger(), Math.max(0, at - this.rt.engine.ctx.now()) + 5);
+    const ms = Math.max(0, at - this.rt.engine.ctx.now()) + 5;
+    this.wake = setLongTimeout(() => this.trigger(), ms, { ref: true });
   }
 
   /** Stops the clock and waits for the pass in progress. Jobs keep running. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    if (this.wake !== null) clearTimeout(this.wake);
+    for (const t of this.timers) t.clear();
+    this.wake?.clear();
     if (this.retry !== null) clearTimeout(this.retry);
     this.unwatch?.();
     await this.passing;

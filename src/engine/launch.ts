@@ -1,8 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jobToken } from '../app/tokens.ts';
 import type { TaskConfig } from '../config/types.ts';
 import type { JobLaunch } from '../executors/contract.ts';
+import { makeDirs } from '../fs-util.ts';
 import type { Instance, Job } from '../model/types.ts';
 import { type EngineContext, upstreamCampaign } from './context.ts';
 import { expandPlaceholders, type PlaceholderValues } from './placeholders.ts';
@@ -30,7 +31,7 @@ export async function buildLaunch(
 ): Promise<JobLaunch> {
   const workDir = jobWorkDir(ctx, job);
   const outputDir = join(workDir, 'out');
-  await mkdir(outputDir, { recursive: true });
+  await makeDirs(outputDir);
   const runs = await ctx.store.getRuns(instance.runs);
   const upstreamIds = new Set<number>();
   for (const up of task.after) {
@@ -61,7 +62,7 @@ export async function buildLaunch(
   for (const [k, v] of Object.entries(task.env)) env[k] = expandPlaceholders(v, values);
   Object.assign(env, {
     AUTOCTRL_URL: ctx.serverUrl ?? '',
-    AUTOCTRL_TOKEN: jobToken(ctx.tokenSecret, job.id),
+    AUTOCTRL_TOKEN: jobToken(ctx.tokenSecret, job.id, job.attempt),
     AUTOCTRL_JOB: String(job.id),
     AUTOCTRL_JOB_INDEX: String(job.index),
     AUTOCTRL_JOB_COUNT: String(jobCount),

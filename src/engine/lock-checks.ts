@@ -4,6 +4,7 @@ import type { Lock, LockResult, LockTarget, PassMemo } from '../locks/contract.t
 import { errorText, humanDuration } from '../locks/options.ts';
 import { lockKinds } from '../locks/registry.ts';
 import type { Instance } from '../model/types.ts';
+import { type LongTimer, setLongTimeout } from '../timers.ts';
 import type { EngineContext } from './context.ts';
 
 /** For a lock that does not say how long its check may take. */
@@ -167,13 +168,18 @@ async function timedCheck(
 ): Promise<{ result: LockResult; timedOut: boolean }> {
   const ms = lock.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const timedOut = new Promise<{ result: LockResult; timedOut: boolean }>((resolve) => {
-    timer = setTimeout(() => {
-      const err = new LockCheckTimeoutError(ms);
-      abort.abort(err);
-      resolve({ result: { open: false, reason: err.message }, timedOut: true });
-    }, ms);
+    // Chained: a check timeout of weeks must not abort after a millisecond.
+    timer = setLongTimeout(
+      () => {
+        const err = new LockCheckTimeoutError(ms);
+        abort.abort(err);
+        resolve({ result: { open: false, reason: err.message }, timedOut: true });
+      },
+      ms,
+      { ref: true },
+    );
   });
   const checked = Promise.resolve()
     .then(() => lock.check(target, abort.signal, pass))
@@ -182,7 +188,7 @@ async function timedCheck(
   try {
     return await Promise.race([checked, timedOut]);
   } finally {
-    clearTimeout(timer);
+    timer?.clear();
   }
 }
 
