@@ -30,7 +30,7 @@ export async function startDaemon(
   const server = await startServer(
     runtime,
     {
-      trigger: () => controller.trigger(),
+      trigger: (opts) => controller.trigger(opts),
       health: () => {
         const last = controller.lastPass;
         const at = last === null ? null : new Date(last.startedAt).toISOString();

@@ -91,7 +91,8 @@ describe('the instance page', { skip, timeout: 60_000 }, () => {
       const locks = page.locator('.card', { hasText: 'Locks' });
       assert.match(await text(locks), /pedestals.*closed.*pedestals-51\.txt/s);
       writeFileSync(join(dir, 'pedestals-51.txt'), 'ok');
-      daemon.controller.trigger();
+      // Locks are asked again by the full pass (the timer's, or POST /api/trigger).
+      daemon.controller.trigger({ full: true });
       await until(async () => /done/.test(await text(page.locator('h1'))), 10_000, 'done, live');
       // Locators query again each time: this is the re-rendered card.
       assert.match(await text(locks), /open/);

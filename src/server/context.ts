@@ -18,8 +18,12 @@ export interface ControllerHealth {
 }
 
 export interface AppHooks {
-  /** Called after anything that may unblock work (a job report, an action), to run a pass at once. */
-  trigger(): void;
+  /**
+   * Called after anything that may unblock work (a job report, an action), to
+   * run a pass over what changed at once; `full` looks at every active
+   * instance (a lock may have opened).
+   */
+  trigger(opts?: { full?: boolean }): void;
   /** The controller's side of `/api/health`; null when no controller runs in this process. */
   health(): ControllerHealth | null;
 }

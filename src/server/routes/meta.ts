@@ -212,7 +212,8 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
           429,
         );
       }
-      ctx.hooks.trigger();
+      // Asked from outside (a lock's service, Jenkins): every waiting instance is looked at again.
+      ctx.hooks.trigger({ full: true });
       return c.json({ ok: true });
     },
   );
