@@ -33,7 +33,15 @@ describe('campaign creation checks', () => {
     );
     await refused(
       { ...base, set: { 'reco.timeout': 'soon' } },
-      /--set reco.timeout=soon: timeout: the value must be a duration/,
+      /--set reco.timeout=soon: timeout: bad duration "soon": write a number and a unit/,
+    );
+    await refused(
+      { ...base, set: { 'reco.timeout': '400d' } },
+      /--set reco.timeout=400d: timeout: "400d" is longer than .*365d/,
+    );
+    await refused(
+      { ...base, set: { 'reco.jobs': 1_000_000 } },
+      /--set reco.jobs=1000000: jobs: 1000000 jobs is more than the 10000 .*limits.max_jobs_per_instance/,
     );
     await refused(
       { ...base, set: { 'reco.env.GT': ['a'] } },
