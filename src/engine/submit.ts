@@ -48,13 +48,10 @@ export async function submitIdle(
       ctx.fence,
     ),
   );
-  let submitted = 0;
-  for (const job of chosen) {
-    if (!claimed.has(job.id)) continue;
-    await submitOne(ctx, executor, job);
-    submitted++;
-  }
-  return submitted;
+  // Handed over together: each waits on the executor (a fork, a batch system), not on the others.
+  const mine = chosen.filter((j) => claimed.has(j.id));
+  await Promise.all(mine.map((job) => submitOne(ctx, executor, job)));
+  return mine.length;
 }
 
 /** Records that this controller handed a job it claims to its executor. */
