@@ -1,7 +1,7 @@
 import { AutoctrlError, NotFoundError, StaleStateError } from '../errors.ts';
 import { canTransitionInstance } from '../model/transitions.ts';
 import type { Instance } from '../model/types.ts';
-import type { StateStore } from '../store/contract.ts';
+import type { InstanceChange, StateStore } from '../store/contract.ts';
 
 /**
  * What people do to instances (the CLI and the API share it): each action is
@@ -45,14 +45,19 @@ export async function reprocessInstance(
       'wait for it to settle (done, failed or waiting), then reprocess',
     );
   }
-  return store.transitionInstance(id, {
+  return store.transitionInstance(id, reprocessChange(inst, who));
+}
+
+/** The transition of a reprocess: back to `new`, a new attempt, naming who asked. */
+function reprocessChange(inst: Instance, who: Who): InstanceChange {
+  return {
     from: inst.status,
     to: 'new',
     reason: who.reason ?? 'reprocess requested',
     by: who.by,
     at: (who.now ?? Date.now)(),
     data: { action: 'reprocess' },
-  });
+  };
 }
 
 /**
@@ -106,14 +111,7 @@ export async function reprocessRange(
       continue;
     }
     try {
-      await store.transitionInstance(inst.id, {
-        from: inst.status,
-        to: 'new',
-        reason: who.reason ?? 'reprocess requested',
-        by: who.by,
-        at: (who.now ?? Date.now)(),
-        data: { action: 'reprocess' },
-      });
+      await store.transitionInstance(inst.id, reprocessChange(inst, who));
       reprocessed.push(inst.id);
     } catch (err) {
       if (!(err instanceof StaleStateError)) throw err;
