@@ -29,7 +29,9 @@ function openLog(path: string): number {
 }
 
 function send(message: object): void {
-  if (process.connected) process.send?.(message);
+  // A controller killed between the check and the write: nobody to tell, the jobs live on.
+  if (process.connected)
+    process.send?.(message, undefined, undefined, (err) => err && process.exit(0));
 }
 
 process.on('message', (m: Request) => {
