@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../logger.ts';
 import { openStore } from '../store/open.ts';
+import { redactStoreUrl } from '../store/url.ts';
 import { deploymentFrom, type GlobalOptions, printJson } from './common.ts';
 
 /**
@@ -20,18 +21,13 @@ export function registerMigrate(program: Command): void {
       const store = await openStore(deployment.store, logger);
       try {
         const { to } = await store.migrate();
-        if (opts.json) printJson({ store: redactedStore(deployment.store), version: to });
+        if (opts.json) printJson({ store: redactStoreUrl(deployment.store), version: to });
         else
           process.stdout.write(
-            `store ${redactedStore(deployment.store)}: schema version ${to}, up to date\n`,
+            `store ${redactStoreUrl(deployment.store)}: schema version ${to}, up to date\n`,
           );
       } finally {
         await store.close();
       }
     });
-}
-
-/** A store URL fit to print: no password. */
-export function redactedStore(url: string): string {
-  return url.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@');
 }

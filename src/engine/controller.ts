@@ -24,8 +24,6 @@ export class Controller {
   private readonly outage: StoreOutage;
   private retry: NodeJS.Timeout | null = null;
   lastPass: PassResult | null = null;
-  /** The last pass that did some work, for health: a leader that stopped working is noticed. */
-  lastBusyPass: PassResult | null = null;
 
   constructor(
     private readonly rt: Runtime,
@@ -45,7 +43,6 @@ export class Controller {
     engine.on('pass', (r) => {
       if (r.skipped) return;
       this.lastPass = r;
-      if (r.created + r.started + r.settled.length + r.submitted > 0) this.lastBusyPass = r;
       this.scheduleWake(r.wakeAt);
     });
     // A new leader starts with a full pass and its own source polls.

@@ -10,7 +10,7 @@ export interface FedEvent {
 
 export interface Subscriber {
   /** New events, in change-feed order, each delivered once. */
-  deliver(events: readonly EventRecord[], fed: readonly FedEvent[]): void;
+  deliver(fed: readonly FedEvent[]): void;
   /** A heartbeat (SSE comment) so proxies keep the connection. */
   beat?(): void;
   /** The hub is closing (the server stops). */
@@ -120,10 +120,7 @@ export class EventHub {
       const fed = page.items.flatMap((i) =>
         i.kind === 'event' ? [{ event: i.event, cursor: i.cursor }] : [],
       );
-      if (fed.length > 0) {
-        const events = fed.map((f) => f.event);
-        for (const s of this.#subs) s.deliver(events, fed);
-      }
+      if (fed.length > 0) for (const s of this.#subs) s.deliver(fed);
       full = page.items.length === PAGE;
     } catch (err) {
       this.#logger.warn({ err }, 'reading the event log for live streams failed; retrying');

@@ -102,10 +102,10 @@ export async function followLog(
   let busy = false;
   const decoder = new TextDecoder();
   const sub: Subscriber = {
-    deliver(events) {
+    deliver(fed) {
       if (
-        events.some(
-          (e) =>
+        fed.some(
+          ({ event: e }) =>
             e.entity === 'job' &&
             e.entityId === String(job.id) &&
             (e.to === 'done' || e.to === 'failed'),

@@ -89,7 +89,7 @@ export function eventRoutes(api: Api, ctx: ServerContext): void {
       };
       const sub: Subscriber = {
         // Live events wait while the missed ones are read from the store, so the order holds.
-        deliver: (_events, fed) => (backlog === null ? send(fed, false) : backlog.push(...fed)),
+        deliver: (fed) => (backlog === null ? send(fed, false) : backlog.push(...fed)),
         beat: () => stream.comment('ping'),
         close: () => stream.close(),
       };

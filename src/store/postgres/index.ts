@@ -1,6 +1,7 @@
 import { AutoctrlError, StoreUnavailableError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../logger.ts';
 import type { StateStore } from '../contract.ts';
+import { redactStoreUrl } from '../url.ts';
 import { campaignOps } from './campaigns.ts';
 import { coordinationOps } from './coordination.ts';
 import { Db, reasonOf } from './db.ts';
@@ -11,7 +12,7 @@ import { jobOps } from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { overviewOps } from './overview.ts';
 import { runOps } from './runs.ts';
-import { parsePostgresUrl, redactUrl } from './url.ts';
+import { parsePostgresUrl } from './url.ts';
 import { ChangeWatcher } from './watch.ts';
 
 /**
@@ -60,7 +61,7 @@ export async function createPostgresStore(
         cause: err,
       });
     }
-    logger.debug({ store: redactUrl(url) }, 'PostgreSQL store open');
+    logger.debug({ store: redactStoreUrl(url) }, 'PostgreSQL store open');
     return store;
   } catch (err) {
     await db.end();

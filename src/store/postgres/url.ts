@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../errors.ts';
+import { redactStoreUrl } from '../url.ts';
 
 /** Where a PostgreSQL store lives, resolved from its URL and the environment. */
 export interface PostgresTarget {
@@ -21,11 +22,6 @@ const QUERY_KEYS = ['schema', 'password_file'] as const;
  */
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-/** The URL with any password replaced, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
-}
-
 /**
  * Reads `postgres://USER@HOST:PORT/DB?schema=NAME&password_file=/path`. The
  * password comes from the file when one is named, else from `PGPASSWORD`; one
@@ -36,7 +32,7 @@ export function parsePostgresUrl(
   url: string,
   env: NodeJS.ProcessEnv = process.env,
 ): PostgresTarget {
-  const shown = redactUrl(url);
+  const shown = redactStoreUrl(url);
   let u: URL;
   try {
     u = new URL(url);

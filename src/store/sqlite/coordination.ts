@@ -31,11 +31,9 @@ export function coordinationOps(db: Db, clock: () => number) {
      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch,
        since = excluded.since, expires_at = excluded.expires_at`,
   );
-  const extend = db.prepare<[number, string, string, number]>(
-    'UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND epoch = ?',
-  );
-  // Released, not deleted: the epoch must keep growing, or an old fence would match again.
-  const expire = db.prepare<[number, string, string, number]>(
+  // Renewing and releasing both move the expiry of the holder's own term. Released, not
+  // deleted: the epoch must keep growing, or an old fence would match again.
+  const setExpiry = db.prepare<[number, string, string, number]>(
     'UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ? AND epoch = ?',
   );
   const epochOf = db.prepare<[string], number>('SELECT epoch FROM leases WHERE name = ?').pluck();
@@ -102,11 +100,11 @@ export function coordinationOps(db: Db, clock: () => number) {
       acquire.immediate(name, owner, ttlMs, opts?.takeFrom),
     renewLease: (lease: Lease, ttlMs: number): Lease | null => {
       const expiresAt = clock() + ttlMs;
-      const changed = extend.run(expiresAt, lease.name, lease.owner, lease.epoch).changes;
+      const changed = setExpiry.run(expiresAt, lease.name, lease.owner, lease.epoch).changes;
       return changed === 1 ? { ...lease, expiresAt } : null;
     },
     releaseLease: (lease: Lease): void => {
-      expire.run(clock() - 1, lease.name, lease.owner, lease.epoch);
+      setExpiry.run(clock() - 1, lease.name, lease.owner, lease.epoch);
     },
     getLease: (name: string): Lease | null => {
       const row = leaseRow.get(name);
