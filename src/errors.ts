@@ -178,3 +178,43 @@ export class StoreUnavailableError extends AutoctrlError {
     );
   }
 }
+
+/**
+ * A batch system did not answer or refused (a timeout, a daemon down): the
+ * executor's jobs wait and are tried again; no job's attempt is used up.
+ */
+export class ExecutorUnavailableError extends AutoctrlError {
+  constructor(
+    readonly executor: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'executor_unavailable',
+      `executor ${executor} is unavailable: ${reason}; its jobs wait until it answers again`,
+      options,
+    );
+  }
+}
+
+/**
+ * Something around a job failed before it could start (a full disk, an
+ * unwritable data directory): not the job's fault, so it is retried without
+ * using up the job's own retries once the cause is fixed.
+ */
+export class InfrastructureError extends AutoctrlError {
+  constructor(
+    readonly what: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('infrastructure', `${what}: ${reason}`, options);
+  }
+}
+
+/** A job whose log cannot be read (not submitted yet, or the file is gone). */
+export class LogNotFoundError extends AutoctrlError {
+  constructor(jobId: number, why: string) {
+    super('not_found', `log of job ${jobId}: ${why}`);
+  }
+}

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { jobTokenSecret } from './app/tokens.ts';
 import type { Deployment } from './config/types.ts';
 import { CampaignBook } from './engine/campaign-book.ts';
@@ -39,7 +40,16 @@ export async function openExecutors(
     if (kind === undefined)
       throw new AutoctrlError('unknown_executor', `executor ${name}: unknown type ${cfg.type}`);
     const factory = await kind.load();
-    executors.set(name, await factory(name, cfg.options, { logger, dataDir: deployment.dataDir }));
+    executors.set(
+      name,
+      await factory(name, cfg.options, {
+        logger: logger.child({ executor: name }),
+        dataDir: deployment.dataDir,
+        host: hostname(),
+        maxJobs: cfg.maxJobs,
+        pollIntervalMs: cfg.pollIntervalMs,
+      }),
+    );
   }
   return executors;
 }

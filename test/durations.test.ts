@@ -10,6 +10,7 @@ import { LocalExecutor } from '../src/executors/local/index.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createCommandSource } from '../src/sources/command/index.ts';
 import { MAX_TIMER_MS, setLongInterval, setLongTimeout } from '../src/timers.ts';
+import { LAUNCH_DEFAULTS, submitOne } from './executor-util.ts';
 import { assertNoLeaksAtEnd } from './helpers.ts';
 
 assertNoLeaksAtEnd();
@@ -107,7 +108,9 @@ describe('a timeout of weeks', () => {
     const ex = new LocalExecutor('local', { slots: 1, logger: silentLogger() });
     const workDir = join(base, 'job-1');
     const ended = new Promise<ExecutorJobState>((resolve) => ex.onExit((_, s) => resolve(s)));
-    await ex.submit({
+    await submitOne(ex, {
+      ...LAUNCH_DEFAULTS,
+      instanceId: 1,
       jobId: 1,
       name: 'autoctrl-1',
       argv: [process.execPath, '-e', 'setTimeout(() => process.exit(0), 300)'],

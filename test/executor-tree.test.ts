@@ -7,6 +7,7 @@ import type { ExecutorJobState } from '../src/executors/contract.ts';
 import { findCgroupRoot, sweepEmpty } from '../src/executors/local/cgroup.ts';
 import { LocalExecutor } from '../src/executors/local/index.ts';
 import { silentLogger } from '../src/logger.ts';
+import { LAUNCH_DEFAULTS, submitOne } from './executor-util.ts';
 import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
 
 assertNoLeaksAtEnd();
@@ -46,7 +47,9 @@ async function run(root: string | null, script: string, timeoutMs: number | null
   const workDir = join(base, `job-${jobId}`);
   const ended = new Promise<ExecutorJobState>((resolve) => ex.onExit((_, s) => resolve(s)));
   const keepAlive = setInterval(() => {}, 1000);
-  await ex.submit({
+  await submitOne(ex, {
+    ...LAUNCH_DEFAULTS,
+    instanceId: 1,
     jobId,
     name: `autoctrl-${jobId}`,
     argv: ['sh', '-c', script],

@@ -9,6 +9,9 @@ import { errorMap, fromZod, type PathIssue } from './issues.ts';
 import { isPlainMap } from './schema.ts';
 import type { Limits } from './types.ts';
 
+/** Keys of every executor's section, read by the core rather than the backend. */
+export const EXECUTOR_COMMON_KEYS = ['type', 'max_jobs', 'poll_interval', 'lost_after'];
+
 /** The executor a deployment gets when its file names none. */
 export const DEFAULT_EXECUTORS = { local: { type: 'local' } } as const;
 
@@ -19,11 +22,38 @@ export const DEFAULT_EXECUTORS = { local: { type: 'local' } } as const;
  */
 export function crossCheck(raw: Record<string, unknown>): PathIssue[] {
   return [
-    ...kindIssues('executor', raw.executors, executorKinds, ['type']),
+    ...kindIssues('executor', raw.executors, executorKinds, EXECUTOR_COMMON_KEYS),
     ...kindIssues('source', raw.sources, sourceKinds, ['type', 'interval']),
     ...notifyIssues(raw),
     ...taskIssues(raw),
+    ...hostScopeIssues(raw),
   ];
+}
+
+/**
+ * With several controllers, a host-scoped executor (local) needs its host:
+ * otherwise whichever controller leads would start its jobs, and only that
+ * machine could watch them.
+ */
+function hostScopeIssues(raw: Record<string, unknown>): PathIssue[] {
+  const controllers = isPlainMap(raw.engine) ? raw.engine.controllers : undefined;
+  if (typeof controllers !== 'number' || controllers <= 1) return [];
+  const section = raw.executors ?? DEFAULT_EXECUTORS;
+  if (!isPlainMap(section)) return [];
+  const out: PathIssue[] = [];
+  for (const [name, entry] of Object.entries(section)) {
+    if (!isPlainMap(entry) || typeof entry.type !== 'string') continue;
+    if (executorKinds[entry.type]?.hostScoped !== true || typeof entry.host === 'string') continue;
+    out.push({
+      path:
+        raw.executors === undefined || raw.executors === null
+          ? ['engine', 'controllers']
+          : ['executors', name],
+      at: 'node',
+      message: `executor ${name} runs jobs on the controller's own machine, and engine.controllers is ${controllers}: pin it with host: <hostname>, or use a batch executor`,
+    });
+  }
+  return out;
 }
 
 function kindIssues(

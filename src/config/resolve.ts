@@ -22,6 +22,8 @@ const DEFAULTS = {
   leaseTtlMs: 6_000,
   sourceIntervalMs: 60_000,
   retryDelayMs: 30_000,
+  // A batch system may forget a job for a while (a restarted schedd, a slow accounting database).
+  lostAfterMs: 600_000,
 } as const;
 
 /**
@@ -39,10 +41,17 @@ export function resolveDeployment(
   const host = parsed.server?.host ?? DEFAULTS.host;
   const port = parsed.server?.port ?? DEFAULTS.port;
   const executors: Record<string, ExecutorConfig> = {};
-  for (const [name, { type, ...options }] of Object.entries(
-    parsed.executors ?? DEFAULT_EXECUTORS,
-  )) {
-    executors[name] = { type, options };
+  const executorSections: Record<string, NonNullable<ParsedFile['executors']>[string]> =
+    parsed.executors ?? DEFAULT_EXECUTORS;
+  for (const [name, section] of Object.entries(executorSections)) {
+    const { type, max_jobs, poll_interval, lost_after, ...options } = section;
+    executors[name] = {
+      type,
+      maxJobs: max_jobs ?? null,
+      pollIntervalMs: poll_interval ?? null,
+      lostAfterMs: lost_after ?? DEFAULTS.lostAfterMs,
+      options,
+    };
   }
   const sources: Record<string, SourceConfig> = {};
   for (const [name, { type, interval, ...options }] of Object.entries(parsed.sources ?? {})) {
@@ -66,6 +75,7 @@ export function resolveDeployment(
         // crossCheck made sure there is exactly one executor when a task names none
         executor: t.executor ?? (executorNames[0] as string),
         env: t.env ?? {},
+        resources: t.resources ?? {},
         cwd: path.resolve(dir, t.cwd ?? '.'),
         locks: (t.locks ?? []).map(({ kind, name, timeout, ...options }, i, all) => ({
           kind,
@@ -114,11 +124,14 @@ export function resolveDeployment(
     engine: {
       intervalMs: parsed.engine?.interval ?? DEFAULTS.engineIntervalMs,
       leaseTtlMs: parsed.engine?.lease_ttl ?? DEFAULTS.leaseTtlMs,
+      controllers: parsed.engine?.controllers ?? 1,
     },
     executors,
     sources,
     tasks: topoOrder(tasks),
     environment: parsed.environment ?? 'prod',
+    name: parsed.name ?? deploymentName(dir),
+    envPass: parsed.env_pass ?? [],
     plugins: (parsed.plugins ?? []).map((p) => path.resolve(dir, p)),
     notify,
     limits: {
@@ -149,4 +162,14 @@ function storeUrl(store: string, dir: string): string {
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The default deployment name: its directory's, as a batch system's job names allow. */
+function deploymentName(dir: string): string {
+  const base = path
+    .basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[-_]+/, '');
+  return base === '' ? 'autoctrl' : base;
 }

@@ -105,6 +105,15 @@ const taskSchema = z.strictObject({
     )
     .nullish(),
   cwd: z.string().min(1).nullish(),
+  /** Batch-system requests passed through to the executor (`request_memory`, `partition`...). */
+  resources: z
+    .record(
+      z
+        .string()
+        .regex(/^[A-Za-z+][A-Za-z0-9_.+-]*$/, 'resource names are letters, digits, _ . + -'),
+      z.union([z.string(), z.number()]),
+    )
+    .nullish(),
   locks: z
     .array(
       z.looseObject({
@@ -164,10 +173,18 @@ export const fileSchema = z.strictObject({
     .strictObject({
       interval: duration('positive').nullish(),
       lease_ttl: duration('positive').nullish(),
+      controllers: z.int().min(1).max(64).nullish(),
     })
     .nullish(),
   executors: z
-    .record(z.string(), pluggable)
+    .record(
+      z.string(),
+      pluggable.extend({
+        max_jobs: z.int().min(1).max(1_000_000).nullish(),
+        poll_interval: duration('positive').nullish(),
+        lost_after: duration('positive').nullish(),
+      }),
+    )
     .refine(
       (r) => Object.keys(r).length > 0,
       'define at least one executor, or leave the section out to run jobs locally',
@@ -177,6 +194,20 @@ export const fileSchema = z.strictObject({
     .record(z.string(), pluggable.extend({ interval: duration('positive').nullish() }))
     .nullish(),
   tasks: z.record(z.string().regex(TASK_NAME, TASK_NAME_RULE), taskSchema).nullish(),
+  name: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9_-]*$/,
+      'name is a short name like ecal-calib: lower-case letters, digits, - and _',
+    )
+    .nullish(),
+  env_pass: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'),
+    )
+    .nullish(),
   environment: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/, 'environment is a short name like prod or dev')

@@ -19,6 +19,10 @@ export interface Deployment {
   tasks: TaskConfig[];
   /** `prod`, `dev`...: notifiers pick their channel by it, so a test deployment never posts to production. */
   environment: string;
+  /** Names this deployment's jobs in batch systems (`<name>-<environment>-<job>.<attempt>`); default its directory's name. */
+  name: string;
+  /** Variables of the controller's environment its jobs also get (beyond PATH, HOME, USER, LANG, TZ, TMPDIR). */
+  envPass: string[];
   /** Absolute paths of ES modules adding lock kinds and sources (`defineLock`, `defineSource`). */
   plugins: string[];
   notify: Record<string, NotifierConfig>;
@@ -93,10 +97,18 @@ export interface EngineConfig {
   intervalMs: number;
   /** How long the engine lease lasts unrenewed (`engine.lease_ttl`). */
   leaseTtlMs: number;
+  /** How many controllers the deployment runs (`engine.controllers`); a host-scoped executor then needs a host. */
+  controllers: number;
 }
 
 export interface ExecutorConfig {
   type: string;
+  /** `max_jobs`: jobs in flight at most; null for the backend's default. */
+  maxJobs: number | null;
+  /** `poll_interval`: least time between two status queries; null for the backend's default. */
+  pollIntervalMs: number | null;
+  /** `lost_after`: how long a job may be gone from the batch system before it is lost (default 10 min). */
+  lostAfterMs: number;
   /** The rest of the executor's section, validated by its backend. */
   options: Record<string, unknown>;
 }
@@ -130,6 +142,8 @@ export interface TaskConfig {
   executor: string;
   /** Extra environment for the jobs (values may hold placeholders). */
   env: Record<string, string>;
+  /** Batch-system requests passed to the executor as given (`request_memory`, `partition`...). */
+  resources: Record<string, string | number>;
   /** Working directory of the jobs; default the deployment's directory. */
   cwd: string;
   /** Conditions outside autoctrl that must hold before an instance starts. */

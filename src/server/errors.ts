@@ -67,9 +67,3 @@ export function tooLarge(maxBytes: number) {
     );
 }
 
-/** A job whose log cannot be read (not submitted yet, or the file is gone). */
-export class LogNotFoundError extends AutoctrlError {
-  constructor(jobId: number, why: string) {
-    super('not_found', `log of job ${jobId}: ${why}`);
-  }
-}

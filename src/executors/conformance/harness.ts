@@ -15,32 +15,40 @@ export interface ConformanceOptions {
   timeoutMs?: number;
   /** Where the suite makes its work directories: a filesystem the executor's jobs see. Default the OS temp dir. */
   workRoot?: string;
+  /** The run-time limit of the timeout test (a batch system counts whole minutes: Slurm's is 1 min). Default 500 ms. */
+  timeoutJobMs?: number;
 }
 
 /**
- * The job every test runs: a small Node program, so that nothing depends on
- * the tools of the machine. `mode` says what it does; it never lingers more
- * than a minute even if a test fails to stop it.
+ * The job every test runs: POSIX `sh`, because worker nodes may have no
+ * Node.js. `mode` says what it does; it never lingers more than a minute
+ * even if a test fails to stop it.
  */
-const JOB_SCRIPT = `'use strict';
-const fs = require('node:fs');
-const [mode, ...args] = process.argv.slice(2);
-setTimeout(() => process.exit(99), 60000);
-if (mode === 'exit') process.exit(Number(args[0]));
-if (mode === 'record') {
-  const record = { argv: args, env: process.env, cwd: process.cwd() };
-  fs.writeFileSync(process.env.CONFORMANCE_OUT, JSON.stringify(record));
-  process.exit(0);
-}
-if (mode === 'log') {
-  process.stdout.write('conformance to stdout\\n');
-  process.stderr.write('conformance to stderr\\n');
-  process.exit(0);
-}
-if (mode === 'wait') {
-  // Runs until the test creates the file, then exits with the given code.
-  setInterval(() => { if (fs.existsSync(args[0])) process.exit(Number(args[1])); }, 20);
-}
+const JOB_SCRIPT = `mode=$1; shift
+case $mode in
+exit) exit "$1" ;;
+record)
+  printf '%s\\0' "$@" > "$CONFORMANCE_OUT.argv"
+  printf '%s' "$CONFORMANCE_VALUE" > "$CONFORMANCE_OUT.value"
+  printf '%s' "\${CONFORMANCE_LEAK-unset}" > "$CONFORMANCE_OUT.leak"
+  pwd > "$CONFORMANCE_OUT.cwd"
+  cat "$AUTOCTRL_INPUTS" > "$CONFORMANCE_OUT.inputs"
+  [ -d "$AUTOCTRL_OUTPUT_DIR" ] && echo yes > "$CONFORMANCE_OUT.outdir"
+  exit 0 ;;
+log)
+  echo 'conformance to stdout'
+  echo 'conformance to stderr' >&2
+  i=1; while [ $i -le 200 ]; do echo "line $i"; i=$((i + 1)); done
+  exit 0 ;;
+wait)
+  # Runs until the test creates the file, then exits with the given code.
+  i=0
+  while [ ! -e "$1" ]; do
+    sleep 0.05; i=$((i + 1)); [ $i -gt 1200 ] && exit 99
+  done
+  exit "$2" ;;
+esac
+exit 98
 `;
 
 export type Exited = Extract<ExecutorJobState, { state: 'exited' }>;
@@ -48,7 +56,8 @@ export type Exited = Extract<ExecutorJobState, { state: 'exited' }>;
 export interface TestJob {
   launch: JobLaunch;
   ref: JobRef;
-  workDir: string;
+  /** Where the job writes its records (`record.*`) and `wait` looks for its file: not the work directory, which the executor owns. */
+  side: string;
 }
 
 /** Work directories, jobs and executor instances of the suite, and the waiting it does. */
@@ -56,15 +65,19 @@ export class Harness {
   #root = '';
   #script = '';
   #nextJobId = 1;
+  /** Tells this run's job names from another's on a shared batch system. */
+  readonly #tag = Math.random().toString(36).slice(2, 8);
   #opened: ConformanceTarget[] = [];
   #submitted: JobRef[] = [];
   readonly waitMs: number;
+  readonly timeoutJobMs: number;
 
   constructor(
     private readonly make: () => Promise<ConformanceTarget>,
     private readonly opts: ConformanceOptions,
   ) {
     this.waitMs = opts.timeoutMs ?? 15_000;
+    this.timeoutJobMs = opts.timeoutJobMs ?? 500;
   }
 
   get root(): string {
@@ -73,7 +86,7 @@ export class Harness {
 
   async setUp(): Promise<void> {
     this.#root = await mkdtemp(join(this.opts.workRoot ?? tmpdir(), 'autoctrl-conformance-'));
-    this.#script = join(this.#root, 'job.cjs');
+    this.#script = join(this.#root, 'job.sh');
     await writeFile(this.#script, JOB_SCRIPT);
   }
 
@@ -86,7 +99,7 @@ export class Harness {
     const sweeper = await this.open();
     for (const ref of this.#submitted) {
       const state = await this.stateOf(sweeper, ref);
-      if (state.state === 'running' || state.state === 'queued') {
+      if (['running', 'queued', 'held', 'suspended'].includes(state.state)) {
         await sweeper.cancel(ref, 'conformance cleanup');
         await this.waitFor(sweeper, ref, 'exited');
       }
@@ -113,43 +126,78 @@ export class Harness {
     extra: Partial<JobLaunch> = {},
   ): Promise<TestJob> {
     const jobId = this.#nextJobId++;
+    // The executor creates the work directory; the records and the `wait` files live beside it.
     const workDir = join(this.#root, `job-${jobId}`);
-    await mkdir(workDir, { recursive: true });
+    const side = join(this.#root, `side-${jobId}`);
+    await mkdir(side, { recursive: true });
     const launch: JobLaunch = {
       jobId,
-      name: `autoctrl-${jobId}`,
-      argv: [
-        process.execPath,
-        this.#script,
-        mode,
-        ...(typeof args === 'function' ? args(workDir) : args),
-      ],
-      env: { CONFORMANCE_OUT: join(workDir, 'record.json') },
-      cwd: workDir,
+      attempt: 1,
+      instanceId: jobId,
+      name: `conformance-${this.#tag}-${jobId}.1`,
+      argv: ['/bin/sh', this.#script, mode, ...(typeof args === 'function' ? args(side) : args)],
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        CONFORMANCE_OUT: join(side, 'record'),
+        AUTOCTRL_INPUTS: join(workDir, 'inputs.json'),
+        AUTOCTRL_OUTPUT_DIR: join(workDir, 'out'),
+      },
+      cwd: side,
       workDir,
+      inputs: { runs: [], outputs: [], input: `input of job ${jobId}` },
       logPath: join(this.#root, 'logs', `job-${jobId}.log`),
       timeoutMs: null,
+      resources: {},
       ...extra,
     };
     const ref: JobRef = {
       jobId,
+      attempt: launch.attempt,
+      name: launch.name,
       executorId: null,
       workDir,
+      logPath: launch.logPath,
       submittedAt: null,
       timeoutMs: launch.timeoutMs,
     };
-    return { launch, ref, workDir };
+    return { launch, ref, side };
   }
 
   /** Submits like the engine: `submittedAt` recorded first, the returned id kept in `ref`. */
-  async submit(executor: Executor, { launch, ref }: TestJob): Promise<string> {
-    ref.submittedAt = Date.now();
-    this.#submitted.push(ref);
-    const { executorId } = await executor.submit(launch);
-    assert.equal(typeof executorId, 'string');
-    assert.ok(executorId.length > 0, 'executorId is empty');
-    ref.executorId = executorId;
-    return executorId;
+  async submit(executor: Executor, job: TestJob): Promise<string> {
+    const [id] = await this.submitBatch(executor, [job]);
+    return id as string;
+  }
+
+  /** Submits jobs as one batch; each must be accepted, and its id is learnt now or from `status`. */
+  async submitBatch(executor: Executor, jobs: readonly TestJob[]): Promise<string[]> {
+    for (const { ref } of jobs) {
+      ref.submittedAt = Date.now();
+      this.#submitted.push(ref);
+    }
+    const answers = await executor.submit(jobs.map((j) => j.launch));
+    assert.equal(answers.length, jobs.length, 'one answer per launch');
+    const ids: string[] = [];
+    for (const [i, { ref }] of jobs.entries()) {
+      const answer = answers[i];
+      assert.ok(
+        answer !== undefined && 'executorId' in answer,
+        `job ${ref.jobId}: ${String(answer && 'error' in answer ? answer.error : answer)}`,
+      );
+      let id = answer.executorId;
+      if (id === null) {
+        const deadline = Date.now() + this.waitMs;
+        while (id === null && Date.now() < deadline) {
+          const st = await this.stateOf(executor, ref);
+          if ('executorId' in st && st.executorId !== null) id = st.executorId;
+          else await delay(50);
+        }
+      }
+      assert.ok(id !== null && id.length > 0, `job ${ref.jobId}: no executor id`);
+      ref.executorId = id;
+      ids.push(id);
+    }
+    return ids;
   }
 
   async stateOf(executor: Executor, ref: JobRef): Promise<ExecutorJobState> {
@@ -164,13 +212,19 @@ export class Harness {
     executor: Executor,
     ref: JobRef,
     want: ExecutorJobState['state'],
+  ): Promise<ExecutorJobState>;
+  async waitFor(
+    executor: Executor,
+    ref: JobRef,
+    want: ExecutorJobState['state'],
   ): Promise<ExecutorJobState> {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       const state = await this.stateOf(executor, ref);
       if (state.state === want) return state;
-      // `unknown` for a submitted job would let the engine run it a second time.
-      if (ref.submittedAt !== null) assert.notEqual(state.state, 'unknown', `job ${ref.jobId}`);
+      // `never-submitted` for a submitted job would let the engine run it a second time.
+      if (ref.submittedAt !== null)
+        assert.notEqual(state.state, 'never-submitted', `job ${ref.jobId}`);
       if (state.state === 'exited') assert.fail(`job ${ref.jobId} ended: ${JSON.stringify(state)}`);
       if (Date.now() > deadline) {
         assert.fail(

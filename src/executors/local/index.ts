@@ -5,8 +5,13 @@ import { LocalExecutor } from './local-executor.ts';
 export { ExecutorError } from './errors.ts';
 export { LocalExecutor, type LocalExecutorOptions } from './local-executor.ts';
 
-/** `kind: local`: jobs are child processes of the controller's machine. Options: `slots`. */
+/** `kind: local`: jobs are child processes of the controller's machine. Options: `slots` (or `max_jobs`). */
 export const createLocalExecutor: ExecutorFactory = async (name, options, ctx) => {
-  const slots = typeof options.slots === 'number' ? options.slots : availableParallelism();
-  return new LocalExecutor(name, { slots, logger: ctx.logger.child({ executor: name }) });
+  const slots =
+    ctx.maxJobs ?? (typeof options.slots === 'number' ? options.slots : availableParallelism());
+  return new LocalExecutor(name, {
+    slots,
+    logger: ctx.logger,
+    ...(ctx.pollIntervalMs === null ? {} : { pollIntervalMs: ctx.pollIntervalMs }),
+  });
 };

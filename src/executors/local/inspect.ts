@@ -54,10 +54,10 @@ export async function inspectJob(ref: JobRef, workDir: string, now: number): Pro
     return { state: exitedState(executorId, files.exitStatus, files.reason), pid: null, files };
   }
   if (pid === null) {
-    if (files.submittedAt === null) return { state: { state: 'unknown' }, pid: null, files };
+    if (files.submittedAt === null) return { state: noTrace(ref), pid: null, files };
     if (now - files.submittedAt > SPAWN_GRACE_MS) {
       await removeMarker(workDir);
-      return { state: { state: 'unknown' }, pid: null, files };
+      return { state: noTrace(ref), pid: null, files };
     }
     return { state: { state: 'queued', executorId: null }, pid: null, files };
   }
@@ -71,6 +71,13 @@ export async function inspectJob(ref: JobRef, workDir: string, now: number): Pro
     pid: null,
     files: again,
   };
+}
+
+/** Nothing in the work directory: never submitted, unless the engine recorded an id (then its files went away). */
+function noTrace(ref: JobRef): ExecutorJobState {
+  return ref.executorId === null
+    ? { state: 'never-submitted' }
+    : { state: 'gone', executorId: ref.executorId, reason: `nothing left of it in ${ref.workDir}` };
 }
 
 export function timeoutReason(ms: number): string {

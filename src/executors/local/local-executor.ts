@@ -1,7 +1,16 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../logger.ts';
 import { type LongTimer, setLongTimeout } from '../../timers.ts';
-import type { Executor, ExecutorJobState, JobLaunch, JobRef } from '../contract.ts';
+import type {
+  Executor,
+  ExecutorJobState,
+  JobLaunch,
+  JobRef,
+  LogOptions,
+  SubmitAnswer,
+} from '../contract.ts';
+import { readFileLog } from '../shared/file-log.ts';
+import { stageOnSharedFs } from '../shared/staging.ts';
 import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { ExecutorError } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './inspect.ts';
@@ -21,6 +30,8 @@ import {
 export interface LocalExecutorOptions {
   /** Jobs run at once. */
   slots: number;
+  /** Least time between two status queries by the engine: reading a few files, so none by default. */
+  pollIntervalMs?: number;
   logger: Logger;
   /** Between SIGTERM and SIGKILL when a job is stopped. */
   killGraceMs?: number;
@@ -46,11 +57,11 @@ interface StopTarget {
  * everything about them can be found again from their work directory.
  */
 export class LocalExecutor implements Executor {
-  readonly #slots: number;
+  readonly scope = 'host';
+  readonly maxJobs: number;
+  readonly pollIntervalMs: number;
   readonly #log: Logger;
   readonly #graceMs: number;
-  /** jobId → wrapper pid, for jobs started here or adopted by `status()`. */
-  readonly #running = new Map<number, number>();
   readonly #timeouts = new Map<number, LongTimer>();
   readonly #kills = new Set<NodeJS.Timeout>();
   /** Submissions in flight: `cancel` waits for them, so it can find the pid. */
@@ -65,7 +76,8 @@ export class LocalExecutor implements Executor {
     readonly name: string,
     opts: LocalExecutorOptions,
   ) {
-    this.#slots = opts.slots;
+    this.maxJobs = opts.slots;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 0;
     this.#log = opts.logger;
     this.#graceMs = opts.killGraceMs ?? 3000;
     this.#launcher = new Launcher(opts.logger);
@@ -73,15 +85,29 @@ export class LocalExecutor implements Executor {
       opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
   }
 
-  capacity(): number {
-    return Math.max(0, this.#slots - this.#running.size);
-  }
-
   onExit(listener: ExitListener): void {
     this.#listeners.push(listener);
   }
 
-  async submit(launch: JobLaunch): Promise<{ executorId: string }> {
+  /** Processes start independently: one failing does not hold back the others. */
+  submit(batch: readonly JobLaunch[]): Promise<SubmitAnswer[]> {
+    return Promise.all(
+      batch.map((launch) =>
+        this.#submitOne(launch).then(
+          (executorId): SubmitAnswer => ({ executorId }),
+          (err: unknown): SubmitAnswer => ({
+            error: err instanceof Error ? err : new Error(String(err)),
+          }),
+        ),
+      ),
+    );
+  }
+
+  readLog(job: JobRef, opts?: LogOptions): AsyncIterable<Uint8Array> {
+    return readFileLog(job.jobId, job.logPath, opts);
+  }
+
+  async #submitOne(launch: JobLaunch): Promise<string> {
     if (this.#closed) throw new ExecutorError(this.name, launch.jobId, 'the executor is closed');
     if (launch.argv.length === 0) {
       throw new ExecutorError(this.name, launch.jobId, 'argv is empty: the task has no command');
@@ -95,8 +121,9 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  async #start(launch: JobLaunch): Promise<{ executorId: string }> {
+  async #start(launch: JobLaunch): Promise<string> {
     const { jobId } = launch;
+    await stageOnSharedFs(launch);
     const workDir = resolve(launch.workDir);
     if (!(await createMarker(workDir, jobId))) {
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
@@ -125,7 +152,7 @@ export class LocalExecutor implements Executor {
     }
     const executorId = executorIdOf(pid as number);
     this.#log.debug({ jobId, executorId, workDir }, 'job started');
-    return { executorId };
+    return executorId;
   }
 
   /** Tracks a job spawned here: its slot, its timeout, its end. */
@@ -137,7 +164,6 @@ export class LocalExecutor implements Executor {
   ): void {
     const { jobId } = launch;
     const executorId = executorIdOf(pid);
-    this.#running.set(jobId, pid);
     void exit.then((signal) => this.#exited(jobId, pid, workDir, signal));
     if (launch.timeoutMs === null) return;
     const ms = launch.timeoutMs;
@@ -152,7 +178,6 @@ export class LocalExecutor implements Executor {
   async #exited(jobId: number, pid: number, workDir: string, signal: NodeJS.Signals | null) {
     this.#timeouts.get(jobId)?.clear();
     this.#timeouts.delete(jobId);
-    this.#running.delete(jobId);
     // What the job left behind goes with it: its process group at once, then its cgroup
     // (once closed, the next controller's status() empties the cgroup: no I/O after close).
     signalGroup(pid, 'SIGKILL');
@@ -190,13 +215,11 @@ export class LocalExecutor implements Executor {
     const { state, pid, files } = await inspectJob(ref, workDir, now);
     if (state.state !== 'running' || pid === null) {
       if (state.state === 'exited') {
-        this.#running.delete(ref.jobId);
         // Ended while no controller watched (or before a restart): its cgroup may still hold leftovers.
         await this.#killCgroup(ref.jobId, workDir);
       }
       return state;
     }
-    this.#running.set(ref.jobId, pid);
     if (files.reasonAt !== null) {
       this.#killIfOverdue(ref.jobId, pid, workDir, files.reasonAt, now);
     } else if (ref.timeoutMs !== null && ref.submittedAt !== null) {

@@ -1,0 +1,25 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InfrastructureError } from '../../errors.ts';
+import { makeDirs } from '../../fs-util.ts';
+import type { JobLaunch } from '../contract.ts';
+
+/** Names inside a job's work directory that every executor staging on a shared filesystem uses. */
+export const STAGED = { inputs: 'inputs.json', outputs: 'out' } as const;
+
+/**
+ * Stages a job where it runs on a filesystem the controller also sees (this
+ * machine, or a cluster's shared filesystem): `out/` and `inputs.json` in its
+ * work directory. A failure here is the site's, not the job's.
+ */
+export async function stageOnSharedFs(launch: JobLaunch): Promise<void> {
+  try {
+    await makeDirs(join(launch.workDir, STAGED.outputs));
+    await writeFile(join(launch.workDir, STAGED.inputs), JSON.stringify(launch.inputs, null, 1));
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new InfrastructureError(`staging job ${launch.jobId} in ${launch.workDir}`, why, {
+      cause: err,
+    });
+  }
+}
