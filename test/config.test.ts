@@ -326,6 +326,32 @@ describe('problems name the line and column', () => {
     );
   });
 
+  test('with several controllers, a local executor must be pinned to a host', () => {
+    assert.deepEqual(
+      problemsOf(
+        'engine: { controllers: 2 }\nexecutors:\n  l: { type: local }\n  pinned: { type: local, host: ctl1 }\n',
+      ),
+      [
+        "3:6: executors.l: executor l runs jobs on the controller's own machine, and engine.controllers is 2: pin it with host: <hostname>, or use a batch executor",
+      ],
+    );
+    assert.equal(
+      deploymentOf('engine: { controllers: 1 }\nexecutors:\n  l: { type: local }\n').engine
+        .controllers,
+      1,
+    );
+  });
+
+  test('executor options read by the core are checked with the rest', () => {
+    assert.deepEqual(
+      problemsOf('executors:\n  l: { type: local, max_jobs: 0, poll_interval: soon }\n'),
+      [
+        '2:31: executors.l.max_jobs: must be at least 1',
+        '2:49: executors.l.poll_interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
+      ],
+    );
+  });
+
   test('an unknown placeholder is named, in argv and env', () => {
     assert.deepEqual(
       problemsOf(
