@@ -1,12 +1,20 @@
 import { availableParallelism } from 'node:os';
+import { dataDirStoreId } from '../../data-dir.ts';
 import type { ExecutorFactory } from '../contract.ts';
 import { LocalExecutor } from './local-executor.ts';
 
 export { ExecutorError } from './errors.ts';
 export { LocalExecutor, type LocalExecutorOptions } from './local-executor.ts';
 
-/** `kind: local`: jobs are child processes of the controller's machine. Options: `slots`. */
+/**
+ * `kind: local`: jobs are child processes of the controller's machine. Options: `slots`.
+ * Its jobs' markers name the store that claimed the data directory (`data-dir.ts`).
+ */
 export const createLocalExecutor: ExecutorFactory = async (name, options, ctx) => {
   const slots = typeof options.slots === 'number' ? options.slots : availableParallelism();
-  return new LocalExecutor(name, { slots, logger: ctx.logger.child({ executor: name }) });
+  return new LocalExecutor(name, {
+    slots,
+    logger: ctx.logger.child({ executor: name }),
+    storeId: await dataDirStoreId(ctx.dataDir),
+  });
 };
