@@ -32,7 +32,7 @@ import type { OverviewStore } from './overview-contract.ts';
  * - Times the store judges (leases, claims) are taken from the store's own
  *   clock, never the caller's: controllers on several hosts may disagree.
  * - A failure that is worth retrying (a serialization failure, a dropped
- *   connection, `SQLITE_BUSY`) is thrown as `TransientStoreError`, with the
+ *   connection, `SQLITE_BUSY`, a full disk as `StoreFullError`) is thrown as `TransientStoreError`, with the
  *   transaction rolled back; anything else is a bug or bad input.
  * - Methods may be called concurrently; results are plain objects the caller may keep.
  */

@@ -24,6 +24,9 @@ import { makeDirs } from '../../fs-util.ts';
  *   process group only;
  * - `exit.tmp` + rename makes `exit` appear whole; `command -p` finds `mv`
  *   even when the job's environment sets an odd PATH;
+ * - a status that cannot be written (a full disk) is tried again every
+ *   second while the work directory exists: the job then looks running until
+ *   space is freed, instead of lost (a lost job uses up one of its attempts);
  * - once the job has ended, the signals are ignored (and `mv` inherits that):
  *   a second SIGTERM to the group, from a repeated cancel, must not kill
  *   `mv` halfway and lose the status.
@@ -34,7 +37,7 @@ echo $$ >"$1/pid"
 (shift; exec "$@")
 set -- "$1" "$?"
 trap '' HUP INT TERM
-echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"
+until { echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"; } 2>/dev/null || [ ! -d "$1" ]; do command -p sleep 1; done
 exit "$2"`;
 
 /** `$0` of the wrapper: how `/proc/<pid>/cmdline` tells our wrappers apart. */

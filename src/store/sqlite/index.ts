@@ -32,7 +32,7 @@ export async function createSqliteStore(
     db.pragma('cache_size = -65536');
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, logger, path);
-    return transientOnBusy(new SqliteStore(db, logger, path));
+    return transientOnBusy(new SqliteStore(db, logger, path), path);
   } catch (err) {
     db.close();
     throw err;
