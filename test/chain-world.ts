@@ -83,7 +83,7 @@ export interface ChainAudit {
   retries: number;
   /** `<job> <attempt>` that the ledger has more than once. */
   twice: string[];
-  /** Job attempts the store knows that never ran, or that it says were lost. */
+  /** Settled job attempts the store knows that never ran, or that it says were lost. */
   lost: string[];
   /** Instances not done, jobs not settled. */
   unfinished: string[];
@@ -112,9 +112,9 @@ export async function auditChain(store: StateStore, ledger: string): Promise<Cha
         known.add(`${j.id} ${j.attempt}`);
         audit.attempts++;
         if (j.attempt > 1) audit.retries++;
-        if (j.status !== 'done' && j.status !== 'failed')
-          audit.unfinished.push(`job ${j.id} ${j.status}`);
-        if (!counts.has(`${j.id} ${j.attempt}`) || (j.reason?.startsWith('lost') ?? false))
+        const settled = j.status === 'done' || j.status === 'failed';
+        if (!settled) audit.unfinished.push(`job ${j.id} ${j.status}`);
+        else if (!counts.has(`${j.id} ${j.attempt}`) || (j.reason?.startsWith('lost') ?? false))
           audit.lost.push(`job ${j.id} attempt ${j.attempt} (${j.status}: ${j.reason})`);
       }
     }
