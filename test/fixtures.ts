@@ -52,6 +52,8 @@ export function deployment(
     notify: {},
     auth: { readOpen: true, operators: [] },
     limits: { ...DEFAULT_LIMITS },
+    exports: {},
+    fieldRetentionMs: null,
     ...over,
   };
 }

@@ -10,6 +10,8 @@ const EMOJI: Record<AlertKind, string> = {
   lock_timeout: ':hourglass:',
   source_failing: ':warning:',
   source_recovered: ':white_check_mark:',
+  export_failing: ':warning:',
+  export_recovered: ':white_check_mark:',
 };
 
 /**
@@ -95,6 +97,10 @@ function headline(a: Alert, m: Markup, runs: string): string {
       return `source ${m.bold(a.subject ?? '?')} is failing: ${reason}`;
     case 'source_recovered':
       return `source ${m.bold(a.subject ?? '?')} recovered: ${reason}`;
+    case 'export_failing':
+      return `${m.bold(a.subject ?? 'export')} is failing: ${reason}`;
+    case 'export_recovered':
+      return `${m.bold(a.subject ?? 'export')} recovered: ${reason}`;
   }
 }
 
@@ -105,7 +111,8 @@ function context(a: Alert): string {
 }
 
 function links(a: Alert, m: Markup): string {
-  if (a.kind === 'source_failing' || a.kind === 'source_recovered') return '';
+  if (['source_failing', 'source_recovered', 'export_failing', 'export_recovered'].includes(a.kind))
+    return '';
   const out = [m.link(a.instanceId === null ? 'overview' : 'instance', a.url)];
   if (a.logUrl !== null) out.push(m.link('job log', a.logUrl));
   if (a.logPath !== null) out.push(m.code(a.logPath));
