@@ -183,10 +183,7 @@ bind-address = "127.0.0.1:${this.rpcPort}"
   }
 
   /** Runs InfluxQL (as the admin when auth is on) and returns the series of its first statement. */
-  async query(
-    q: string,
-    opts: { db?: string; anonymous?: boolean } = {},
-  ): Promise<InfluxSeries[]> {
+  async query(q: string, opts: { db?: string; anonymous?: boolean } = {}): Promise<InfluxSeries[]> {
     const params = new URLSearchParams({ q, epoch: 'ns' });
     if (opts.db !== undefined) params.set('db', opts.db);
     const headers: Record<string, string> = {
