@@ -1,7 +1,7 @@
 import type { Deployment } from '../config/types.ts';
 import { FencedError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { FeedCursor, Fence, StateStore } from '../store/contract.ts';
+import type { FeedCursor, FeedItem, Fence, StateStore } from '../store/contract.ts';
 import type { Exporter, ExportItem } from './contract.ts';
 import { cursorKey, loadStatus, type MirrorStatus, statusKey } from './status.ts';
 import { SubjectLookup } from './subjects.ts';
@@ -22,6 +22,10 @@ export interface MirrorOptions {
   fence?: Fence;
   /** Where to start when no cursor is stored (default: the feed's beginning, so history is copied). */
   from?: FeedCursor | null;
+  /** Where the cursor is kept (default `export:<kind>:cursor`); null keeps none (a replay). */
+  cursorKey?: string | null;
+  /** Only items of this time or later (ms since the epoch; runs by their end): a replay `--since`. */
+  since?: number;
   /** Feed items per batch (default 5,000). */
   batch?: number;
   /** How often the feed is read besides the store's wake-ups (default 250 ms). */
@@ -48,7 +52,9 @@ interface Batch {
 }
 
 export class FeedMirror {
-  readonly #o: Required<Omit<MirrorOptions, 'fence' | 'from'>> & Pick<MirrorOptions, 'fence'>;
+  readonly #o: Required<Omit<MirrorOptions, 'fence' | 'from' | 'cursorKey' | 'since'>> &
+    Pick<MirrorOptions, 'fence' | 'since'>;
+  readonly #cursorKey: string | null;
   readonly #from: FeedCursor | null;
   readonly #lookup: SubjectLookup;
   #figures: ExportItem[] = [];
@@ -72,6 +78,8 @@ export class FeedMirror {
       ...options,
     };
     this.#from = options.from ?? null;
+    this.#cursorKey =
+      options.cursorKey === undefined ? cursorKey(options.exporter.name) : options.cursorKey;
     this.#lookup = new SubjectLookup(options.store, options.deployment);
     this.#status = {
       target: options.exporter.target,
@@ -190,7 +198,7 @@ export class FeedMirror {
   }
 
   async #load(): Promise<void> {
-    const stored = await this.#o.store.getCursor(cursorKey(this.name));
+    const stored = this.#cursorKey === null ? null : await this.#o.store.getCursor(this.#cursorKey);
     this.#cursor = stored ?? this.#from;
     const status = await loadStatus(this.#o.store, this.name);
     // A failure counted before a restart still gets its recovery alert.
@@ -206,7 +214,9 @@ export class FeedMirror {
 
   async #read(): Promise<Batch> {
     const page = await this.#o.store.readFeed(this.#cursor, { limit: this.#o.batch });
-    const items = await this.#lookup.items(page.items);
+    const since = this.#o.since;
+    const wanted = since === undefined ? page.items : page.items.filter((i) => timeOf(i) >= since);
+    const items = await this.#lookup.items(wanted);
     const figures = this.#figures;
     this.#figures = [];
     return {
@@ -218,7 +228,8 @@ export class FeedMirror {
 
   async #saveCursor(cursor: FeedCursor): Promise<void> {
     if (cursor === this.#cursor) return;
-    await this.#o.store.setCursor(cursorKey(this.name), cursor, this.#o.fence);
+    if (this.#cursorKey !== null)
+      await this.#o.store.setCursor(this.#cursorKey, cursor, this.#o.fence);
     this.#cursor = cursor;
   }
 
@@ -327,4 +338,10 @@ export class FeedMirror {
       this.#wake = { done, pokable };
     });
   }
+}
+
+function timeOf(item: FeedItem): number {
+  if (item.kind === 'event') return item.event.at;
+  if (item.kind === 'sample') return item.sample.at;
+  return item.run.end ?? item.run.start ?? Number.POSITIVE_INFINITY;
 }

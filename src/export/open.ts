@@ -37,7 +37,7 @@ export class ExportService {
   readonly #rt: Runtime;
   readonly #exporters: Exporter[];
   readonly #logger: Logger;
-  readonly #tuning: Partial<MirrorOptions>;
+  readonly #tuning: Partial<MirrorOptions> & { gaugeEveryMs?: number };
   #mirrors: FeedMirror[] = [];
   #gaugeAt = 0;
   #closed = false;
@@ -48,7 +48,7 @@ export class ExportService {
     rt: Runtime,
     exporters: Exporter[],
     logger: Logger,
-    tuning: Partial<MirrorOptions> = {},
+    tuning: Partial<MirrorOptions> & { gaugeEveryMs?: number } = {},
   ) {
     this.#rt = rt;
     this.#exporters = exporters;
@@ -115,7 +115,7 @@ export class ExportService {
     };
     for (const m of this.#mirrors) m.add({ kind: 'pass', pass });
     const now = Date.now();
-    if (now - this.#gaugeAt < GAUGE_EVERY_MS) return;
+    if (now - this.#gaugeAt < (this.#tuning.gaugeEveryMs ?? GAUGE_EVERY_MS)) return;
     this.#gaugeAt = now;
     try {
       const counts = new Map<
@@ -158,7 +158,7 @@ export class ExportService {
 export async function openExportService(
   rt: Runtime,
   logger: Logger,
-  tuning: Partial<MirrorOptions> = {},
+  tuning: Partial<MirrorOptions> & { gaugeEveryMs?: number } = {},
 ): Promise<ExportService | null> {
   const exporters = await openExporters(rt.deployment.exports, logger);
   return exporters.length === 0

@@ -26,6 +26,8 @@ const text = (s: string | null | undefined): FieldValue | null =>
  */
 export class PointMaker {
   readonly #ranks = new Map<string, number>();
+  /** Since when each instance waits on a lock, to tell how long it waited when it starts. */
+  readonly #lockWaits = new Map<number, number>();
 
   points(items: readonly ExportItem[]): Point[] {
     return items.flatMap((item) => this.#point(item));
@@ -34,7 +36,7 @@ export class PointMaker {
   #point(item: ExportItem): Point[] {
     switch (item.kind) {
       case 'event':
-        return [eventPoint(item.event, item.subject)];
+        return [eventPoint(item.event, item.subject, this.#lockWait(item.event))];
       case 'run':
         return [runPoint(item.run)];
       case 'sample': {
@@ -82,6 +84,22 @@ export class PointMaker {
     }
   }
 
+  /** Seconds an instance waited on its lock, on the event that ends the wait. */
+  #lockWait(e: EventRecord): number | null {
+    if (e.entity !== 'instance') return null;
+    const id = Number(e.entityId);
+    const since = e.data?.lockSince;
+    if (e.to === 'waiting' && typeof since === 'number') {
+      if (this.#lockWaits.size >= MAX_RANKS) this.#lockWaits.clear();
+      this.#lockWaits.set(id, since);
+      return null;
+    }
+    const began = this.#lockWaits.get(id);
+    if (began === undefined) return null;
+    this.#lockWaits.delete(id);
+    return Math.max(0, e.at - began) / 1e3;
+  }
+
   #ranked(
     measurement: string,
     tags: Record<string, string | null>,
@@ -107,7 +125,7 @@ function runFields(runs: readonly number[]): Record<string, FieldValue | null> {
   return { run: int(runs[0]), runs: text(runs.join(',')) };
 }
 
-function eventPoint(e: EventRecord, subject: Subject): Point {
+function eventPoint(e: EventRecord, subject: Subject, lockWait: number | null): Point {
   const ns = nanos(e.at, e.id % OFFSETS);
   const common = {
     from: text(e.from),
@@ -126,14 +144,13 @@ function eventPoint(e: EventRecord, subject: Subject): Point {
       executor: subject.executor,
     };
     const lock = typeof e.data?.lock === 'string' ? e.data.lock : null;
-    const lockSince = typeof e.data?.lockSince === 'number' ? e.data.lockSince : null;
     const fields: Record<string, FieldValue | null> =
       e.entity === 'instance'
         ? {
             instance: int(Number(e.entityId)),
             attempt: int(subject.attempt),
             lock: text(lock),
-            lock_wait_s: lockSince === null ? null : { float: Math.max(0, e.at - lockSince) / 1e3 },
+            lock_wait_s: lockWait === null ? null : { float: lockWait },
             alert: text(alert),
           }
         : {
