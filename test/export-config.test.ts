@@ -13,9 +13,9 @@ function problems(text: string): string[] {
 }
 
 describe('export configuration', () => {
-  it('reads export.influx and fields.retention', () => {
+  it('reads export.influx', () => {
     const { deployment, problems } = validateDeploymentText(
-      `${TASKS}export:\n  influx: { url: "http://influx:8086", database: calib, username: autoctrl, password_env: INFLUX_PW }\nfields: { retention: 90d }\n`,
+      `${TASKS}export:\n  influx: { url: "http://influx:8086", database: calib, username: autoctrl, password_env: INFLUX_PW }\n`,
       FILE,
     );
     assert.deepEqual(problems, []);
@@ -27,7 +27,6 @@ describe('export configuration', () => {
         password_env: 'INFLUX_PW',
       },
     });
-    assert.equal(deployment?.fieldRetentionMs, 90 * 86_400_000);
     assert.deepEqual(validateDeploymentText(TASKS, FILE).deployment?.exports, {});
   });
 

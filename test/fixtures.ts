@@ -53,7 +53,6 @@ export function deployment(
     auth: { readOpen: true, operators: [] },
     limits: { ...DEFAULT_LIMITS },
     exports: {},
-    fieldRetentionMs: null,
     ...over,
   };
 }

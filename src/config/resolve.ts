@@ -128,7 +128,6 @@ export function resolveDeployment(
     exports: Object.fromEntries(
       Object.entries(parsed.export ?? {}).flatMap(([kind, o]) => (o == null ? [] : [[kind, o]])),
     ),
-    fieldRetentionMs: parsed.fields?.retention ?? null,
     auth: {
       readOpen: (parsed.auth?.read ?? 'open') === 'open',
       operators: Object.entries(parsed.auth?.operators ?? {}).flatMap(([name, o]) => {

@@ -187,7 +187,6 @@ export const fileSchema = z.strictObject({
     .record(z.string(), pluggable.extend({ events: z.array(z.string().min(1)).nullish() }))
     .nullish(),
   export: z.strictObject({ influx: influxOptions.nullish() }).nullish(),
-  fields: z.strictObject({ retention: duration('positive').nullish() }).nullish(),
   limits: z
     .strictObject({
       max_jobs_per_instance: z.int().min(1).max(1_000_000).nullish(),

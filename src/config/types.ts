@@ -26,8 +26,6 @@ export interface Deployment {
   limits: Limits;
   /** Mirrors, by kind (`export:`): each kind's options as its schema checked them. */
   exports: Record<string, Record<string, unknown>>;
-  /** Job-field samples older than this are pruned by the leader (`fields.retention`); null keeps them. */
-  fieldRetentionMs: number | null;
 }
 
 /** Limits a site may raise (`limits:` in the deployment file); the fixed ones are in `src/limits.ts`. */
