@@ -120,6 +120,7 @@ describe('deployment file', () => {
       notify: {},
       auth: { readOpen: true, operators: [] },
       limits: { maxJobsPerInstance: 10_000, maxRequestBytes: 16 * 2 ** 20 },
+      exports: {},
     });
   });
 
@@ -194,7 +195,7 @@ describe('problems name the line and column', () => {
       '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
-      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
+      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, export, limits, auth)',
     ]);
   });
 
@@ -349,7 +350,7 @@ tasks:
 `);
     assert.deepEqual(problems, [
       '1:21: engine.interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
-      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
+      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, export, limits, auth)',
       "4:30: tasks.a.after[0]: unknown task 'nope' (tasks: a, b)",
       '4:46: tasks.a.retries: must be at least 0',
       "5:6: tasks.b: missing required key 'command'",
