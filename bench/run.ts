@@ -4,6 +4,7 @@ import { benchApiStream } from './api-stream.ts';
 import { benchChainLatency } from './chain-latency.ts';
 import { benchCliLatency } from './cli-latency.ts';
 import { benchExitLatency } from './exit-latency.ts';
+import { benchInfluxMirror } from './influx-mirror.ts';
 import { flags, machine } from './lib.ts';
 import { benchPageLoad } from './page-load.ts';
 import { benchStoreScale } from './store-scale.ts';
@@ -24,6 +25,7 @@ const figures = [
   ...(await benchApiReports()),
   ...(await benchApiStream()),
   ...(await benchPageLoad()),
+  ...(await benchInfluxMirror()),
 ];
 const missed = figures.filter((f) => !f.ok);
 process.stdout.write(`${figures.length - missed.length} of ${figures.length} targets met\n`);
