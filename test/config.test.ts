@@ -81,6 +81,7 @@ describe('deployment file', () => {
           cwd: '/srv/calib',
           locks: [],
           when: null,
+          container: null,
         },
         {
           name: 'laser',
@@ -97,6 +98,7 @@ describe('deployment file', () => {
           cwd: '/srv/calib',
           locks: [],
           when: null,
+          container: null,
         },
         {
           name: 'calib',
@@ -113,6 +115,7 @@ describe('deployment file', () => {
           cwd: '/srv/calib',
           locks: [],
           when: null,
+          container: null,
         },
       ],
       environment: 'prod',
@@ -191,7 +194,7 @@ describe('deployment file', () => {
 describe('problems name the line and column', () => {
   test('an unknown key points at the key', () => {
     assert.deepEqual(problemsOf('tasks:\n  reco:\n    command: [a]\n    retry: 3\n'), [
-      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when)',
+      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when, container)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
       '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',

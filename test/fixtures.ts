@@ -23,6 +23,7 @@ export function task(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
     cwd: '/',
     locks: [],
     when: null,
+    container: null,
     ...over,
   };
 }
