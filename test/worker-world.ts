@@ -78,7 +78,8 @@ export async function workerWorld(dir: string): Promise<WorkerWorld> {
           const [job] = inst ? await rt.store.jobsForInstance(inst.id) : [];
           return job?.status === 'running' ? job : undefined;
         },
-        10_000,
+        // Generous: a loaded CI machine may take seconds to start a process.
+        60_000,
         `a running job for run ${run}`,
       );
     },
@@ -99,14 +100,14 @@ export async function workerWorld(dir: string): Promise<WorkerWorld> {
     async release(job) {
       const work = jobWorkDir(rt.engine.ctx, job);
       writeFileSync(join(work, 'go'), '');
-      await until(async () => existsSync(join(work, 'gone')), 10_000, `job ${job.id} to end`);
+      await until(async () => existsSync(join(work, 'gone')), 60_000, `job ${job.id} to end`);
       await until(
         async () => {
           await rt.engine.pass();
           const now = await rt.store.getJob(job.id);
           return now?.status === 'done' || now?.status === 'failed';
         },
-        10_000,
+        60_000,
         `job ${job.id} to settle`,
       );
     },

@@ -101,16 +101,15 @@ export async function collectSpool(
       if (LINE_ERRORS.some((E) => err instanceof E)) return (err as Error).message;
       throw new SpoolCollectError(path, offset, err);
     });
-    if (why === null) result.applied++;
-    else result.refused.push({ offset, why });
+    if (why === null) {
+      result.applied++;
+    } else {
+      // Logged as it happens: a store failure further on must not swallow it.
+      result.refused.push({ offset, why });
+      ctx.logger.warn({ job: job.id, spool: path, offset }, `spooled report refused: ${why}`);
+    }
   }
   if (end > 0) await saveProgress(path, progress.done + end, null);
-  for (const r of result.refused) {
-    ctx.logger.warn(
-      { job: job.id, spool: path, offset: r.offset },
-      `spooled report refused: ${r.why}`,
-    );
-  }
   return result;
 }
 
