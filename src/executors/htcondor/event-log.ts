@@ -126,6 +126,8 @@ function evictedReason(ev: JobEvent): string {
 
 /** The state after `ev`, given the one before (null: nothing seen yet). */
 export function applyEvent(prev: LoggedJob | null, ev: JobEvent): LoggedJob | null {
+  // The first end counts: HTCondor may log an abort after a termination (DAGMan removing a node).
+  if (prev?.state.state === 'exited') return prev;
   const evicted = prev?.evicted ?? false;
   switch (ev.code) {
     case EVENT.submit:
