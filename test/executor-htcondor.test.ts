@@ -138,7 +138,7 @@ describe('htcondor executor with stand-in tools', () => {
       assert.deepEqual(held, {
         state: 'held',
         executorId: answer.executorId,
-        reason: 'via condor_hold (by user ' + (process.env.USER ?? 'user') + ') (code 1 subcode 0)',
+        reason: `via condor_hold (by user ${process.env.USER ?? 'user'}) (code 1 subcode 0)`,
       });
       await ex.release([j.ref]);
       const state = await until(ex, j.ref, 'exited');
