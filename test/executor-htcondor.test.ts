@@ -178,6 +178,29 @@ describe('htcondor executor with stand-in tools', () => {
     await ex.close();
   });
 
+  it('says gone for a running job that neither condor_q nor condor_history knows', async () => {
+    const ex = await open({ queue_check: 0.001 });
+    const j = job(['/bin/true']);
+    const log = join(base, 'lost.log');
+    await mkdir(j.launch.workDir, { recursive: true });
+    const marker = { log, batchName: 'lost', proc: 0, name: j.launch.name };
+    await writeFile(join(j.launch.workDir, 'htcondor.json'), JSON.stringify(marker));
+    // The recorded submit and execute events of events-normal.log: the job then vanished.
+    const recorded = await readFile(
+      new URL('fixtures/htcondor/events-normal.log', import.meta.url),
+      'utf8',
+    );
+    await writeFile(log, recorded.split('\n').slice(0, 4).join('\n') + '\n');
+    const before = ex.calls.get('condor_q') ?? 0;
+    assert.deepEqual((await ex.status([j.ref])).get(j.ref.jobId), {
+      state: 'gone',
+      executorId: '984.0',
+      reason: 'neither condor_q nor condor_history knows it',
+    });
+    assert.equal((ex.calls.get('condor_q') ?? 0) - before, 1);
+    await ex.close();
+  });
+
   it('transfers inputs and out/ without a shared filesystem, with scratch-relative names', async () => {
     const ex = await open({ shared_fs: false });
     const script =

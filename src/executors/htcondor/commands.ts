@@ -13,6 +13,7 @@ export interface JobAd {
   ProcId?: number;
   JobStatus?: number;
   AutoctrlJob?: string;
+  JobBatchName?: string;
   HoldReason?: string;
   HoldReasonCode?: number;
   HoldReasonSubCode?: number;
@@ -24,6 +25,7 @@ export interface JobAd {
 
 export const AD_ATTRIBUTES = [
   'ClusterId',
+  'JobBatchName',
   'ProcId',
   'JobStatus',
   'AutoctrlJob',
@@ -187,4 +189,9 @@ export function parseAds(out: string): JobAd[] {
 /** A ClassAd constraint matching any of these `AutoctrlJob` names. */
 export function namesConstraint(names: readonly string[]): string {
   return names.map((n) => `AutoctrlJob == ${JSON.stringify(n)}`).join(' || ');
+}
+
+/** A ClassAd constraint matching the jobs of these batches (`JobBatchName`). */
+export function batchesConstraint(batches: readonly string[]): string {
+  return batches.map((b) => `JobBatchName == ${JSON.stringify(b)}`).join(' || ');
 }

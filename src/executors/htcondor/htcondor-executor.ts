@@ -14,7 +14,13 @@ import type {
 } from '../contract.ts';
 import { readFileLog } from '../shared/file-log.ts';
 import { STAGED, stageOnSharedFs } from '../shared/staging.ts';
-import { type CondorCli, CondorCommandError, type JobAd, namesConstraint } from './commands.ts';
+import {
+  batchesConstraint,
+  type CondorCli,
+  CondorCommandError,
+  type JobAd,
+  namesConstraint,
+} from './commands.ts';
 import {
   EventLog,
   FILES,
@@ -76,6 +82,8 @@ export class HTCondorExecutor implements Executor {
   /** Jobs submitted by this instance and not yet ended: watched for `onExit`. */
   readonly #watched = new Map<number, JobRef>();
   readonly #told = new Set<number>();
+  /** Ended jobs by work directory: never read again. */
+  readonly #final = new Map<string, ExecutorJobState>();
   #lastQueueCheck = Number.NEGATIVE_INFINITY;
   #watchTimer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -206,10 +214,16 @@ export class HTCondorExecutor implements Executor {
 
   async status(jobs: readonly JobRef[]): Promise<Map<number, ExecutorJobState>> {
     const result = new Map<number, ExecutorJobState>();
+    const open = jobs.filter((ref) => {
+      const final = this.#final.get(resolve(ref.workDir));
+      if (final !== undefined) result.set(ref.jobId, final);
+      return final === undefined;
+    });
+    const markers = await Promise.all(open.map((ref) => this.#marker(ref.workDir)));
     const seen: Seen[] = [];
-    for (const ref of jobs) {
-      const marker = await this.#marker(ref.workDir);
-      if (marker === null) {
+    for (const [i, ref] of open.entries()) {
+      const marker = markers[i];
+      if (marker === null || marker === undefined) {
         const pending = this.#pending.has(resolve(ref.workDir));
         result.set(
           ref.jobId,
@@ -220,16 +234,15 @@ export class HTCondorExecutor implements Executor {
       }
     }
     await this.#fromLogs(seen);
-    const unknown = seen.filter((s) => s.state === null);
-    if (unknown.length > 0 && Date.now() - this.#lastQueueCheck >= this.#o.queueCheckMs) {
+    const unsettled = seen.filter((s) => s.state === null || !TERMINAL.has(s.state.state));
+    if (unsettled.length > 0 && Date.now() - this.#lastQueueCheck >= this.#o.queueCheckMs) {
       this.#lastQueueCheck = Date.now();
-      await this.#fromQueue(unknown);
-      // A job that left the queue wrote its last event before: read the logs once more.
-      await this.#fromLogs(unknown.filter((s) => s.state?.state === 'gone'));
+      await this.#fromQueue(unsettled);
     }
     for (const s of seen) {
       const state = s.state ?? { state: 'queued', executorId: s.executorId, reason: null };
       result.set(s.ref.jobId, state);
+      if (state.state === 'exited') this.#final.set(resolve(s.ref.workDir), state);
       if (TERMINAL.has(state.state)) this.#tell(s.ref.jobId, state);
     }
     return result;
@@ -267,18 +280,30 @@ export class HTCondorExecutor implements Executor {
     }
   }
 
-  /** Asks the schedd (then its history) about jobs their log does not account for. */
-  async #fromQueue(unknown: readonly Seen[]): Promise<void> {
-    const names = unknown.map((s) => s.marker.name);
+  /**
+   * Asks the schedd (then its history) about jobs the event log does not
+   * account for (no submit event: adoption) or has not seen end (to find
+   * those gone without a trace).
+   */
+  async #fromQueue(unsettled: readonly Seen[]): Promise<void> {
+    const batches = [...new Set(unsettled.map((s) => s.marker.batchName))];
     const ads = new Map<string, JobAd>();
-    for (const ad of await this.#o.cli.queue(namesConstraint(names)))
+    for (const ad of await this.#o.cli.queue(batchesConstraint(batches)))
       if (ad.AutoctrlJob !== undefined) ads.set(ad.AutoctrlJob, ad);
-    const missing = names.filter((n) => !ads.has(n));
-    if (missing.length > 0) {
-      for (const ad of await this.#o.cli.history(namesConstraint(missing), missing.length))
-        if (ad.AutoctrlJob !== undefined && !ads.has(ad.AutoctrlJob)) ads.set(ad.AutoctrlJob, ad);
+    for (const s of unsettled) {
+      const ad = ads.get(s.marker.name);
+      // The log has no word of it yet (adoption): the queue's word stands.
+      if (ad !== undefined && s.state === null) s.state = stateFromAd(ad, null);
     }
-    for (const s of unknown) {
+    const missing = unsettled.filter((s) => !ads.has(s.marker.name)).map((s) => s.marker.name);
+    if (missing.length === 0) return;
+    for (const ad of await this.#o.cli.history(namesConstraint(missing), missing.length))
+      if (ad.AutoctrlJob !== undefined && !ads.has(ad.AutoctrlJob)) ads.set(ad.AutoctrlJob, ad);
+    const left = unsettled.filter((s) => missing.includes(s.marker.name));
+    // A job that left the queue wrote its last event before: the log may tell now.
+    await this.#fromLogs(left);
+    for (const s of left) {
+      if (s.state?.state === 'exited') continue;
       const ad = ads.get(s.marker.name);
       if (ad !== undefined) {
         s.state = stateFromAd(ad, await readCancelReason(s.ref.workDir));
@@ -288,11 +313,8 @@ export class HTCondorExecutor implements Executor {
         this.#markers.delete(resolve(s.ref.workDir));
         s.state = { state: 'never-submitted' };
       } else if (s.executorId !== null) {
-        s.state = {
-          state: 'gone',
-          executorId: s.executorId,
-          reason: 'neither condor_q nor condor_history knows it',
-        };
+        const reason = 'neither condor_q nor condor_history knows it';
+        s.state = { state: 'gone', executorId: s.executorId, reason };
       }
     }
   }
