@@ -219,7 +219,9 @@ export class HTCondorExecutor implements Executor {
       if (final !== undefined) result.set(ref.jobId, final);
       return final === undefined;
     });
-    const markers = await Promise.all(open.map((ref) => this.#marker(ref.workDir)));
+    const markers = await Promise.all(
+      open.map((ref) => this.#markers.get(resolve(ref.workDir)) ?? this.#marker(ref.workDir)),
+    );
     const seen: Seen[] = [];
     for (const [i, ref] of open.entries()) {
       const marker = markers[i];
@@ -275,7 +277,12 @@ export class HTCondorExecutor implements Executor {
         s.executorId = `${cluster}.${s.marker.proc}`;
       const logged = s.executorId === null ? undefined : log?.jobs.get(s.executorId);
       if (logged === undefined || s.executorId === null) continue;
-      const cancel = logged.state.state === 'exited' ? await readCancelReason(s.ref.workDir) : null;
+      // Only a removed job (no exit status) can have been cancelled by autoctrl.
+      const removed =
+        logged.state.state === 'exited' &&
+        logged.state.exitCode === null &&
+        logged.state.signal === null;
+      const cancel = removed ? await readCancelReason(s.ref.workDir) : null;
       s.state = stateFromLog(s.executorId, logged, cancel, s.ref.timeoutMs);
     }
   }
