@@ -473,3 +473,30 @@ describe('submit description', () => {
     assert.deepEqual([...new Set(text.match(/^executable = .*$/gm))], ['executable = /w.sh']);
   });
 });
+
+describe('examples/htcondor', () => {
+  it('loads, and its template.sub passes the executor', async () => {
+    const { loadDeployment } = await import('../src/config/load.ts');
+    const { createHTCondorExecutor } = await import('../src/executors/htcondor/index.ts');
+    const file = new URL('../examples/htcondor/autoctrl.yaml', import.meta.url).pathname;
+    const deployment = await loadDeployment(file);
+    const cfg = deployment.executors.lxbatch;
+    assert.equal(cfg?.type, 'htcondor');
+    const dataDir = await mkdtemp(join(tmpdir(), 'autoctrl-condor-example-'));
+    try {
+      const ex = await createHTCondorExecutor('lxbatch', cfg?.options ?? {}, {
+        logger: (await import('../src/logger.ts')).silentLogger(),
+        dataDir,
+        host: 'test',
+        configDir: deployment.dir,
+        maxJobs: cfg?.maxJobs ?? null,
+        pollIntervalMs: cfg?.pollIntervalMs ?? null,
+      });
+      assert.equal(ex.maxJobs, 2000);
+      assert.equal(ex.pollIntervalMs, 30_000);
+      await ex.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
