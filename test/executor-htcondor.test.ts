@@ -190,7 +190,7 @@ describe('htcondor executor with stand-in tools', () => {
       new URL('fixtures/htcondor/events-normal.log', import.meta.url),
       'utf8',
     );
-    await writeFile(log, recorded.split('\n').slice(0, 4).join('\n') + '\n');
+    await writeFile(log, `${recorded.split('\n').slice(0, 4).join('\n')}\n`);
     const before = ex.calls.get('condor_q') ?? 0;
     assert.deepEqual((await ex.status([j.ref])).get(j.ref.jobId), {
       state: 'gone',
