@@ -125,7 +125,8 @@ describe('htcondor executor with stand-in tools', () => {
   });
 
   it('shows a held job with its reason, then runs it once released', async () => {
-    await writeFile(join(schedd, 'start-delay-ms'), '1500');
+    await mkdir(schedd, { recursive: true });
+    await writeFile(join(schedd, 'start-delay-ms'), '8000');
     const ex = await open();
     const j = job(['/bin/true']);
     try {
