@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ExecutorUnavailableError } from '../../errors.ts';
+import { ExecutorUnavailableError, InfrastructureError } from '../../errors.ts';
 import { makeDirs } from '../../fs-util.ts';
 import type { Logger } from '../../logger.ts';
 import type {
@@ -181,9 +181,12 @@ export class HTCondorExecutor implements Executor {
     const { text, warnings } = buildSubmitDescription(this.#o.template, launches, plan);
     for (const w of warnings) this.#o.logger.warn({ batch: plan.batchName }, w);
     const file = join(this.#o.dir, `${plan.batchName}.sub`);
-    await writeFile(file, text);
     let range: { cluster: number; first: number; last: number };
     try {
+      // A disk that refuses the description is the site's fault: InfrastructureError keeps the retries.
+      await writeFile(file, text).catch((err: unknown) => {
+        throw new InfrastructureError(`writing ${file}`, String(err), { cause: err });
+      });
       range = await this.#o.cli.submit(file);
     } catch (err) {
       // Unreachable: the jobs may have arrived; their markers stay and status() finds out.
