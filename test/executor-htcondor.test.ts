@@ -229,9 +229,11 @@ describe('htcondor executor with stand-in tools', () => {
     } finally {
       delete process.env.CONDOR_STANDIN_MODE;
     }
-    // Back: the job was never taken, and says so.
-    assert.deepEqual((await ex.status([j.ref])).get(j.ref.jobId), { state: 'never-submitted' });
     await ex.close();
+    // Back (asked with a timeout a loaded machine's stand-in meets): the job was never taken, and says so.
+    const back = await open({ command_timeout: 60, queue_check: 0.001 });
+    assert.deepEqual((await back.status([j.ref])).get(j.ref.jobId), { state: 'never-submitted' });
+    await back.close();
   });
 });
 
