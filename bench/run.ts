@@ -4,6 +4,7 @@ import { benchApiStream } from './api-stream.ts';
 import { benchChainLatency } from './chain-latency.ts';
 import { benchCliLatency } from './cli-latency.ts';
 import { benchExitLatency } from './exit-latency.ts';
+import { benchHTCondorStatus } from './htcondor-status.ts';
 import { benchInfluxMirror } from './influx-mirror.ts';
 import { flags, machine } from './lib.ts';
 import { benchPageLoad } from './page-load.ts';
@@ -21,6 +22,7 @@ const figures = [
   ...(await benchCliLatency({ store })),
   ...(await benchExitLatency({ store })),
   ...(await benchStoreScale({ store })),
+  ...(await benchHTCondorStatus()),
   ...(await benchApiOverview()),
   ...(await benchApiReports()),
   ...(await benchApiStream()),

@@ -56,6 +56,7 @@ export async function openExecutors(
         logger: logger.child({ executor: name }),
         dataDir: deployment.dataDir,
         host: hostname(),
+        configDir: deployment.dir,
         maxJobs: cfg.maxJobs,
         pollIntervalMs: cfg.pollIntervalMs,
       }),

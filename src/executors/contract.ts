@@ -159,6 +159,8 @@ export interface ExecutorContext {
   dataDir: string;
   /** The host this controller runs on (`os.hostname()`). */
   host: string;
+  /** The deployment file's directory: relative paths in executor options are relative to it. */
+  configDir?: string;
   /** `max_jobs` and `poll_interval` from the deployment file; null: the backend's default. */
   maxJobs: number | null;
   pollIntervalMs: number | null;

@@ -29,4 +29,23 @@ export const executorKinds: Record<string, ExecutorKind> = {
     hostScoped: true,
     load: async () => (await import('./local/index.ts')).createLocalExecutor,
   },
+  htcondor: {
+    options: z
+      .object({
+        /** The user's submit description (the seed's `template.sub`), relative to the deployment file. */
+        submit_template: z.string().min(1).optional(),
+        /** `condor_* -name`: a schedd other than the local one. */
+        schedd: z.string().min(1).optional(),
+        /** `condor_* -pool`: the central manager to find the schedd through. */
+        pool: z.string().min(1).optional(),
+        /** Workers see the controller's paths (AFS, EOS); false: inputs and out/ are transferred. */
+        shared_fs: z.boolean().optional(),
+        /** Seconds a condor_* command may take before the schedd counts as unavailable. */
+        command_timeout: z.number().positive().optional(),
+        /** Least seconds between two condor_q checks for jobs the event log does not account for. */
+        queue_check: z.number().positive().optional(),
+      })
+      .strict(),
+    load: async () => (await import('./htcondor/index.ts')).createHTCondorExecutor,
+  },
 };
