@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ExecutorFactory } from './contract.ts';
+import { slurmOptionsSchema } from './slurm/options.ts';
 
 /**
  * Executor kinds: the options each accepts (checked when the deployment file
@@ -28,5 +29,9 @@ export const executorKinds: Record<string, ExecutorKind> = {
       .strict(),
     hostScoped: true,
     load: async () => (await import('./local/index.ts')).createLocalExecutor,
+  },
+  slurm: {
+    options: slurmOptionsSchema,
+    load: async () => (await import('./slurm/index.ts')).createSlurmExecutor,
   },
 };
