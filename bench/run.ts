@@ -6,6 +6,7 @@ import { benchCliLatency } from './cli-latency.ts';
 import { benchExitLatency } from './exit-latency.ts';
 import { flags, machine } from './lib.ts';
 import { benchPageLoad } from './page-load.ts';
+import { benchSlurmSubmit } from './slurm-submit.ts';
 import { benchStoreScale } from './store-scale.ts';
 import { benchThroughput } from './throughput.ts';
 
@@ -24,6 +25,7 @@ const figures = [
   ...(await benchApiReports()),
   ...(await benchApiStream()),
   ...(await benchPageLoad()),
+  ...(await benchSlurmSubmit()),
 ];
 const missed = figures.filter((f) => !f.ok);
 process.stdout.write(`${figures.length - missed.length} of ${figures.length} targets met\n`);

@@ -57,55 +57,81 @@ export async function submitBatch(
   return answers;
 }
 
-/** The work area, the log's directory and the task file of each launch; a launch that fails here fails alone. */
-async function stage(launches: readonly JobLaunch[], answers: SubmitAnswer[]): Promise<number[]> {
-  const results = await Promise.allSettled(
-    launches.map(async (l) => {
-      await stageOnSharedFs(l);
-      await makeDirs(dirname(l.logPath));
-    }),
-  );
-  const ready: number[] = [];
-  for (const [k, r] of results.entries()) {
-    if (r.status === 'fulfilled') ready.push(k);
-    else answers[k] = { error: r.reason as Error };
-  }
-  return ready;
+/** The work area, the log's directory (when it is elsewhere), then the task file. */
+async function prepare(l: JobLaunch, name: string, index: number | null): Promise<string> {
+  await stageOnSharedFs(l);
+  if (dirname(l.logPath) !== l.workDir) await makeDirs(dirname(l.logPath));
+  const file = taskFilePath(l.workDir, l.attempt);
+  await writeFile(file, taskFileText(l, name, index));
+  return file;
 }
 
+/** `0-4,6-9`: the indexes of an array whose other tasks could not be prepared. */
+function arraySpec(indexes: readonly number[]): string {
+  const ranges: string[] = [];
+  for (let i = 0; i < indexes.length; ) {
+    let j = i;
+    while (j + 1 < indexes.length && (indexes[j + 1] as number) === (indexes[j] as number) + 1) j++;
+    ranges.push(i === j ? `${indexes[i]}` : `${indexes[i]}-${indexes[j]}`);
+    i = j + 1;
+  }
+  return ranges.join(',');
+}
+
+/**
+ * One sbatch for launches sharing their options: a job alone, or an array
+ * (task index = position in `launches`). A launch whose preparation fails
+ * fails alone, and its index is left out of the array.
+ */
 async function submitGroup(
   ctx: SubmitContext,
   launches: readonly JobLaunch[],
   shared: readonly string[],
 ): Promise<SubmitAnswer[]> {
   const answers: SubmitAnswer[] = launches.map(() => ({ executorId: null }));
-  const readyAt = await stage(launches, answers);
-  const ready = readyAt.map((k) => launches[k] as JobLaunch);
-  if (ready.length === 0) return answers;
-  const first = ready[0] as JobLaunch;
-  const array = ready.length > 1;
+  const first = launches[0] as JobLaunch;
+  const array = launches.length > 1;
   // An array's tasks share one name: it names the first job and how many follow.
-  const name = array ? `${first.name}+${ready.length - 1}` : first.name;
-  const taskFiles = ready.map((l) => taskFilePath(l.workDir, l.attempt));
-  await Promise.all(
-    ready.map((l, i) => writeFile(taskFiles[i] as string, taskFileText(l, name, array ? i : null))),
-  );
+  const name = array ? `${first.name}+${launches.length - 1}` : first.name;
   let target: string;
   let output: string;
+  const taskFiles: Array<string | null> = launches.map(() => null);
+  const prepared = async (k: number, extra?: (file: string) => Promise<unknown>) => {
+    const l = launches[k] as JobLaunch;
+    try {
+      const file = await prepare(l, name, array ? k : null);
+      await extra?.(file);
+      taskFiles[k] = file;
+    } catch (err) {
+      answers[k] = { error: err as Error };
+    }
+  };
   if (array) {
     // Slurm gives an array one --output pattern: per task, a link to that task's file and log.
-    target = await mkdtemp(join(first.workDir, 'slurm-array-'));
+    try {
+      await stageOnSharedFs(first);
+      target = await mkdtemp(join(first.workDir, 'slurm-array-'));
+    } catch (err) {
+      return launches.map(() => ({ error: err as Error }));
+    }
     await Promise.all(
-      ready.flatMap((l, i) => [
-        symlink(taskFiles[i] as string, join(target, `${i}.task`)),
-        symlink(l.logPath, join(target, `${i}.log`)),
-      ]),
+      launches.map((l, k) =>
+        prepared(k, (file) =>
+          Promise.all([
+            symlink(file, join(target, `${k}.task`)),
+            symlink(l.logPath, join(target, `${k}.log`)),
+          ]),
+        ),
+      ),
     );
     output = `${escapeFilePattern(target)}/%a.log`;
   } else {
-    target = taskFiles[0] as string;
+    await prepared(0);
+    target = taskFiles[0] ?? '';
     output = escapeFilePattern(first.logPath);
   }
+  const ready = taskFiles.flatMap((f, k) => (f === null ? [] : [k]));
+  if (ready.length === 0) return answers;
   const args = [
     '--parsable',
     ...shared,
@@ -116,7 +142,7 @@ async function submitGroup(
     '--no-requeue',
     // The script's own environment is sbatch's (PATH, SLURM_CONF): the job's comes from its task file.
     '--export=ALL',
-    ...(array ? [`--array=0-${ready.length - 1}`] : []),
+    ...(array ? [`--array=${arraySpec(ready)}`] : []),
     await ctx.script(),
     target,
   ];
@@ -127,10 +153,11 @@ async function submitGroup(
     // Unanswered: the jobs may have arrived; status() finds them by their task files.
     if (err instanceof ExecutorUnavailableError) throw err;
     // Refused: nothing was submitted, so no task file may say otherwise.
-    await Promise.all(taskFiles.map((f) => rm(f, { force: true })));
-    for (const [i, l] of ready.entries()) {
-      answers[readyAt[i] as number] = {
-        error: new ExecutorError(ctx.executor, l.jobId, (err as Error).message, { cause: err }),
+    for (const k of ready) {
+      await rm(taskFiles[k] as string, { force: true });
+      const { jobId } = launches[k] as JobLaunch;
+      answers[k] = {
+        error: new ExecutorError(ctx.executor, jobId, (err as Error).message, { cause: err }),
       };
     }
     return answers;
@@ -141,6 +168,6 @@ async function submitGroup(
     return answers;
   }
   ctx.log.info({ slurmJob: id, name, jobs: ready.length }, 'submitted to Slurm');
-  for (const [i, k] of readyAt.entries()) answers[k] = { executorId: array ? `${id}_${i}` : id };
+  for (const k of ready) answers[k] = { executorId: array ? `${id}_${k}` : id };
   return answers;
 }
