@@ -39,6 +39,15 @@ export async function openExecutors(
     const kind = executorKinds[cfg.type];
     if (kind === undefined)
       throw new AutoctrlError('unknown_executor', `executor ${name}: unknown type ${cfg.type}`);
+    const pinned = cfg.options.host;
+    if (kind.hostScoped === true && typeof pinned === 'string' && pinned !== hostname()) {
+      // Only a controller on that host can start and watch its jobs: they wait for one to lead.
+      logger.info(
+        { executor: name, host: pinned },
+        'executor runs on another host: not opened here',
+      );
+      continue;
+    }
     const factory = await kind.load();
     executors.set(
       name,

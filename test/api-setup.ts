@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { jobRef } from '../src/engine/submit.ts';
+import { jobRef } from '../src/engine/launch.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { InstanceStatus } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';

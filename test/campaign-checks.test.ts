@@ -126,6 +126,8 @@ function job(campaign: string, claimed = false): Job {
     claimedAt: null,
     claimExpiresAt: null,
     notBefore: null,
+    queueState: null,
+    queueSince: null,
     input: null,
     logPath: null,
     exitCode: null,

@@ -62,8 +62,16 @@ describe('deployment file', () => {
       store: 'sqlite:/srv/calib/state.db',
       dataDir: '/srv/calib/data',
       server: { host: '127.0.0.1', port: 8080, publicUrl: 'http://calib.example.org' },
-      engine: { intervalMs: 30_000, leaseTtlMs: 6_000 },
-      executors: { local: { type: 'local', options: { slots: 4 } } },
+      engine: { intervalMs: 30_000, leaseTtlMs: 6_000, controllers: 1 },
+      executors: {
+        local: {
+          type: 'local',
+          maxJobs: null,
+          pollIntervalMs: null,
+          lostAfterMs: 600_000,
+          options: { slots: 4 },
+        },
+      },
       sources: { lhc: { type: 'simulator', intervalMs: 2_000, options: { seed: 1 } } },
       tasks: [
         {
@@ -78,6 +86,7 @@ describe('deployment file', () => {
           timeoutMs: 7_200_000,
           executor: 'local',
           env: { GT: '{campaign}_v1' },
+          resources: {},
           cwd: '/srv/calib',
           locks: [],
           when: null,
@@ -94,6 +103,7 @@ describe('deployment file', () => {
           timeoutMs: null,
           executor: 'local',
           env: {},
+          resources: {},
           cwd: '/srv/calib',
           locks: [],
           when: null,
@@ -110,12 +120,15 @@ describe('deployment file', () => {
           timeoutMs: null,
           executor: 'local',
           env: {},
+          resources: {},
           cwd: '/srv/calib',
           locks: [],
           when: null,
         },
       ],
       environment: 'prod',
+      name: 'calib',
+      envPass: [],
       plugins: [],
       notify: {},
       auth: { readOpen: true, operators: [] },
@@ -132,8 +145,16 @@ describe('deployment file', () => {
       port: 8080,
       publicUrl: 'http://127.0.0.1:8080',
     });
-    assert.deepEqual(d.engine, { intervalMs: 30_000, leaseTtlMs: 6_000 });
-    assert.deepEqual(d.executors, { local: { type: 'local', options: {} } });
+    assert.deepEqual(d.engine, { intervalMs: 30_000, leaseTtlMs: 6_000, controllers: 1 });
+    assert.deepEqual(d.executors, {
+      local: {
+        type: 'local',
+        maxJobs: null,
+        pollIntervalMs: null,
+        lostAfterMs: 600_000,
+        options: {},
+      },
+    });
     assert.deepEqual(d.sources, {});
     assert.deepEqual(d.tasks, []);
   });
@@ -191,10 +212,10 @@ describe('deployment file', () => {
 describe('problems name the line and column', () => {
   test('an unknown key points at the key', () => {
     assert.deepEqual(problemsOf('tasks:\n  reco:\n    command: [a]\n    retry: 3\n'), [
-      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when)',
+      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, resources, locks, when)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
-      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
+      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, notify, limits, auth)',
     ]);
   });
 
@@ -299,8 +320,34 @@ describe('problems name the line and column', () => {
       ),
       [
         '2:28: executors.l.slots: must be more than 0',
-        '2:31: executors.l.cores: unknown key (known: type, slots)',
+        '2:31: executors.l.cores: unknown key (known: type, max_jobs, poll_interval, lost_after, slots, host)',
         '4:31: sources.s.seed: expected a whole number, got "x"',
+      ],
+    );
+  });
+
+  test('with several controllers, a local executor must be pinned to a host', () => {
+    assert.deepEqual(
+      problemsOf(
+        'engine: { controllers: 2 }\nexecutors:\n  l: { type: local }\n  pinned: { type: local, host: ctl1 }\n',
+      ),
+      [
+        "3:6: executors.l: executor l runs jobs on the controller's own machine, and engine.controllers is 2: pin it with host: <hostname>, or use a batch executor",
+      ],
+    );
+    assert.equal(
+      deploymentOf('engine: { controllers: 1 }\nexecutors:\n  l: { type: local }\n').engine
+        .controllers,
+      1,
+    );
+  });
+
+  test('executor options read by the core are checked with the rest', () => {
+    assert.deepEqual(
+      problemsOf('executors:\n  l: { type: local, max_jobs: 0, poll_interval: soon }\n'),
+      [
+        '2:31: executors.l.max_jobs: must be at least 1',
+        '2:49: executors.l.poll_interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
       ],
     );
   });
@@ -311,8 +358,8 @@ describe('problems name the line and column', () => {
         'tasks:\n  a:\n    command: [reco, "{runn}", "{{x}}"]\n    env: { GT: "{campain}" }\n',
       ),
       [
-        '3:21: tasks.a.command[1]: unknown placeholder {runn}: known are {run}, {runs}, {fill}, {campaign}, {task}, {job}, {attempt}, {input} (write {{ and }} for literal braces)',
-        '4:16: tasks.a.env.GT: unknown placeholder {campain}: known are {run}, {runs}, {fill}, {campaign}, {task}, {job}, {attempt}, {input} (write {{ and }} for literal braces)',
+        '3:21: tasks.a.command[1]: unknown placeholder {runn}: known are {run}, {runs}, {fill}, {campaign}, {task}, {job}, {attempt}, {input}, {index}, {inputs}, {meta.KEY} (write {{ and }} for literal braces)',
+        '4:16: tasks.a.env.GT: unknown placeholder {campain}: known are {run}, {runs}, {fill}, {campaign}, {task}, {job}, {attempt}, {input}, {index}, {inputs}, {meta.KEY} (write {{ and }} for literal braces)',
       ],
     );
   });
@@ -349,7 +396,7 @@ tasks:
 `);
     assert.deepEqual(problems, [
       '1:21: engine.interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
-      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
+      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, notify, limits, auth)',
       "4:30: tasks.a.after[0]: unknown task 'nope' (tasks: a, b)",
       '4:46: tasks.a.retries: must be at least 0',
       "5:6: tasks.b: missing required key 'command'",

@@ -128,7 +128,14 @@ export function jobsCard(jobs, selected, onSelect) {
                 { title: `instance attempt ${j.instanceAttempt ?? '?'}, job attempt ${j.attempt}` },
                 `${j.instanceAttempt ?? '?'}.${j.attempt}`,
               ),
-              h('td', {}, badge(j.status)),
+              h(
+                'td',
+                {},
+                badge(j.status),
+                j.queueState
+                  ? h('span', { class: `queue ${j.queueState}` }, ` ${j.queueState}`)
+                  : '',
+              ),
               h(
                 'td',
                 { title: j.executorId ? `executor id ${j.executorId}` : 'not submitted yet' },

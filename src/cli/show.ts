@@ -53,7 +53,10 @@ export function registerShow(program: Command): void {
                 String(j.id),
                 String(j.index),
                 String(j.attempt),
-                paint(j.status, j.status),
+                // A submitted job waiting in its batch system says where and why: `idle (held: reason)`.
+                j.queueState === null
+                  ? paint(j.status, j.status)
+                  : `${paint(j.status, j.status)} (${j.queueState}${j.reason ? `: ${j.reason}` : ''})`,
                 j.exitCode === null ? '' : String(j.exitCode),
                 iso(j.startedAt),
                 iso(j.endedAt),

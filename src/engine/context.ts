@@ -4,6 +4,7 @@ import type { Logger } from '../logger.ts';
 import { PROMPT } from '../model/campaign.ts';
 import type { Fence, StateStore } from '../store/contract.ts';
 import { CampaignBook } from './campaign-book.ts';
+import type { ExecutorMemory, SubmissionBlock } from './executor-state.ts';
 import type { TaskLock } from './lock-checks.ts';
 import type { LockWait } from './lock-waits.ts';
 
@@ -45,12 +46,14 @@ export interface EngineMemory {
   lockWaits: Map<number, LockWait>;
   /** Each task's lock instances, created once (except those that failed: a plugin may fix them). */
   locks: WeakMap<TaskConfig, Promise<TaskLock[]>>;
-  /** Recent observations of each executor's size, by executor name. */
-  slots: Map<string, number[]>;
+  /** Each executor's polling and health, by executor name. */
+  executors: Map<string, ExecutorMemory>;
+  /** Jobs held back by an infrastructure error at submission, by job id. */
+  blocked: Map<number, SubmissionBlock>;
 }
 
 export function newEngineMemory(): EngineMemory {
-  return { lockWaits: new Map(), locks: new WeakMap(), slots: new Map() };
+  return { lockWaits: new Map(), locks: new WeakMap(), executors: new Map(), blocked: new Map() };
 }
 
 /**

@@ -3,8 +3,8 @@ import type { Runtime } from '../runtime.ts';
 import type { Source } from '../sources/contract.ts';
 import { type LongTimer, setLongInterval, setLongTimeout } from '../timers.ts';
 import type { PassResult } from './engine.ts';
+import { HealthStreak } from './health-streak.ts';
 import { StoreOutage } from './outage.ts';
-import { SourceHealth } from './source-health.ts';
 
 /**
  * The daemon's clock. Every controller keeps trying for the engine lease (a
@@ -20,7 +20,7 @@ export class Controller {
   private unwatch: (() => void) | null = null;
   private stopped = false;
   private passing: Promise<unknown> = Promise.resolve();
-  private readonly health: SourceHealth;
+  private readonly health: HealthStreak;
   private readonly outage: StoreOutage;
   private retry: NodeJS.Timeout | null = null;
   lastPass: PassResult | null = null;
@@ -29,7 +29,7 @@ export class Controller {
     private readonly rt: Runtime,
     private readonly sources: ReadonlyMap<string, Source>,
   ) {
-    this.health = new SourceHealth(rt.engine.ctx);
+    this.health = new HealthStreak(rt.engine.ctx);
     this.outage = new StoreOutage(rt.engine.ctx.logger);
   }
 
@@ -130,7 +130,7 @@ export class Controller {
         { err, source: name },
         'source poll failed; retrying at its next interval',
       );
-      // After a few failures in a row this becomes an alert (see SourceHealth).
+      // After a few failures in a row this becomes an alert (see HealthStreak).
       await this.health.failed(name, err);
       return 0;
     }

@@ -5,6 +5,7 @@ import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
+import { nextPoll, pollDue } from './executor-state.ts';
 import { refreshExpectations } from './expectations.ts';
 import { gate } from './gating.ts';
 import { intake } from './intake.ts';
@@ -198,12 +199,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     const exited = new Set(this.exited);
     this.exited.clear();
     const activeByExecutor = await this.activeJobs();
+    const now = ctx.now();
     for (const [name, executor] of ctx.executors) {
       const active = activeByExecutor.get(name) ?? [];
-      // A triggered pass asks only about jobs that ended or that were handed over and not seen running yet.
-      const asked = full
-        ? active
-        : active.filter((j) => exited.has(j.id) || (j.status === 'idle' && j.executorId !== null));
+      // Jobs an executor told of are always looked at; otherwise it is asked at most once per its
+      // poll interval: about everything when it can only be polled (or in a full pass), and, when it
+      // tells of exits itself, only about jobs handed over and not seen running yet.
+      const due = pollDue(ctx, executor, now);
+      const asked = active.filter(
+        (j) =>
+          exited.has(j.id) ||
+          (due &&
+            (full ||
+              executor.onExit === undefined ||
+              (j.status === 'idle' && j.executorId !== null))),
+      );
       await syncExecutor(ctx, executor, asked);
     }
     let scope = new PassScope(true);
@@ -265,7 +275,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       started,
       settled,
       submitted,
-      wakeAt: nextRetry(active, ctx.now()),
+      wakeAt: this.nextWake(active),
       skipped: false,
     };
   }
@@ -280,6 +290,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (got.items.length < FEED_PAGE) return items;
     }
     return null;
+  }
+
+  /** When a pass is next needed without any trigger: a delayed retry, a held-back job, an executor's poll. */
+  private nextWake(active: ReadonlyMap<string, readonly Job[]>): number | null {
+    const { ctx } = this;
+    const now = ctx.now();
+    const times = [nextRetry(active, now)];
+    for (const block of ctx.memory.blocked.values()) if (block.until > now) times.push(block.until);
+    for (const [name, executor] of ctx.executors)
+      times.push(nextPoll(ctx, executor, active.get(name) ?? []));
+    const due = times.filter((t): t is number => t !== null);
+    return due.length === 0 ? null : Math.min(...due);
   }
 
   /** Lets another controller take over at once (a clean stop). */

@@ -1,14 +1,17 @@
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jobToken } from '../app/tokens.ts';
-import type { TaskConfig } from '../config/types.ts';
-import type { JobLaunch } from '../executors/contract.ts';
-import { makeDirs } from '../fs-util.ts';
+import type { Deployment, TaskConfig } from '../config/types.ts';
+import type { JobLaunch, JobRef } from '../executors/contract.ts';
+import { STAGED } from '../executors/shared/staging.ts';
 import type { Instance, Job } from '../model/types.ts';
-import { type EngineContext, upstreamCampaign } from './context.ts';
-import { expandPlaceholders, type PlaceholderValues } from './placeholders.ts';
+import { storeUrlWithoutPassword } from '../store/url.ts';
+import { type EngineContext, taskByName, upstreamCampaign } from './context.ts';
+import { expandArgv, expandPlaceholders, type PlaceholderValues } from './placeholders.ts';
 
 type JobPlace = Pick<Job, 'id' | 'campaign' | 'task'>;
+
+/** What a job gets of the controller's environment without asking (`env_pass` adds to it). */
+const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'TZ', 'TMPDIR'];
 
 export function jobWorkDir(ctx: Pick<EngineContext, 'deployment'>, job: JobPlace): string {
   return join(ctx.deployment.dataDir, 'jobs', job.campaign, job.task, String(job.id));
@@ -18,20 +21,38 @@ export function jobLogPath(ctx: Pick<EngineContext, 'deployment'>, job: JobPlace
   return join(jobWorkDir(ctx, job), 'log.txt');
 }
 
+/** The job's name in a batch system: whose it is (deployment, environment), which job, which attempt. */
+export function jobName(deployment: Deployment, job: Pick<Job, 'id' | 'attempt'>): string {
+  return `${deployment.name}-${deployment.environment}-${job.id}.${job.attempt}`;
+}
+
+export function jobRef(ctx: Pick<EngineContext, 'deployment' | 'campaigns'>, job: Job): JobRef {
+  return {
+    jobId: job.id,
+    attempt: job.attempt,
+    name: jobName(ctx.deployment, job),
+    executorId: job.executorId,
+    workDir: jobWorkDir(ctx, job),
+    logPath: job.logPath ?? jobLogPath(ctx, job),
+    submittedAt: job.submittedAt,
+    timeoutMs: taskByName(ctx, job.task, job.campaign)?.timeoutMs ?? null,
+  };
+}
+
 /**
- * Everything an executor needs to start one job: argv and env with placeholders
- * expanded (each value stays one argv element), a fresh work area, and the
- * inputs file (the runs and the outputs of upstream instances).
+ * Everything an executor needs to start one job: argv and env with
+ * placeholders expanded (each value stays one argv element), the inputs as
+ * data (the executor stages them), and an environment made of exactly what
+ * the job is meant to see: never the controller's tokens or credentials.
  */
 export async function buildLaunch(
   ctx: EngineContext,
   task: TaskConfig,
   instance: Instance,
   job: Job,
+  jobCount: number,
 ): Promise<JobLaunch> {
   const workDir = jobWorkDir(ctx, job);
-  const outputDir = join(workDir, 'out');
-  await makeDirs(outputDir);
   const runs = await ctx.store.getRuns(instance.runs);
   const upstreamIds = new Set<number>();
   for (const up of task.after) {
@@ -40,13 +61,6 @@ export async function buildLaunch(
       upstreamIds.add(u.id);
   }
   const outputs = await ctx.store.outputsForInstances([...upstreamIds]);
-  const inputsPath = join(workDir, 'inputs.json');
-  await writeFile(inputsPath, JSON.stringify({ runs, outputs, input: job.input }, null, 1));
-
-  const jobCount = (await ctx.store.jobsForInstance(instance.id)).reduce(
-    (m, j) => Math.max(m, j.index + 1),
-    0,
-  );
   const values: PlaceholderValues = {
     run: String(instance.runs[0] ?? ''),
     runs: instance.runs.join(','),
@@ -56,34 +70,54 @@ export async function buildLaunch(
     job: String(job.id),
     attempt: String(job.attempt),
     input: job.input ?? '',
+    index: String(job.index),
+    meta: runs[0]?.meta ?? {},
+    inputs: outputs.map((o) => o.path),
   };
+  return {
+    jobId: job.id,
+    attempt: job.attempt,
+    instanceId: instance.id,
+    name: jobName(ctx.deployment, job),
+    argv: expandArgv(task.command, values),
+    env: jobEnv(ctx, task, job, values, { workDir, jobCount }),
+    cwd: task.cwd,
+    workDir,
+    inputs: { runs, outputs, input: job.input },
+    logPath: jobLogPath(ctx, job),
+    timeoutMs: task.timeoutMs,
+    resources: task.resources,
+  };
+}
+
+function jobEnv(
+  ctx: EngineContext,
+  task: TaskConfig,
+  job: Job,
+  values: PlaceholderValues,
+  at: { workDir: string; jobCount: number },
+): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const name of [...PASSED_ENV, ...ctx.deployment.envPass]) {
+    const v = process.env[name];
+    if (v !== undefined) env[name] = v;
+  }
   for (const [k, v] of Object.entries(task.env)) env[k] = expandPlaceholders(v, values);
   Object.assign(env, {
     AUTOCTRL_URL: ctx.serverUrl ?? '',
     AUTOCTRL_TOKEN: jobToken(ctx.tokenSecret, job.id, job.attempt),
     AUTOCTRL_JOB: String(job.id),
     AUTOCTRL_JOB_INDEX: String(job.index),
-    AUTOCTRL_JOB_COUNT: String(jobCount),
+    AUTOCTRL_JOB_COUNT: String(at.jobCount),
     AUTOCTRL_TASK: job.task,
     AUTOCTRL_CAMPAIGN: job.campaign,
     AUTOCTRL_RUNS: values.runs,
     AUTOCTRL_ATTEMPT: values.attempt,
-    AUTOCTRL_INPUTS: inputsPath,
-    AUTOCTRL_OUTPUT_DIR: outputDir,
-    // Lets `autoctrl job report` write to the store directly when no server runs.
-    AUTOCTRL_STORE: ctx.deployment.store,
+    AUTOCTRL_INPUTS: join(at.workDir, STAGED.inputs),
+    AUTOCTRL_OUTPUT_DIR: join(at.workDir, STAGED.outputs),
+    // Lets `autoctrl job report` write to the store directly when no server runs; never a password.
+    AUTOCTRL_STORE: storeUrlWithoutPassword(ctx.deployment.store),
     AUTOCTRL_CONFIG: ctx.deployment.file,
   });
-  return {
-    jobId: job.id,
-    name: `autoctrl-${job.id}`,
-    argv: task.command.map((a) => expandPlaceholders(a, values)),
-    env,
-    cwd: task.cwd,
-    workDir,
-    logPath: jobLogPath(ctx, job),
-    timeoutMs: task.timeoutMs,
-  };
+  return env;
 }

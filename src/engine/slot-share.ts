@@ -1,32 +1,8 @@
-import type { Executor } from '../executors/contract.ts';
 import type { Job } from '../model/types.ts';
-
-/** How many passes' observations of an executor's size are kept. */
-const WINDOW = 20;
-
-/**
- * An executor's number of slots, from what it says is free plus the jobs the
- * store holds claimed on it. A job that ended since the last sync still
- * counts as claimed while its slot is already free, so one observation can
- * only overestimate: the smallest of the recent ones is the size.
- */
-export function executorSlots(
-  observed: Map<string, number[]>,
-  executor: Executor,
-  claimed: number,
-  free: number,
-): number {
-  if (!Number.isFinite(free)) return Number.POSITIVE_INFINITY;
-  const seen = observed.get(executor.name) ?? [];
-  seen.push(claimed + free);
-  if (seen.length > WINDOW) seen.shift();
-  observed.set(executor.name, seen);
-  return Math.min(...seen);
-}
 
 /** The most jobs a campaign with `share` may hold on an executor of `slots`; at least one, so it always advances. */
 export function campaignCap(share: number, slots: number): number {
-  return Number.isFinite(slots) ? Math.max(1, Math.floor(share * slots)) : Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.floor(share * slots));
 }
 
 /**

@@ -1,44 +1,44 @@
-import { ClaimLostError } from '../errors.ts';
-import type { Executor, JobRef } from '../executors/contract.ts';
+import { ClaimLostError, InfrastructureError } from '../errors.ts';
+import type { Executor, JobLaunch } from '../executors/contract.ts';
 import { DEFAULT_SHARE, PROMPT } from '../model/campaign.ts';
 import type { Job } from '../model/types.ts';
-import { type EngineContext, taskByName, taskIn } from './context.ts';
-import { buildLaunch, jobWorkDir } from './launch.ts';
+import { type EngineContext, taskIn } from './context.ts';
+import {
+  blockSubmission,
+  executorHealth,
+  executorMemory,
+  submissionBlocked,
+} from './executor-state.ts';
+import { buildLaunch } from './launch.ts';
 import { settleJob } from './outcome.ts';
-import { chooseJobs, executorSlots } from './slot-share.ts';
-
-export function jobRef(ctx: EngineContext, job: Job): JobRef {
-  return {
-    jobId: job.id,
-    executorId: job.executorId,
-    workDir: jobWorkDir(ctx, job),
-    submittedAt: job.submittedAt,
-    timeoutMs: taskByName(ctx, job.task, job.campaign)?.timeoutMs ?? null,
-  };
-}
+import { chooseJobs } from './slot-share.ts';
 
 /**
- * Hands idle jobs to their executor, oldest first, no more than it has room
- * for. Each job is claimed in the store before it is submitted, so it is
- * submitted by one controller only.
+ * Hands idle jobs to their executor, oldest first, no more than its
+ * `max_jobs` in flight. Each job is claimed in the store before it is
+ * submitted, so it is submitted by one controller only; the jobs of one
+ * instance go as one batch (one cluster, one array).
  */
 export async function submitIdle(
   ctx: EngineContext,
   executor: Executor,
   active: readonly Job[],
 ): Promise<number> {
-  // Free slots as the executor counts them (it knows the jobs it runs, adopted ones included).
-  const room = executor.capacity();
-  const busy = active.filter((j) => j.claimedBy !== null).length;
-  const slots = executorSlots(ctx.memory.slots, executor, busy, room);
+  if (executorMemory(ctx, executor.name).unavailable) return 0;
+  const inFlight = active.filter((j) => j.claimedBy !== null).length;
+  const room = executor.maxJobs - inFlight;
   if (room <= 0) return 0;
   const now = ctx.now();
   const ready = active.filter(
-    (j) => j.status === 'idle' && j.claimedBy === null && (j.notBefore ?? 0) <= now,
+    (j) =>
+      j.status === 'idle' &&
+      j.claimedBy === null &&
+      (j.notBefore ?? 0) <= now &&
+      !submissionBlocked(ctx, j.id, now),
   );
   if (ready.length === 0) return 0;
   // `prompt` first; each other campaign within its share of the slots, so bulk work never starves it.
-  const chosen = chooseJobs(ready, active, room, slots, (campaign) =>
+  const chosen = chooseJobs(ready, active, room, executor.maxJobs, (campaign) =>
     campaign === PROMPT ? null : (ctx.campaigns.get(campaign)?.share ?? DEFAULT_SHARE),
   );
   const claimed = new Set(
@@ -48,49 +48,131 @@ export async function submitIdle(
       ctx.fence,
     ),
   );
-  // Handed over together: each waits on the executor (a fork, a batch system), not on the others.
-  const mine = chosen.filter((j) => claimed.has(j.id));
-  await Promise.all(mine.map((job) => submitOne(ctx, executor, job)));
-  return mine.length;
+  const byInstance = new Map<number, Job[]>();
+  for (const job of chosen) {
+    if (!claimed.has(job.id)) continue;
+    const list = byInstance.get(job.instanceId);
+    if (list === undefined) byInstance.set(job.instanceId, [job]);
+    else list.push(job);
+  }
+  // Handed over together: each batch waits on the executor (a fork, a batch system), not on the others.
+  await Promise.all([...byInstance.values()].map((jobs) => submitBatch(ctx, executor, jobs)));
+  return claimed.size;
+}
+
+/** Submits claimed jobs of one instance as one batch. */
+export async function submitBatch(
+  ctx: EngineContext,
+  executor: Executor,
+  jobs: readonly Job[],
+): Promise<void> {
+  const [first] = jobs;
+  if (first === undefined) return;
+  const task = await taskIn(ctx, first.task, first.campaign);
+  const instance = await ctx.store.getInstance(first.instanceId);
+  if (task === undefined || instance === null) {
+    for (const job of jobs) {
+      await settleJob(ctx, job, {
+        status: 'failed',
+        reason: `task ${job.task} is no longer in the deployment file`,
+        by: 'engine',
+      });
+    }
+    return;
+  }
+  const jobCount = (await ctx.store.jobsForInstance(instance.id)).reduce(
+    (m, j) => Math.max(m, j.index + 1),
+    0,
+  );
+  const launches: JobLaunch[] = [];
+  for (const job of jobs) launches.push(await buildLaunch(ctx, task, instance, job, jobCount));
+  let answers: Awaited<ReturnType<Executor['submit']>>;
+  try {
+    answers = await executor.submit(launches);
+  } catch (err) {
+    // Whether the jobs arrived is learnt from `status` (adopted by name, or submitted again): the claims stay.
+    executorMemory(ctx, executor.name).unavailable = true;
+    ctx.logger.warn({ err, executor: executor.name, jobs: jobs.length }, 'submission failed');
+    await executorHealth(ctx).failed(executor.name, err);
+    return;
+  }
+  await executorHealth(ctx).succeeded(executor.name);
+  for (const [i, job] of jobs.entries()) {
+    const answer = answers[i];
+    const launch = launches[i] as JobLaunch;
+    if (answer === undefined) {
+      await submissionFailed(ctx, executor, job, new Error('the executor gave no answer for it'));
+    } else if ('error' in answer) {
+      await submissionFailed(ctx, executor, job, answer.error);
+    } else {
+      ctx.memory.blocked.delete(job.id);
+      await recordSubmitted(ctx, job.id, answer.executorId, launch.logPath);
+    }
+  }
 }
 
 /** Records that this controller handed a job it claims to its executor. */
 export async function recordSubmitted(
   ctx: EngineContext,
   jobId: number,
-  executorId: string,
+  executorId: string | null,
   logPath: string | null,
 ): Promise<void> {
-  await ctx.store.setJobSubmitted(jobId, { owner: ctx.controllerId, executorId, logPath });
+  try {
+    await ctx.store.setJobSubmitted(jobId, { owner: ctx.controllerId, executorId, logPath });
+  } catch (err) {
+    if (!(err instanceof ClaimLostError)) throw err;
+    // Submitted after its claim was taken back: the executor's record of it keeps the attempt single.
+    ctx.logger.error({ err, job: jobId }, 'job submitted after its claim expired');
+  }
 }
 
-/** Submits a claimed job; a job that cannot be started fails (and is retried if it may). */
-export async function submitOne(ctx: EngineContext, executor: Executor, job: Job): Promise<void> {
-  const task = await taskIn(ctx, job.task, job.campaign);
-  const instance = await ctx.store.getInstance(job.instanceId);
-  if (task === undefined || instance === null) {
-    await settleJob(ctx, job, {
-      status: 'failed',
-      reason: `task ${job.task} is no longer in the deployment file`,
-      by: 'engine',
-    });
+/**
+ * A job the executor refused. The site's fault (a full disk, an unwritable
+ * data directory): the job waits without using up its retries, and an alert
+ * goes out once. The job's own fault: it fails (and is retried if it may).
+ */
+async function submissionFailed(
+  ctx: EngineContext,
+  executor: Executor,
+  job: Job,
+  err: Error,
+): Promise<void> {
+  if (err instanceof InfrastructureError) {
+    await ctx.store.releaseClaims([{ id: job.id, owner: ctx.controllerId }]);
+    const firstTime = !ctx.memory.blocked.has(job.id);
+    const waitMs = blockSubmission(ctx, job.id, ctx.now());
+    ctx.logger.warn({ err, job: job.id, waitMs }, 'job held back by an infrastructure error');
+    if (firstTime) await recordBlocked(ctx, executor, job, err);
     return;
   }
-  try {
-    const launch = await buildLaunch(ctx, task, instance, job);
-    const { executorId } = await executor.submit(launch);
-    await recordSubmitted(ctx, job.id, executorId, launch.logPath);
-  } catch (err) {
-    if (err instanceof ClaimLostError) {
-      // Submitted after its claim was taken back: the executor's marker keeps the attempt single.
-      ctx.logger.error({ err, job: job.id }, 'job submitted after its claim expired');
-      return;
-    }
-    ctx.logger.warn({ err, job: job.id, task: job.task }, 'job submission failed');
-    await settleJob(ctx, job, {
-      status: 'failed',
-      reason: `submission to ${executor.name} failed: ${(err as Error).message}`,
-      by: 'engine',
-    });
-  }
+  ctx.logger.warn({ err, job: job.id, task: job.task }, 'job submission failed');
+  await settleJob(ctx, job, {
+    status: 'failed',
+    reason: `submission to ${executor.name} failed: ${err.message}`,
+    by: 'engine',
+  });
+}
+
+async function recordBlocked(
+  ctx: EngineContext,
+  executor: Executor,
+  job: Job,
+  err: Error,
+): Promise<void> {
+  const instance = await ctx.store.getInstance(job.instanceId);
+  await ctx.store.appendEvent({
+    at: ctx.now(),
+    entity: 'job',
+    entityId: String(job.id),
+    campaign: job.campaign,
+    task: job.task,
+    instanceId: job.instanceId,
+    from: null,
+    to: null,
+    reason: `${err.message} (executor ${executor.name}); it is tried again, its retries are kept`,
+    by: `controller:${ctx.controllerId}`,
+    configHash: instance?.configHash ?? null,
+    data: { alert: 'submission_blocked', attempt: job.instanceAttempt },
+  });
 }

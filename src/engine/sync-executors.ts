@@ -1,73 +1,167 @@
-import type { Executor } from '../executors/contract.ts';
+import type { Executor, ExecutorJobState } from '../executors/contract.ts';
 import type { Job } from '../model/types.ts';
 import type { EngineContext } from './context.ts';
-import { jobLogPath } from './launch.ts';
+import { executorHealth, executorMemory } from './executor-state.ts';
+import { jobLogPath, jobRef } from './launch.ts';
 import { deadOnThisHost } from './liveness.ts';
 import { markRunning, settleJob } from './outcome.ts';
-import { jobRef, recordSubmitted, submitOne } from './submit.ts';
+import { recordSubmitted, submitBatch } from './submit.ts';
 
 /**
  * Merges what an executor knows into the store: adopts jobs submitted before a
- * restart (or by a controller that died), marks started ones running, settles
- * ended ones by their exit code (the fallback when a job did not report), and
- * takes back the expired claims of jobs that never reached the executor.
+ * restart (or by a controller that died), marks started ones running, keeps
+ * where queued ones wait (held, suspended), settles ended ones by their exit
+ * code (the fallback when a job did not report), fails jobs gone for longer
+ * than the executor's `lost_after`, and takes back the expired claims of jobs
+ * that never reached the executor. Returns false when the executor did not
+ * answer: its jobs are then held back, and the rest of the pass goes on.
  */
 export async function syncExecutor(
   ctx: EngineContext,
   executor: Executor,
-  active: readonly Job[],
-): Promise<void> {
-  const tracked = active.filter((j) => j.claimedBy !== null);
-  if (tracked.length === 0) return;
-  const states = await executor.status(tracked.map((j) => jobRef(ctx, j)));
+  asked: readonly Job[],
+): Promise<boolean> {
+  const tracked = asked.filter((j) => j.claimedBy !== null);
+  const mem = executorMemory(ctx, executor.name);
+  if (tracked.length === 0) return !mem.unavailable;
+  let states: Map<number, ExecutorJobState>;
+  try {
+    states = await executor.status(tracked.map((j) => jobRef(ctx, j)));
+  } catch (err) {
+    // Asked again after its poll interval, not at once: a batch system that is down is not hammered.
+    mem.lastPolled = ctx.now();
+    mem.unavailable = true;
+    ctx.logger.warn({ err, executor: executor.name }, 'executor status failed: its jobs wait');
+    await executorHealth(ctx).failed(executor.name, err);
+    return false;
+  }
+  mem.unavailable = false;
+  mem.lastPolled = ctx.now();
+  await executorHealth(ctx).succeeded(executor.name);
   const by = `executor:${executor.name}`;
-  let clock: number | null = null;
   for (const job of tracked) {
-    const st = states.get(job.id) ?? { state: 'unknown' as const };
+    const st = states.get(job.id) ?? noAnswer(job);
+    if (st.state !== 'gone') mem.goneSince.delete(job.id);
     switch (st.state) {
       case 'queued':
-      case 'running':
-        if (job.executorId === null && st.executorId !== null)
-          await adopt(ctx, job, st.executorId, jobLogPath(ctx, job));
-        if (st.state === 'running') await markRunning(ctx, job, by);
+      case 'held':
+      case 'suspended':
+      case 'running': {
+        const mine = await adoptIfNeeded(ctx, job, st.executorId);
+        if (st.state === 'running') {
+          await markRunning(ctx, job, by);
+          if (job.status === 'running' && job.queueState !== null && mine)
+            await setQueue(ctx, job, null, null);
+        } else if (mine) {
+          await setQueue(ctx, job, st.state, st.reason ?? null);
+        }
         break;
+      }
       case 'exited':
         await settleJob(ctx, job, {
           status: st.exitCode === 0 ? 'done' : 'failed',
-          reason: st.reason ?? (st.exitCode === 0 ? null : `exit code ${st.exitCode ?? 'unknown'}`),
+          reason: exitReason(st),
           exitCode: st.exitCode,
           by,
         });
         break;
-      case 'unknown':
-        if (job.executorId === null && job.claimedBy === ctx.controllerId) {
-          // Claimed but never handed over: submit it now, same attempt.
-          await submitOne(ctx, executor, job);
-        } else if (job.executorId === null && job.claimedBy !== null) {
-          // Another process's claim, never handed over: once it has expired that process is
-          // gone, and the executor has just said it never got the job, so it is safe to take back.
-          clock ??= await ctx.store.clock();
-          if ((job.claimExpiresAt ?? 0) <= clock || deadOnThisHost(job.claimedBy, ctx.controllerId))
-            await ctx.store.releaseClaims([{ id: job.id, owner: job.claimedBy }]);
-        } else if (job.executorId !== null && job.status !== 'done') {
-          await settleJob(ctx, job, {
-            status: 'failed',
-            reason: `lost: ${executor.name} has no record of job ${job.executorId}`,
-            by,
-          });
+      case 'never-submitted':
+        if (job.executorId === null && job.submittedAt === null) {
+          await neverSubmitted(ctx, executor, job);
+          break;
         }
+        // It was handed over: the executor lost it, which is what `gone` says.
+        await goneFor(ctx, executor, job, 'the executor has no record of it');
+        break;
+      case 'gone':
+        await goneFor(
+          ctx,
+          executor,
+          job,
+          st.reason ?? 'neither the queue nor the accounting knows it',
+        );
         break;
     }
   }
+  return true;
 }
 
-/** A job the executor has but the store does not know as submitted: a controller died in between. */
-async function adopt(
+/** An executor that answered without this job: as if it said so. */
+function noAnswer(job: Job): ExecutorJobState {
+  return job.executorId === null && job.submittedAt === null
+    ? { state: 'never-submitted' }
+    : { state: 'gone', executorId: job.executorId };
+}
+
+function exitReason(st: Extract<ExecutorJobState, { state: 'exited' }>): string | null {
+  if (st.reason !== null) return st.reason;
+  if (st.exitCode === 0) return null;
+  if (st.exitCode === null && st.signal) return `killed by ${st.signal}`;
+  return `exit code ${st.exitCode ?? 'unknown'}`;
+}
+
+async function setQueue(
   ctx: EngineContext,
   job: Job,
-  executorId: string,
-  logPath: string | null,
+  state: Job['queueState'],
+  reason: string | null,
 ): Promise<void> {
+  if (job.queueState === state && (state === null || job.reason === reason)) return;
+  await ctx.store.setJobQueueState(job.id, { owner: ctx.controllerId, state, reason });
+}
+
+/** A claimed job the executor never got: submitted now if the claim is ours, taken back if its owner is gone. */
+async function neverSubmitted(ctx: EngineContext, executor: Executor, job: Job): Promise<void> {
+  if (job.claimedBy === ctx.controllerId) {
+    // Claimed but never handed over (a failed or interrupted submission): same attempt.
+    await submitBatch(ctx, executor, [job]);
+    return;
+  }
+  if (job.claimedBy === null) return;
+  // Another process's claim, never handed over: once it has expired that process is
+  // gone, and the executor has just said it never got the job, so it is safe to take back.
+  const clock = await ctx.store.clock();
+  if ((job.claimExpiresAt ?? 0) <= clock || deadOnThisHost(job.claimedBy, ctx.controllerId))
+    await ctx.store.releaseClaims([{ id: job.id, owner: job.claimedBy }]);
+}
+
+/**
+ * A job its executor no longer knows. A batch system forgets a job for a
+ * while (a restarted scheduler, a lagging accounting database): it is lost
+ * only after `lost_after`, then cancelled (should it come back) and failed.
+ */
+async function goneFor(ctx: EngineContext, executor: Executor, job: Job, why: string) {
+  if (job.status === 'done' || job.status === 'failed') return;
+  const mem = executorMemory(ctx, executor.name);
+  const now = ctx.now();
+  const since = mem.goneSince.get(job.id) ?? now;
+  mem.goneSince.set(job.id, since);
+  const lostAfter = ctx.deployment.executors[executor.name]?.lostAfterMs ?? 0;
+  if (now - since < lostAfter) return;
+  mem.goneSince.delete(job.id);
+  try {
+    await executor.cancel(jobRef(ctx, job), 'lost');
+  } catch (err) {
+    ctx.logger.warn({ err, job: job.id }, 'could not cancel a lost job');
+  }
+  await settleJob(ctx, job, {
+    status: 'failed',
+    reason: `lost: ${executor.name} ${job.executorId === null ? `job ${job.id}` : `job ${job.executorId}`}: ${why}`,
+    by: `executor:${executor.name}`,
+  });
+}
+
+/**
+ * A job the executor has but the store does not know as submitted: a
+ * controller died in between. Returns whether this controller holds its
+ * claim now.
+ */
+async function adoptIfNeeded(
+  ctx: EngineContext,
+  job: Job,
+  executorId: string | null,
+): Promise<boolean> {
+  if (job.executorId !== null || executorId === null) return job.claimedBy === ctx.controllerId;
   if (job.claimedBy !== null && job.claimedBy !== ctx.controllerId) {
     await ctx.store.releaseClaims([{ id: job.id, owner: job.claimedBy }]);
     await ctx.store.claimJobs(
@@ -76,5 +170,6 @@ async function adopt(
       ctx.fence,
     );
   }
-  await recordSubmitted(ctx, job.id, executorId, logPath);
+  await recordSubmitted(ctx, job.id, executorId, jobLogPath(ctx, job));
+  return true;
 }

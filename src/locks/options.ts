@@ -43,6 +43,9 @@ export function lockValues(target: LockTarget): PlaceholderValues {
     job: '{job}',
     attempt: '{attempt}',
     input: '{input}',
+    index: '{index}',
+    meta: first?.meta ?? {},
+    inputs: [],
   };
 }
 

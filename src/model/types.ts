@@ -11,6 +11,9 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export type RunStatus = 'processing' | 'done' | 'failed';
 
+export const QUEUE_STATES = ['queued', 'held', 'suspended'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
 /** Metadata values are kept as given by the source (strings, numbers, booleans). */
 export type Meta = Record<string, string | number | boolean>;
 
@@ -84,6 +87,13 @@ export interface Job {
   claimExpiresAt: number | null;
   /** Not to be submitted before this time (retry backoff). */
   notBefore: number | null;
+  /**
+   * Where a submitted job waits in its batch system, as the executor last
+   * said (`reason` says why); null once it runs undisturbed or ended.
+   */
+  queueState: QueueState | null;
+  /** Since when it is in `queueState` (store clock). */
+  queueSince: number | null;
   /** For jobs split per input: the input this job processes. */
   input: string | null;
   logPath: string | null;
@@ -120,8 +130,8 @@ export interface Output {
 export interface EventRecord {
   id: number;
   at: number;
-  entity: 'run' | 'instance' | 'job' | 'campaign' | 'source';
-  /** Run number, instance id or job id; campaign name. */
+  entity: 'run' | 'instance' | 'job' | 'campaign' | 'source' | 'executor';
+  /** Run number, instance id or job id; campaign, source or executor name. */
   entityId: string;
   campaign: string | null;
   task: string | null;

@@ -42,7 +42,11 @@ export async function buildAlert(
   const job = await jobOf(e, kind, ctx.store);
   const task = e.task === null ? undefined : ctx.deployment.tasks.find((t) => t.name === e.task);
   const subject =
-    e.entity === 'source' ? e.entityId : typeof e.data?.lock === 'string' ? e.data.lock : null;
+    e.entity === 'source' || e.entity === 'executor'
+      ? e.entityId
+      : typeof e.data?.lock === 'string'
+        ? e.data.lock
+        : null;
   return {
     kind,
     eventId: e.id,

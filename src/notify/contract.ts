@@ -12,12 +12,15 @@ export const ALERT_KINDS = [
   'lock_timeout',
   'source_failing',
   'source_recovered',
+  'executor_unavailable',
+  'executor_recovered',
+  'submission_blocked',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The names a notifier's `events:` may list. */
 export const SUBSCRIBABLE: readonly AlertKind[] = ALERT_KINDS.filter(
-  (k) => k !== 'source_recovered',
+  (k) => k !== 'source_recovered' && k !== 'executor_recovered',
 );
 
 /**

@@ -73,6 +73,7 @@ export class NotifyDispatcher {
       const events = options.deployment.notify[name]?.events ?? [];
       const set = new Set(events as AlertKind[]);
       if (set.has('source_failing')) set.add('source_recovered');
+      if (set.has('executor_unavailable')) set.add('executor_recovered');
       this.wants.set(name, events.length === 0 ? null : set);
     }
   }

@@ -10,6 +10,9 @@ const EMOJI: Record<AlertKind, string> = {
   lock_timeout: ':hourglass:',
   source_failing: ':warning:',
   source_recovered: ':white_check_mark:',
+  executor_unavailable: ':warning:',
+  executor_recovered: ':white_check_mark:',
+  submission_blocked: ':warning:',
 };
 
 /**
@@ -95,6 +98,12 @@ function headline(a: Alert, m: Markup, runs: string): string {
       return `source ${m.bold(a.subject ?? '?')} is failing: ${reason}`;
     case 'source_recovered':
       return `source ${m.bold(a.subject ?? '?')} recovered: ${reason}`;
+    case 'executor_unavailable':
+      return `executor ${m.bold(a.subject ?? '?')} is unavailable, its jobs wait: ${reason}`;
+    case 'executor_recovered':
+      return `executor ${m.bold(a.subject ?? '?')} answers again: ${reason}`;
+    case 'submission_blocked':
+      return `${where}: a job cannot be handed over, it waits (its retries are kept): ${reason}`;
   }
 }
 
@@ -104,8 +113,16 @@ function context(a: Alert): string {
   return parts.join(', ');
 }
 
+/** Alerts about a whole source or executor: no instance or log to link to. */
+const STANDALONE = new Set<Alert['kind']>([
+  'source_failing',
+  'source_recovered',
+  'executor_unavailable',
+  'executor_recovered',
+]);
+
 function links(a: Alert, m: Markup): string {
-  if (a.kind === 'source_failing' || a.kind === 'source_recovered') return '';
+  if (STANDALONE.has(a.kind)) return '';
   const out = [m.link(a.instanceId === null ? 'overview' : 'instance', a.url)];
   if (a.logUrl !== null) out.push(m.link('job log', a.logUrl));
   if (a.logPath !== null) out.push(m.code(a.logPath));

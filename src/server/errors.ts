@@ -66,4 +66,3 @@ export function tooLarge(maxBytes: number) {
       413,
     );
 }
-

@@ -1,80 +1,42 @@
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { LogNotFoundError } from '../errors.ts';
+import type { LogOptions } from '../executors/contract.ts';
 import type { Job } from '../model/types.ts';
 import type { StateStore } from '../store/contract.ts';
-import { LogNotFoundError } from './errors.ts';
 import type { EventHub, Subscriber } from './hub.ts';
 import { openSse } from './sse.ts';
 
-const BLOCK = 64 * 1024;
-/** Most bytes sent per follow tick: a job writing fast cannot make one message huge. */
-const MAX_CHUNK = 256 * 1024;
+/** Most bytes queued for one client before the reader waits: a job writing fast cannot flood it. */
+const MAX_QUEUED = 256 * 1024;
 
-/** Whether the file exists; the log path is recorded before the executor creates the file. */
-async function sizeOf(path: string): Promise<number | null> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return null;
-  }
-}
-
-export function logPathOf(job: Job): string {
-  if (job.logPath === null) {
-    throw new LogNotFoundError(job.id, 'the job is not submitted yet; try again once it runs');
-  }
-  return job.logPath;
-}
+/** Reads a job's log through its executor (which knows where the log lives: a local file, a batch system's). */
+export type LogReader = (job: Job, opts: LogOptions) => AsyncIterable<Uint8Array>;
 
 /**
- * Where the last `lines` lines start, reading backwards a block at a time: a
- * tail of a multi-gigabyte log reads only its end. A final newline does not
- * count as an empty last line.
+ * The log as text/plain, whole or its last `tail` lines. The first chunk is
+ * read before answering, so a missing log is a 404, not a broken stream.
  */
-export async function tailOffset(path: string, lines: number): Promise<number> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    let pos = size;
-    let seen = 0;
-    let skipFinal = true;
-    const buf = Buffer.alloc(BLOCK);
-    while (pos > 0) {
-      const len = Math.min(BLOCK, pos);
-      pos -= len;
-      await fh.read(buf, 0, len, pos);
-      for (let i = len - 1; i >= 0; i--) {
-        if (buf[i] !== 0x0a) {
-          skipFinal = false;
-          continue;
-        }
-        if (skipFinal) {
-          skipFinal = false;
-          continue;
-        }
-        seen++;
-        if (seen === lines) return pos + i + 1;
-      }
-    }
-    return 0;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** The log as text/plain, streamed from disk: whole, or from where the last `tail` lines start. */
-export async function logResponse(job: Job, tail: number | undefined): Promise<Response> {
-  const path = logPathOf(job);
-  if ((await sizeOf(path)) === null) {
-    throw new LogNotFoundError(
-      job.id,
-      `${path} does not exist (yet, or any more): check the executor's log area`,
-    );
-  }
-  const start = tail === undefined ? 0 : await tailOffset(path, tail);
-  const stream = Readable.toWeb(createReadStream(path, { start })) as ReadableStream<Uint8Array>;
-  return new Response(stream, {
+export async function logResponse(
+  read: LogReader,
+  job: Job,
+  tail: number | undefined,
+): Promise<Response> {
+  const chunks = read(job, tail === undefined ? {} : { tail })[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      if (first.done === true) c.close();
+      else c.enqueue(first.value);
+    },
+    async pull(c) {
+      const next = await chunks.next();
+      if (next.done === true) c.close();
+      else c.enqueue(next.value);
+    },
+    async cancel() {
+      await chunks.return?.();
+    },
+  });
+  return new Response(first.done === true ? '' : stream, {
     headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' },
   });
 }
@@ -86,91 +48,68 @@ const ended = (j: Job) => j.status === 'done' || j.status === 'failed';
  * lines), then each appended chunk as `data: <JSON string>` (JSON keeps
  * newlines and partial lines intact), then `event: end` with the job's final
  * status once it ends, and the stream closes. The end comes from the shared
- * event hub; the file is watched by polling, which works on network file
- * systems where change notifications do not.
+ * event hub; the executor's reader gives what is left once told to stop.
  */
 export async function followLog(
   store: StateStore,
   hub: EventHub,
+  read: LogReader,
   first: Job,
   tail: number | undefined,
-  pollMs = 200,
 ): Promise<Response> {
-  let job = first;
-  let offset: number | null = null;
-  let finished = ended(job);
-  let busy = false;
-  const decoder = new TextDecoder();
+  const stop = new AbortController();
   const sub: Subscriber = {
     deliver(fed) {
-      if (
-        fed.some(
-          ({ event: e }) =>
-            e.entity === 'job' &&
-            e.entityId === String(job.id) &&
-            (e.to === 'done' || e.to === 'failed'),
-        )
-      )
-        finished = true;
+      const over = fed.some(
+        ({ event: e }) =>
+          e.entity === 'job' &&
+          e.entityId === String(first.id) &&
+          (e.to === 'done' || e.to === 'failed'),
+      );
+      if (over) stop.abort();
     },
     beat: () => stream.comment('ping'),
     close: () => stream.close(),
   };
   const { response, stream } = openSse(() => {
-    clearInterval(timer);
+    stop.abort();
     hub.unsubscribe(sub);
   });
-  const timer = setInterval(() => void tick(), pollMs);
-  async function readMore(path: string): Promise<void> {
-    const size = await sizeOf(path);
-    if (size === null) return;
-    offset ??= tail === undefined ? 0 : await tailOffset(path, tail);
-    // Reads only as fast as the client takes it: a big log is sent over several ticks.
-    while (offset < size && !stream.closed && stream.queued < MAX_CHUNK) {
-      const len = Math.min(MAX_CHUNK, size - offset);
-      const fh = await open(path, 'r');
-      try {
-        const buf = Buffer.alloc(len);
-        const { bytesRead } = await fh.read(buf, 0, len, offset);
-        offset += bytesRead;
-        const text = decoder.decode(buf.subarray(0, bytesRead), { stream: true });
-        if (text !== '') stream.send({ data: JSON.stringify(text) });
-        if (bytesRead === 0) break;
-      } finally {
-        await fh.close();
-      }
-    }
-  }
-  async function tick(): Promise<void> {
-    if (busy || stream.closed) return;
-    busy = true;
-    try {
-      const wasFinished = finished;
-      if (job.logPath === null || wasFinished) job = (await store.getJob(job.id)) ?? job;
-      if (job.logPath !== null) await readMore(job.logPath);
-      const size = job.logPath === null ? null : await sizeOf(job.logPath);
-      const caughtUp = size === null || (offset ?? 0) >= size;
-      if ((wasFinished || ended(job)) && caughtUp) {
-        stream.send({
-          event: 'end',
-          data: JSON.stringify({ status: job.status, exitCode: job.exitCode }),
-        });
-        stream.close();
-      }
-    } catch (err) {
-      stream.send({ event: 'error', data: JSON.stringify({ message: String(err) }) });
-      stream.close();
-    } finally {
-      busy = false;
-    }
-  }
   try {
     await hub.subscribe(sub);
   } catch (err) {
     stream.close();
     throw err;
   }
+  if (ended(first)) stop.abort();
   stream.comment('following');
-  void tick();
+  void pump();
   return response;
+
+  async function pump(): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      const opts: LogOptions = { follow: true, signal: stop.signal };
+      if (tail !== undefined) opts.tail = tail;
+      for await (const chunk of read(first, opts)) {
+        if (stream.closed) return;
+        const text = decoder.decode(chunk, { stream: true });
+        if (text !== '') stream.send({ data: JSON.stringify(text) });
+        // Reads only as fast as the client takes it.
+        while (stream.queued > MAX_QUEUED && !stream.closed)
+          await new Promise((r) => setTimeout(r, 50));
+      }
+      if (stream.closed) return;
+      const job = (await store.getJob(first.id)) ?? first;
+      stream.send({
+        event: 'end',
+        data: JSON.stringify({ status: job.status, exitCode: job.exitCode }),
+      });
+    } catch (err) {
+      const message = err instanceof LogNotFoundError ? err.message : String(err);
+      if (!stream.closed) stream.send({ event: 'error', data: JSON.stringify({ message }) });
+    } finally {
+      stream.close();
+    }
+  }
 }

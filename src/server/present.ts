@@ -22,6 +22,7 @@ export function presentJob(j: Job, now = Date.now()) {
   return {
     ...j,
     notBefore: iso(j.notBefore),
+    queueSince: iso(j.queueSince),
     createdAt: isoAt(j.createdAt),
     submittedAt: iso(j.submittedAt),
     startedAt: iso(j.startedAt),

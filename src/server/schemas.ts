@@ -55,6 +55,11 @@ export const jobSchema = z.object({
   executorId: z.string().nullable(),
   claimedBy: z.string().nullable(),
   notBefore: ms,
+  queueState: z
+    .enum(['queued', 'held', 'suspended'])
+    .nullable()
+    .describe('where a submitted job waits in its batch system; `reason` says why'),
+  queueSince: ms,
   input: z.string().nullable(),
   logPath: z.string().nullable(),
   exitCode: z.number().int().nullable(),
@@ -70,7 +75,7 @@ export const jobSchema = z.object({
 export const eventSchema = z.object({
   id: z.number().int(),
   at,
-  entity: z.enum(['run', 'instance', 'job', 'campaign', 'source']),
+  entity: z.enum(['run', 'instance', 'job', 'campaign', 'source', 'executor']),
   entityId: z.string(),
   campaign: z.string().nullable(),
   task: z.string().nullable(),

@@ -7,6 +7,7 @@ import type {
   JobStatus,
   Output,
   OutputInput,
+  QueueState,
   Run,
   RunInput,
 } from '../model/types.ts';
@@ -181,8 +182,19 @@ export interface StateStore extends OverviewStore {
    */
   setJobSubmitted(
     id: number,
-    submitted: { owner: string; executorId: string; logPath: string | null },
+    submitted: { owner: string; executorId: string | null; logPath: string | null },
   ): Promise<void>;
+  /**
+   * Records where a submitted job waits in its batch system (null: it runs
+   * undisturbed), with the executor's reason in `reason`; `queueSince`
+   * changes only with the state. Only by the job's claim owner, for an idle
+   * or running job. Returns whether anything changed. No event: this is an
+   * executor's observation, not a transition; a transition clears it.
+   */
+  setJobQueueState(
+    id: number,
+    q: { owner: string; state: QueueState | null; reason: string | null },
+  ): Promise<boolean>;
   /**
    * Takes back claims of jobs that were never handed to an executor (a dead
    * controller's), compare-and-set on the owner: the job is idle and

@@ -49,6 +49,8 @@ export function jobAfter(before: Job, c: JobChange): Job {
     exitCode: c.exitCode === undefined ? before.exitCode : c.exitCode,
     startedAt: c.to === 'running' ? c.at : before.startedAt,
     endedAt: ended ? c.at : before.endedAt,
+    queueState: null,
+    queueSince: null,
   };
 }
 

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { InfrastructureError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { type LongTimer, setLongTimeout } from '../../timers.ts';
 import type {
@@ -95,9 +96,7 @@ export class LocalExecutor implements Executor {
       batch.map((launch) =>
         this.#submitOne(launch).then(
           (executorId): SubmitAnswer => ({ executorId }),
-          (err: unknown): SubmitAnswer => ({
-            error: err instanceof Error ? err : new Error(String(err)),
-          }),
+          (err: unknown): SubmitAnswer => ({ error: asSiteError(launch, err) }),
         ),
       ),
     );
@@ -297,4 +296,20 @@ export class LocalExecutor implements Executor {
     await Promise.all([this.#cgroupRoot, ...this.#cleanups]);
     await this.#launcher.close();
   }
+}
+
+/** Errors of the machine rather than of the job: it waits for them to be fixed instead of failing. */
+const SITE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE', 'ENOTDIR', 'EAGAIN']);
+
+function asSiteError(launch: JobLaunch, err: unknown): Error {
+  if (err instanceof InfrastructureError) return err;
+  let cause: unknown = err;
+  while (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code !== undefined && SITE_ERRNOS.has(code)) {
+      return new InfrastructureError(`starting job ${launch.jobId}`, cause.message, { cause: err });
+    }
+    cause = cause.cause;
+  }
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { applyJobReport, jobReportSchema } from '../../app/report.ts';
+import { jobRef } from '../../engine/launch.ts';
 import { NotFoundError } from '../../errors.ts';
+import { readFileLog } from '../../executors/shared/file-log.ts';
 import type { ServerContext } from '../context.ts';
-import { followLog, logResponse } from '../logs.ts';
+import { followLog, type LogReader, logResponse } from '../logs.ts';
 import { presentJob } from '../present.ts';
 import { type Api, actor, idParam } from '../route.ts';
 import { jobSchema, jobStatus } from '../schemas.ts';
@@ -11,6 +13,16 @@ const idPath = z.object({ id: idParam });
 
 export function jobRoutes(api: Api, ctx: ServerContext): void {
   const { store, engine } = ctx.rt;
+  // The executor reads its own logs (a local file, a batch system's); one no longer configured leaves a file.
+  const readLog: LogReader = (job, opts) => {
+    const executor = ctx.rt.executors.get(job.executor);
+    // Followed before it starts, a log is waited for where it will be; read now, it must exist.
+    const ref = jobRef(engine.ctx, job);
+    const logPath = opts.follow === true ? ref.logPath : job.logPath;
+    return executor === undefined
+      ? readFileLog(job.id, logPath, opts)
+      : executor.readLog({ ...ref, logPath }, opts);
+  };
   const mustGet = async (id: number) => {
     const job = await store.getJob(id);
     if (job === null) throw new NotFoundError('job', id);
@@ -54,9 +66,9 @@ export function jobRoutes(api: Api, ctx: ServerContext): void {
     async (_c, { params, query }) => {
       const job = await mustGet(params.id);
       if (query.follow === '1' || query.follow === 'true') {
-        return followLog(store, ctx.hub, job, query.tail);
+        return followLog(store, ctx.hub, readLog, job, query.tail);
       }
-      return logResponse(job, query.tail);
+      return logResponse(readLog, job, query.tail);
     },
   );
   api.route(

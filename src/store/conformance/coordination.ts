@@ -130,6 +130,40 @@ export function testCoordination(f: Fixture): void {
     );
   });
 
+  it('keeps where a submitted job waits, for its claim owner only, until a transition', async () => {
+    const { jobs } = await f.started(1);
+    const [a] = jobs;
+    assert.ok(a);
+    await f.store.claimJobs([a.id], CLAIM);
+    await f.store.setJobSubmitted(a.id, { owner: 'proc-a', executorId: null, logPath: null });
+    const held = { owner: 'proc-a', state: 'held' as const, reason: 'held by admin' };
+    assert.equal(await f.store.setJobQueueState(a.id, { ...held, owner: 'other' }), false);
+    assert.equal(await f.store.setJobQueueState(a.id, held), true);
+    assert.equal(await f.store.setJobQueueState(a.id, held), false, 'nothing changed');
+    const first = await f.store.getJob(a.id);
+    assert.deepEqual(
+      [first?.queueState, first?.reason, first?.executorId],
+      ['held', 'held by admin', null],
+    );
+    assert.ok(first?.queueSince != null);
+    await sleep(5);
+    assert.equal(await f.store.setJobQueueState(a.id, { ...held, reason: 'still held' }), true);
+    assert.equal(
+      (await f.store.getJob(a.id))?.queueSince,
+      first.queueSince,
+      'same state, same since',
+    );
+    await f.store.transitionJob(a.id, {
+      from: 'idle',
+      to: 'running',
+      reason: null,
+      by: 'test',
+      at: 2,
+    });
+    const running = await f.store.getJob(a.id);
+    assert.deepEqual([running?.queueState, running?.queueSince], [null, null]);
+  });
+
   it('reads instances and jobs in batches', async () => {
     const made = await f.instancesOf('reco', 1, 2, 3);
     const ids = made.map((i) => i.id);

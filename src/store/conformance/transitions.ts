@@ -176,6 +176,8 @@ export function testTransitions(f: Fixture): void {
           claimedAt: null,
           claimExpiresAt: null,
           notBefore: null,
+          queueState: null,
+          queueSince: null,
           input: '/data/a.root',
           logPath: null,
           exitCode: null,

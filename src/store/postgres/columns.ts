@@ -15,7 +15,7 @@ export const jobColumns = (t: string) =>
   `${t}.id, ${t}.instance_id AS "instanceId", ${t}.campaign, ${t}.task, ${t}.job_index AS index, ${t}.attempt,
    ${t}.instance_attempt AS "instanceAttempt", ${t}.status, ${t}.executor, ${t}.executor_id AS "executorId",
    ${t}.claimed_by AS "claimedBy", ${t}.claimed_at AS "claimedAt", ${t}.claim_expires_at AS "claimExpiresAt",
-   ${t}.not_before AS "notBefore", ${t}.input, ${t}.log_path AS "logPath", ${t}.exit_code AS "exitCode",
+   ${t}.not_before AS "notBefore", ${t}.queue_state AS "queueState", ${t}.queue_since AS "queueSince", ${t}.input, ${t}.log_path AS "logPath", ${t}.exit_code AS "exitCode",
    ${t}.reason, ${t}.fields, ${t}.created_at AS "createdAt", ${t}.submitted_at AS "submittedAt",
    ${t}.started_at AS "startedAt", ${t}.ended_at AS "endedAt"`;
 

@@ -1,6 +1,6 @@
 import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
 import { assertJobTransition } from '../../model/transitions.ts';
-import type { Job } from '../../model/types.ts';
+import type { Job, QueueState } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
 import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
@@ -61,7 +61,7 @@ export function jobOps(db: Db) {
     },
     setJobSubmitted: (
       id: number,
-      s: { owner: string; executorId: string; logPath: string | null },
+      s: { owner: string; executorId: string | null; logPath: string | null },
     ): Promise<void> =>
       db.auto('setJobSubmitted', async (sql) => {
         const res = await sql.query<{ updated: boolean; holder: string | null }>(
@@ -74,6 +74,22 @@ export function jobOps(db: Db) {
         if (row === undefined) throw new NotFoundError('job', id);
         if (!row.updated) throw new ClaimLostError(id, s.owner, row.holder);
       }),
+    setJobQueueState: async (
+      id: number,
+      q: { owner: string; state: QueueState | null; reason: string | null },
+    ): Promise<boolean> => {
+      const res = await db.auto('setJobQueueState', (sql) =>
+        sql.query(
+          `UPDATE jobs SET queue_state = $3, reason = $4,
+             queue_since = CASE WHEN queue_state IS NOT DISTINCT FROM $3 THEN queue_since
+                                WHEN $3::text IS NULL THEN NULL ELSE now_ms() END
+           WHERE id = $1 AND claimed_by = $2 AND status IN ('idle', 'running')
+             AND (queue_state IS DISTINCT FROM $3 OR reason IS DISTINCT FROM $4)`,
+          [id, q.owner, q.state, q.reason],
+        ),
+      );
+      return res.rowCount === 1;
+    },
     releaseClaims: (jobs: readonly { id: number; owner: string }[]): Promise<number[]> =>
       db.auto('releaseClaims', async (sql) => {
         const res = await sql.query<{ id: number }>(
@@ -106,7 +122,8 @@ export function jobOps(db: Db) {
         const { configHash, ...before } = row;
         const job = jobAfter(before, c);
         await writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
-          sql: 'UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7 WHERE id = $2',
+          sql: `UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7,
+                  queue_state = NULL, queue_since = NULL WHERE id = $2`,
           params: [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
         });
         const parent = {

@@ -10,6 +10,12 @@ import { SCHEMA_V1 } from './schema.ts';
  */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   { version: 1, name: 'initial schema', sql: SCHEMA_V1 },
+  {
+    version: 2,
+    name: 'where a job waits in its batch system',
+    sql: `ALTER TABLE jobs ADD COLUMN queue_state text CHECK (queue_state IN ('queued', 'held', 'suspended')),
+                      ADD COLUMN queue_since bigint;`,
+  },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -1,6 +1,6 @@
 import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
 import { assertJobTransition } from '../../model/transitions.ts';
-import type { Job, JobStatus } from '../../model/types.ts';
+import type { Job, JobStatus, QueueState } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
 import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import type { Coordination } from './coordination.ts';
@@ -52,7 +52,7 @@ export function jobOps(
     `UPDATE jobs SET claimed_by = ?, claimed_at = ?, claim_expires_at = ?
      WHERE id = ? AND status = 'idle' AND claimed_by IS NULL`,
   );
-  const submitted = db.prepare<[string, string | null, number, number, string]>(
+  const submitted = db.prepare<[string | null, string | null, number, number, string]>(
     'UPDATE jobs SET executor_id = ?, log_path = ?, submitted_at = ? WHERE id = ? AND claimed_by = ?',
   );
   const claimedBy = db
@@ -65,8 +65,21 @@ export function jobOps(
   const update = db.prepare<
     [JobStatus, string | null, number | null, number | null, number | null, number, JobStatus]
   >(
-    `UPDATE jobs SET status = ?, reason = ?, exit_code = ?, started_at = ?, ended_at = ?
+    `UPDATE jobs SET status = ?, reason = ?, exit_code = ?, started_at = ?, ended_at = ?,
+       queue_state = NULL, queue_since = NULL
      WHERE id = ? AND status = ?`,
+  );
+  const queue = db.prepare<{
+    id: number;
+    owner: string;
+    state: QueueState | null;
+    reason: string | null;
+    at: number;
+  }>(
+    `UPDATE jobs SET queue_state = :state, reason = :reason,
+       queue_since = CASE WHEN queue_state IS :state THEN queue_since WHEN :state IS NULL THEN NULL ELSE :at END
+     WHERE id = :id AND claimed_by = :owner AND status IN ('idle', 'running')
+       AND (queue_state IS NOT :state OR reason IS NOT :reason)`,
   );
   const configHash = db
     .prepare<[number], string | null>('SELECT config_hash FROM instances WHERE id = ?')
@@ -156,13 +169,19 @@ export function jobOps(
       release.immediate(jobs),
     setJobSubmitted: (
       id: number,
-      s: { owner: string; executorId: string; logPath: string | null },
+      s: { owner: string; executorId: string | null; logPath: string | null },
     ): void => {
       if (submitted.run(s.executorId, s.logPath, clock(), id, s.owner).changes === 1) return;
       const holder = claimedBy.get(id);
       if (holder === undefined) throw new NotFoundError('job', id);
       throw new ClaimLostError(id, s.owner, holder);
     },
+    setJobQueueState: (
+      id: number,
+      q: { owner: string; state: QueueState | null; reason: string | null },
+    ): boolean =>
+      queue.run({ id, owner: q.owner, state: q.state, reason: q.reason, at: clock() }).changes ===
+      1,
     transitionJob: (id: number, c: JobChange) => {
       assertJobTransition(id, c.from, c.to);
       if (c.retry !== undefined && c.to !== 'failed') {

@@ -161,6 +161,14 @@ CREATE INDEX jobs_by_campaign ON jobs (campaign, status);
   },
   { version: 3, name: 'overview index', sql: OVERVIEW_MIGRATION_SQL },
   { version: 4, name: 'change feed, fenced leases, expiring claims', sql: V2_MIGRATION_SQL },
+  {
+    version: 5,
+    name: 'where a job waits in its batch system',
+    sql: `
+ALTER TABLE jobs ADD COLUMN queue_state TEXT CHECK (queue_state IN ('queued', 'held', 'suspended'));
+ALTER TABLE jobs ADD COLUMN queue_since INTEGER;
+`,
+  },
 ];
 
 /**

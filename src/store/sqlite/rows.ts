@@ -6,6 +6,7 @@ import type {
   JobStatus,
   Meta,
   Output,
+  QueueState,
   Run,
 } from '../../model/types.ts';
 
@@ -71,7 +72,7 @@ export function toInstance(r: InstanceRow): Instance {
 }
 
 export const JOB_COLUMNS =
-  'id, instance_id, campaign, task, job_index, attempt, instance_attempt, status, executor, executor_id, claimed_by, claimed_at, claim_expires_at, not_before, input, log_path, exit_code, reason, fields, created_at, submitted_at, started_at, ended_at';
+  'id, instance_id, campaign, task, job_index, attempt, instance_attempt, status, executor, executor_id, claimed_by, claimed_at, claim_expires_at, not_before, queue_state, queue_since, input, log_path, exit_code, reason, fields, created_at, submitted_at, started_at, ended_at';
 
 export interface JobRow {
   id: number;
@@ -88,6 +89,8 @@ export interface JobRow {
   claimed_at: number | null;
   claim_expires_at: number | null;
   not_before: number | null;
+  queue_state: QueueState | null;
+  queue_since: number | null;
   input: string | null;
   log_path: string | null;
   exit_code: number | null;
@@ -115,6 +118,8 @@ export function toJob(r: JobRow): Job {
     claimedAt: r.claimed_at,
     claimExpiresAt: r.claim_expires_at,
     notBefore: r.not_before,
+    queueState: r.queue_state,
+    queueSince: r.queue_since,
     input: r.input,
     logPath: r.log_path,
     exitCode: r.exit_code,

@@ -6,6 +6,7 @@ import type {
   InstanceStatus,
   Job,
   Output,
+  QueueState,
   Run,
   RunInput,
 } from '../../model/types.ts';
@@ -251,9 +252,16 @@ export class SqliteStore implements StateStore {
 
   async setJobSubmitted(
     id: number,
-    submitted: { owner: string; executorId: string; logPath: string | null },
+    submitted: { owner: string; executorId: string | null; logPath: string | null },
   ): Promise<void> {
     this.#jobs.setJobSubmitted(id, submitted);
+  }
+
+  async setJobQueueState(
+    id: number,
+    q: { owner: string; state: QueueState | null; reason: string | null },
+  ): Promise<boolean> {
+    return this.#jobs.setJobQueueState(id, q);
   }
 
   async releaseClaims(jobs: readonly { id: number; owner: string }[]): Promise<number[]> {

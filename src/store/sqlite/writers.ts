@@ -53,6 +53,8 @@ export function jobWriter(db: Db, writeEvent: (e: NewEvent) => number) {
       claimedAt: null,
       claimExpiresAt: null,
       notBefore: job.notBefore,
+      queueState: null,
+      queueSince: null,
       input: job.input,
       logPath: null,
       exitCode: null,

@@ -1,0 +1,79 @@
+import type { Executor } from '../executors/contract.ts';
+import type { Job } from '../model/types.ts';
+import type { EngineContext } from './context.ts';
+import { EXECUTOR_STREAK, HealthStreak } from './health-streak.ts';
+
+/** What the engine remembers of one executor between passes (lost on restart: that only costs a poll). */
+export interface ExecutorMemory {
+  /** When its `status` last answered (local clock). */
+  lastPolled: number;
+  /** Jobs it said are gone, and since when: lost only after the executor's `lost_after`. */
+  goneSince: Map<number, number>;
+  /** Whether its last call failed: its jobs are held back until it answers. */
+  unavailable: boolean;
+}
+
+/** Infrastructure errors at submission: a job waits this long, doubling per failure, up to the cap. */
+const BLOCKED_FIRST_MS = 15_000;
+const BLOCKED_MAX_MS = 600_000;
+
+export interface SubmissionBlock {
+  until: number;
+  failures: number;
+}
+
+const streaks = new WeakMap<EngineContext['store'], HealthStreak>();
+
+/** The executor's failure streak (alerts after a few failed calls in a row, then on recovery). */
+export function executorHealth(ctx: EngineContext): HealthStreak {
+  let streak = streaks.get(ctx.store);
+  if (streak === undefined) {
+    streak = new HealthStreak(ctx, EXECUTOR_STREAK);
+    streaks.set(ctx.store, streak);
+  }
+  return streak;
+}
+
+export function executorMemory(ctx: EngineContext, name: string): ExecutorMemory {
+  let mem = ctx.memory.executors.get(name);
+  if (mem === undefined) {
+    mem = { lastPolled: Number.NEGATIVE_INFINITY, goneSince: new Map(), unavailable: false };
+    ctx.memory.executors.set(name, mem);
+  }
+  return mem;
+}
+
+/** Whether the executor may be asked about its jobs now (at most once per its poll interval). */
+export function pollDue(ctx: EngineContext, executor: Executor, now: number): boolean {
+  return now >= executorMemory(ctx, executor.name).lastPolled + executor.pollIntervalMs;
+}
+
+/**
+ * When an executor that can only be polled should be asked again, if it has
+ * jobs in flight; null when it tells of exits itself (or asks for no pause,
+ * where the timer's passes suffice).
+ */
+export function nextPoll(
+  ctx: EngineContext,
+  executor: Executor,
+  jobs: readonly Job[],
+): number | null {
+  if (executor.onExit !== undefined || executor.pollIntervalMs <= 0) return null;
+  if (!jobs.some((j) => j.claimedBy !== null)) return null;
+  const mem = executorMemory(ctx, executor.name);
+  return Number.isFinite(mem.lastPolled) ? mem.lastPolled + executor.pollIntervalMs : null;
+}
+
+/** Holds a job back after an infrastructure error; returns how long it waits. */
+export function blockSubmission(ctx: EngineContext, jobId: number, now: number): number {
+  const prev = ctx.memory.blocked.get(jobId);
+  const failures = (prev?.failures ?? 0) + 1;
+  const wait = Math.min(BLOCKED_MAX_MS, BLOCKED_FIRST_MS * 2 ** (failures - 1));
+  ctx.memory.blocked.set(jobId, { until: now + wait, failures });
+  return wait;
+}
+
+/** Whether a job is held back by an infrastructure error now. */
+export function submissionBlocked(ctx: EngineContext, jobId: number, now: number): boolean {
+  return (ctx.memory.blocked.get(jobId)?.until ?? 0) > now;
+}
