@@ -13,9 +13,11 @@ import { CANCELLED_OUTSIDE } from '../src/executors/slurm/states.ts';
 import { taskFilePath, taskFileText } from '../src/executors/slurm/task-file.ts';
 import { silentLogger } from '../src/logger.ts';
 import { LAUNCH_DEFAULTS } from './executor-util.ts';
+import { assertNoLeaksAtEnd } from './helpers.ts';
 import { slurmForThisFile } from './services/slurm.ts';
 
 const { skip, cluster } = slurmForThisFile();
+assertNoLeaksAtEnd();
 const base = mkdtempSync(join(tmpdir(), 'autoctrl-slurm-test-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
