@@ -1,12 +1,15 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { applyJobReport } from '../src/app/report.ts';
 import type { JobLaunch } from '../src/executors/contract.ts';
 import { createSlurmExecutor } from '../src/executors/slurm/index.ts';
 import { silentLogger } from '../src/logger.ts';
+import { openRuntime } from '../src/runtime.ts';
+import { deployment, task } from '../test/fixtures.ts';
 import { SlurmCluster, slurmMissing } from '../test/services/slurm.ts';
 import { type Figure, flags, isMain, median, report, scratch } from './lib.ts';
 
-const DEFAULTS = { jobs: 1000, repeat: 3 };
+const DEFAULTS = { jobs: 1000, repeat: 3, reports: 300, poll: 1000 };
 type Options = typeof DEFAULTS;
 
 const COUNTED = ['sbatch', 'squeue', 'sacct', 'scancel'];
@@ -112,6 +115,7 @@ export async function benchSlurmSubmit(opts: Partial<Options> = {}): Promise<Fig
       calls = Object.fromEntries(COUNTED.map((c) => [c, (after[c] ?? 0) - (before[c] ?? 0)]));
       await cluster.run('scancel', [String(ids[0]).split('_')[0] as string]);
     }
+    const polls = await pollsUnderReports(cluster, work.dir, counting.calls, o);
     const submit = median(submits);
     const status = median(statuses);
     const detail = (xs: number[]) => `runs ${xs.map((x) => x.toFixed(0)).join(', ')} ms`;
@@ -139,11 +143,82 @@ export async function benchSlurmSubmit(opts: Partial<Options> = {}): Promise<Fig
         target: '1 sbatch + 1 squeue, no sacct while the jobs are queued',
         ok: calls.sbatch === 1 && calls.squeue === 1 && calls.sacct === 0,
       }),
+      report({
+        name: `engine's squeue calls while ${o.reports} job reports arrive over ${(polls.elapsedMs / 1000).toFixed(1)} s (poll_interval ${o.poll} ms)`,
+        value: polls.squeue,
+        unit: 'calls',
+        target: `≤ ${polls.windows} (one per interval)`,
+        ok: polls.squeue <= polls.windows,
+        detail: `sacct ${polls.sacct}`,
+      }),
     ];
   } finally {
     process.env.PATH = savedPath;
     await cluster.stop();
     work.remove();
+  }
+}
+
+/**
+ * A running instance of 20 Slurm jobs, a stream of job reports each followed
+ * by a pass (as the daemon does on each report): the squeue calls the
+ * engine makes, against the intervals that passed.
+ */
+async function pollsUnderReports(
+  cluster: SlurmCluster,
+  dir: string,
+  calls: () => Record<string, number>,
+  o: Options,
+) {
+  const go = join(dir, 'go');
+  const d = deployment(dir, [
+    task('farm', {
+      executor: 'slurm',
+      jobs: 20,
+      command: ['/bin/sh', '-c', 'while [ ! -e "$0" ]; do sleep 0.2; done', go],
+    }),
+  ]);
+  d.executors.slurm = {
+    type: 'slurm',
+    maxJobs: null,
+    pollIntervalMs: o.poll,
+    lostAfterMs: 600_000,
+    options: { slurm_conf: cluster.conf },
+  };
+  const rt = await openRuntime(d, { logger: silentLogger() });
+  try {
+    await rt.store.upsertRuns([{ run: 1, fill: 1, lumi: 10, start: 1, end: 2 }], 'bench');
+    let jobs: Awaited<ReturnType<typeof rt.store.jobsForInstance>> = [];
+    for (
+      let i = 0;
+      i < 600 && !(jobs.length === 20 && jobs.every((j) => j.status === 'running'));
+      i++
+    ) {
+      await rt.engine.pass();
+      const [inst] = await rt.store.instancesForRuns('prompt', 'farm', [1]);
+      jobs = inst === undefined ? [] : await rt.store.jobsForInstance(inst.id);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (jobs.length !== 20) throw new Error('the Slurm jobs did not start');
+    const before = calls();
+    const started = Date.now();
+    for (let i = 0; i < o.reports; i++) {
+      const j = jobs[i % jobs.length];
+      if (j === undefined) continue;
+      await applyJobReport(rt.engine.ctx, j.id, { fields: { n: i } }, 'bench');
+      await rt.engine.pass({ full: i % 10 === 0 });
+    }
+    const elapsedMs = Date.now() - started;
+    const after = calls();
+    writeFileSync(go, '');
+    return {
+      elapsedMs,
+      windows: Math.ceil(elapsedMs / o.poll) + 1,
+      squeue: (after.squeue ?? 0) - (before.squeue ?? 0),
+      sacct: (after.sacct ?? 0) - (before.sacct ?? 0),
+    };
+  } finally {
+    await rt.close();
   }
 }
 
