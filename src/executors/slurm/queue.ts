@@ -19,6 +19,9 @@ export interface SlurmRow {
  */
 export const SQUEUE_FIELDS = 'JobArrayID:|,State:|,Reason:|,exit_code:|,Name:|';
 
+/** The ids autoctrl's jobs have: a job, or one task of an array. */
+const OWN_ID = /^\d+(_\d+)?$/;
+
 /** `squeue -h -r -t all -O SQUEUE_FIELDS` */
 export function parseSqueue(stdout: string): SlurmRow[] {
   const rows: SlurmRow[] = [];
@@ -27,17 +30,19 @@ export function parseSqueue(stdout: string): SlurmRow[] {
     const parts = line.split('|');
     const [id, state, reason, status] = parts;
     const name = parts.slice(4, -1).join('|');
-    if (status === undefined || parts.length < 6 || !/^\d+(_\d+)?$/.test(id ?? '')) {
+    if (id === undefined || status === undefined || parts.length < 6) {
       throw new SlurmOutputError(
         'squeue',
         line,
         'expected JobArrayID|State|Reason|exit_code|Name|',
       );
     }
+    // The user's other jobs (heterogeneous `1+0`, `1_[2-5]`): never autoctrl's.
+    if (!OWN_ID.test(id)) continue;
     // exit_code is the raw wait status: exit code in the high byte, signal in the low bits.
     const raw = /^\d+$/.test(status) ? Number(status) : null;
     rows.push({
-      id: id as string,
+      id,
       name,
       state: state ?? '',
       reason: reason === 'None' || reason === '' ? null : (reason ?? null),
@@ -62,6 +67,7 @@ export function parseSacct(stdout: string): SlurmRow[] {
     if (parts.length < 4 || m === null || !id) {
       throw new SlurmOutputError('sacct', line, 'expected JobID|State|ExitCode|JobName');
     }
+    if (!OWN_ID.test(id)) continue;
     rows.push({
       id,
       name: parts.slice(3).join('|'),

@@ -221,7 +221,11 @@ export class SlurmExecutor implements Executor {
       await this.#commands.run('scancel', [id]);
     } catch (err) {
       // Ended and gone already: nothing left to stop.
-      if (err instanceof SlurmCommandError && /Invalid job id/i.test(err.stderr)) return;
+      if (
+        err instanceof SlurmCommandError &&
+        /Invalid job id|already completing or completed/i.test(err.stderr)
+      )
+        return;
       throw err;
     }
   }
