@@ -4,6 +4,7 @@ import { benchApiStream } from './api-stream.ts';
 import { benchChainLatency } from './chain-latency.ts';
 import { benchCliLatency } from './cli-latency.ts';
 import { benchExitLatency } from './exit-latency.ts';
+import { benchInfluxMirror } from './influx-mirror.ts';
 import { flags, machine } from './lib.ts';
 import { benchPageLoad } from './page-load.ts';
 import { benchSlurmSubmit } from './slurm-submit.ts';
@@ -25,6 +26,7 @@ const figures = [
   ...(await benchApiReports()),
   ...(await benchApiStream()),
   ...(await benchPageLoad()),
+  ...(await benchInfluxMirror()),
   ...(await benchSlurmSubmit()),
 ];
 const missed = figures.filter((f) => !f.ok);

@@ -1,5 +1,6 @@
 import type { Deployment } from './config/types.ts';
 import { Controller } from './engine/controller.ts';
+import { openExportService } from './export/open.ts';
 import type { Logger } from './logger.ts';
 import { openNotify } from './notify/open.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
@@ -71,6 +72,14 @@ export async function startDaemon(
   // Started before the engine, so that a first start's cursor comes before the first pass's events.
   await notify?.start();
   runtime.engine.on('pass', () => notify?.poke());
+  const exports = await openExportService(runtime, opts.logger).catch(async (err: unknown) => {
+    await notify?.stop();
+    await server.close();
+    await runtime.close();
+    throw err;
+  });
+  // Before the engine: the first pass's `lead` starts the mirrors on the leader.
+  exports?.start();
   controller.start();
   return {
     runtime,
@@ -78,6 +87,7 @@ export async function startDaemon(
     url: server.url,
     async stop() {
       await controller.stop();
+      await exports?.stop();
       await notify?.stop();
       await server.close();
       await runtime.close();

@@ -107,6 +107,21 @@ export class TransientStoreError extends AutoctrlError {
   }
 }
 
+/**
+ * The disk under the store is full (`SQLITE_FULL`): the transaction was
+ * rolled back and nothing was written. Transient: the same write succeeds
+ * once space is freed, so callers wait and retry as for any outage.
+ */
+export class StoreFullError extends TransientStoreError {
+  constructor(
+    readonly store: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`store ${store} cannot write`, options);
+    this.message = `store ${store} cannot write: its disk is full; free some space there (autoctrl waits and retries meanwhile)`;
+  }
+}
+
 /** A leader-only write carried an epoch that is no longer the lease's: another controller leads now. */
 export class FencedError extends AutoctrlError {
   constructor(

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { jobTokenSecret } from './app/tokens.ts';
 import type { Deployment } from './config/types.ts';
+import { claimDataDir } from './data-dir.ts';
 import { CampaignBook } from './engine/campaign-book.ts';
 import { type EngineContext, newEngineMemory } from './engine/context.ts';
 import { Engine } from './engine/engine.ts';
@@ -66,6 +67,8 @@ export async function openExecutors(
 export async function openRuntime(deployment: Deployment, opts: RuntimeOptions): Promise<Runtime> {
   const store = await openStore(deployment.store, opts.logger);
   try {
+    // Before the executors: they mark their jobs with the id this leaves in the data directory.
+    await claimDataDir(store, deployment);
     const executors = await openExecutors(deployment, opts.logger);
     const leaseTtlMs = opts.leaseTtlMs ?? deployment.engine.leaseTtlMs;
     const ctx: EngineContext = {

@@ -63,6 +63,7 @@ export function deployment(
     notify: {},
     auth: { readOpen: true, operators: [] },
     limits: { ...DEFAULT_LIMITS },
+    exports: {},
     ...over,
   };
 }

@@ -125,10 +125,12 @@ export async function applyJobReport(
   if (data) {
     const base = join(jobWorkDir(ctx, job), 'out');
     const outputs = report.outputs?.map((o) => ({ ...o, path: placeOutput(base, o.path) }));
+    // Checked again where it is written: the attempt may end between the read above and now.
     const head = await ctx.store.recordJobData(jobId, {
       ...(report.fields ? { fields: report.fields } : {}),
       ...(outputs ? { outputs } : {}),
       at: ctx.now(),
+      attempt: job.attempt,
     });
     if (report.status === undefined) return head;
   }

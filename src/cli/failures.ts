@@ -8,7 +8,7 @@ import { AutoctrlError, InvalidInputError } from '../errors.ts';
  */
 export function describeFailure(err: unknown): { message: string; exitCode: 1 | 2 } {
   if (err instanceof InvalidInputError) return { message: err.message, exitCode: 2 };
-  // A store that cannot be used is the deployment's problem, like a bad option.
+  // A store (or data directory) that cannot be used is the deployment's problem, like a bad option.
   if (err instanceof AutoctrlError)
     return { message: err.message, exitCode: STORE_UNUSABLE.has(err.code) ? 2 : 1 };
   const e = err as Partial<NodeJS.ErrnoException> | null;
@@ -22,6 +22,8 @@ export function describeFailure(err: unknown): { message: string; exitCode: 1 | 
 }
 
 const STORE_UNUSABLE = new Set([
+  'data_dir_unusable',
+  'store_mismatch',
   'store_open',
   'store_schema_newer',
   'store_unavailable',

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerCampaign } from './campaign.ts';
 import { registerDemo } from './demo.ts';
+import { registerExport } from './export.ts';
 import { describeFailure } from './failures.ts';
 import { registerInit } from './init.ts';
 import { registerJobReport } from './job-report.ts';
@@ -39,6 +40,7 @@ for (const register of [
   registerCampaign,
   registerOutputs,
   registerJobReport,
+  registerExport,
 ]) {
   register(program);
 }

@@ -138,6 +138,9 @@ export function resolveDeployment(
       maxJobsPerInstance: parsed.limits?.max_jobs_per_instance ?? DEFAULT_LIMITS.maxJobsPerInstance,
       maxRequestBytes: parsed.limits?.max_request_body ?? DEFAULT_LIMITS.maxRequestBytes,
     },
+    exports: Object.fromEntries(
+      Object.entries(parsed.export ?? {}).flatMap(([kind, o]) => (o == null ? [] : [[kind, o]])),
+    ),
     auth: {
       readOpen: (parsed.auth?.read ?? 'open') === 'open',
       operators: Object.entries(parsed.auth?.operators ?? {}).flatMap(([name, o]) => {

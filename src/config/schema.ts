@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../engine/placeholders.ts';
+import { influxOptions } from '../export/influx/options.ts';
 import { MAX_REQUEST_BYTES } from '../limits.ts';
 import { durationSchema } from './duration.ts';
 import { parseSize } from './size.ts';
@@ -216,6 +217,7 @@ export const fileSchema = z.strictObject({
   notify: z
     .record(z.string(), pluggable.extend({ events: z.array(z.string().min(1)).nullish() }))
     .nullish(),
+  export: z.strictObject({ influx: influxOptions.nullish() }).nullish(),
   limits: z
     .strictObject({
       max_jobs_per_instance: z.int().min(1).max(1_000_000).nullish(),

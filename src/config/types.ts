@@ -28,6 +28,8 @@ export interface Deployment {
   notify: Record<string, NotifierConfig>;
   auth: AuthConfig;
   limits: Limits;
+  /** Mirrors, by kind (`export:`): each kind's options as its schema checked them. */
+  exports: Record<string, Record<string, unknown>>;
 }
 
 /** Limits a site may raise (`limits:` in the deployment file); the fixed ones are in `src/limits.ts`. */

@@ -83,7 +83,9 @@ function reasonOf(e: EventRecord, kind: AlertKind, job: Job | null): string {
   if (kind === 'job_retried') {
     return job?.reason ?? (job?.exitCode != null ? `exit code ${job.exitCode}` : 'job failed');
   }
-  return e.reason ?? (kind === 'source_recovered' ? 'polls succeed again' : kind);
+  if (e.reason !== null) return e.reason;
+  if (kind === 'source_recovered') return 'polls succeed again';
+  return kind === 'export_recovered' ? 'writes succeed again' : kind;
 }
 
 /** The event's own copy of a value (as it was then), if it has a well-formed one. */

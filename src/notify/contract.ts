@@ -15,12 +15,14 @@ export const ALERT_KINDS = [
   'executor_unavailable',
   'executor_recovered',
   'submission_blocked',
+  'export_failing',
+  'export_recovered',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The names a notifier's `events:` may list. */
 export const SUBSCRIBABLE: readonly AlertKind[] = ALERT_KINDS.filter(
-  (k) => k !== 'source_recovered' && k !== 'executor_recovered',
+  (k) => k !== 'source_recovered' && k !== 'executor_recovered' && k !== 'export_recovered',
 );
 
 /**
@@ -45,7 +47,7 @@ export interface Alert {
   /** For `job_retried`: the failed job's attempt and the number allowed. */
   jobAttempt: number | null;
   jobAttempts: number | null;
-  /** The source (`source_failing`) or lock (`lock_timeout`) concerned. */
+  /** The source (`source_failing`), lock (`lock_timeout`) or mirror (`export:influx`) concerned. */
   subject: string | null;
   reason: string;
   /** The instance page (or the overview when there is no instance). */

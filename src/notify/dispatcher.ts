@@ -74,6 +74,7 @@ export class NotifyDispatcher {
       const set = new Set(events as AlertKind[]);
       if (set.has('source_failing')) set.add('source_recovered');
       if (set.has('executor_unavailable')) set.add('executor_recovered');
+      if (set.has('export_failing')) set.add('export_recovered');
       this.wants.set(name, events.length === 0 ? null : set);
     }
   }

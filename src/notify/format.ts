@@ -13,6 +13,8 @@ const EMOJI: Record<AlertKind, string> = {
   executor_unavailable: ':warning:',
   executor_recovered: ':white_check_mark:',
   submission_blocked: ':warning:',
+  export_failing: ':warning:',
+  export_recovered: ':white_check_mark:',
 };
 
 /**
@@ -104,6 +106,10 @@ function headline(a: Alert, m: Markup, runs: string): string {
       return `executor ${m.bold(a.subject ?? '?')} answers again: ${reason}`;
     case 'submission_blocked':
       return `${where}: a job cannot be handed over, it waits (its retries are kept): ${reason}`;
+    case 'export_failing':
+      return `${m.bold(a.subject ?? 'export')} is failing: ${reason}`;
+    case 'export_recovered':
+      return `${m.bold(a.subject ?? 'export')} recovered: ${reason}`;
   }
 }
 
@@ -113,12 +119,14 @@ function context(a: Alert): string {
   return parts.join(', ');
 }
 
-/** Alerts about a whole source or executor: no instance or log to link to. */
+/** Alerts about a whole source, executor or export: no instance or log to link to. */
 const STANDALONE = new Set<Alert['kind']>([
   'source_failing',
   'source_recovered',
   'executor_unavailable',
   'executor_recovered',
+  'export_failing',
+  'export_recovered',
 ]);
 
 function links(a: Alert, m: Markup): string {

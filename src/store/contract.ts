@@ -33,7 +33,7 @@ import type { OverviewStore } from './overview-contract.ts';
  * - Times the store judges (leases, claims) are taken from the store's own
  *   clock, never the caller's: controllers on several hosts may disagree.
  * - A failure that is worth retrying (a serialization failure, a dropped
- *   connection, `SQLITE_BUSY`) is thrown as `TransientStoreError`, with the
+ *   connection, `SQLITE_BUSY`, a full disk as `StoreFullError`) is thrown as `TransientStoreError`, with the
  *   transaction rolled back; anything else is a bug or bad input.
  * - Methods may be called concurrently; results are plain objects the caller may keep.
  */
@@ -208,9 +208,10 @@ export interface StateStore extends OverviewStore {
   transitionJob(id: number, change: JobChange): Promise<{ job: Job; retry: Job | null }>;
   /**
    * Stores fields and outputs a job reports (each field value also kept as a
-   * time-stamped sample). Fields of a job in a final state are still accepted;
-   * status changes are separate (`transitionJob`). Returns the job's current
-   * status and attempt, so a progress report needs no second read.
+   * time-stamped sample). Without `attempt`, fields of a job in a final state
+   * are still accepted; status changes are separate (`transitionJob`).
+   * Returns the job's current status and attempt, so a progress report needs
+   * no second read.
    */
   recordJobData(
     id: number,
@@ -218,6 +219,13 @@ export interface StateStore extends OverviewStore {
       fields?: Record<string, number | string>;
       outputs?: readonly OutputInput[];
       at: number;
+      /**
+       * Write only while the job is at this attempt and `idle` or `running`,
+       * checked in the same transaction as the write (a report racing the
+       * job's end cannot slip in after it); otherwise nothing is written and
+       * `AttemptEndedError` is thrown.
+       */
+      attempt?: number;
     },
   ): Promise<JobHead>;
 

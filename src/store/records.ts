@@ -1,6 +1,6 @@
-import { InvalidInputError } from '../errors.ts';
+import { AttemptEndedError, InvalidInputError } from '../errors.ts';
 import type { Campaign } from '../model/campaign.ts';
-import type { EventRecord, Instance, InstanceStatus, Job } from '../model/types.ts';
+import type { EventRecord, Instance, InstanceStatus, Job, JobStatus } from '../model/types.ts';
 import type { InstanceChange, InstanceStart, JobChange } from './contract.ts';
 
 /**
@@ -180,4 +180,23 @@ export function checkFields(fields: Record<string, unknown>): void {
     const ok = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
     if (!ok) throw new InvalidInputError(`fields.${key}`, 'must be a finite number or a string');
   }
+}
+
+/** Why a report for `attempt` of job `id` may no longer write (`recordJobData`'s `attempt`), given the job as it is. */
+export function attemptEnded(
+  id: number,
+  attempt: number,
+  job: { status: JobStatus; attempt: number },
+): AttemptEndedError {
+  return new AttemptEndedError(
+    id,
+    attempt,
+    job.attempt === attempt ? job.status : 'superseded',
+    job.attempt,
+  );
+}
+
+/** Whether a report for `attempt` may still write to the job: the same attempt, queued or running. */
+export function attemptOpen(attempt: number, job: { status: JobStatus; attempt: number }): boolean {
+  return job.attempt === attempt && (job.status === 'idle' || job.status === 'running');
 }

@@ -1,6 +1,6 @@
 import type { ExecutorJobState, JobRef } from '../contract.ts';
 import { isWrapperOf } from './process-info.ts';
-import { type JobFiles, readJobFiles, removeMarker } from './wrapper.ts';
+import { isForeignMarker, type JobFiles, readJobFiles, removeMarker } from './wrapper.ts';
 
 /**
  * How long a `submitted` marker may exist without a pid file. The wrapper
@@ -45,9 +45,16 @@ export interface Inspection {
   files: JobFiles;
 }
 
-/** `workDir` must be absolute (as given to the wrapper). */
-export async function inspectJob(ref: JobRef, workDir: string, now: number): Promise<Inspection> {
+/** `workDir` must be absolute (as given to the wrapper). `storeId`: see `LocalExecutorOptions`. */
+export async function inspectJob(
+  ref: JobRef,
+  workDir: string,
+  now: number,
+  storeId: string | null,
+): Promise<Inspection> {
   const files = await readJobFiles(workDir);
+  // Another store's job of the same id: this one was never started here.
+  if (isForeignMarker(files, storeId)) return { state: noTrace(ref), pid: null, files };
   const pid = files.pid ?? pidOf(ref.executorId);
   const executorId = pid === null ? ref.executorId : executorIdOf(pid);
   if (files.exitStatus !== null) {

@@ -18,8 +18,10 @@ import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './i
 import { Launcher } from './launcher.ts';
 import { isWrapperOf, signalGroup } from './process-info.ts';
 import {
+  clearForeignJob,
   createMarker,
   FILES,
+  isForeignMarker,
   readJobFiles,
   readOutcome,
   removeMarker,
@@ -42,6 +44,12 @@ export interface LocalExecutorOptions {
    * cgroups there; null: process groups only.
    */
   cgroupRoot?: string | null;
+  /**
+   * The id of the store whose jobs these are (`data-dir.ts`), written in each
+   * job's `submitted` marker: a marker naming another store is that store's
+   * job, not this one. null: markers name no store and all count as this one's.
+   */
+  storeId?: string | null;
 }
 
 type ExitListener = (jobId: number, state: ExecutorJobState) => void;
@@ -72,6 +80,7 @@ export class LocalExecutor implements Executor {
   readonly #cgroupRoot: Promise<string | null>;
   readonly #launcher: Launcher;
   readonly #cleanups = new Set<Promise<void>>();
+  readonly #storeId: string | null;
 
   constructor(
     readonly name: string,
@@ -82,6 +91,7 @@ export class LocalExecutor implements Executor {
     this.#log = opts.logger;
     this.#graceMs = opts.killGraceMs ?? 3000;
     this.#launcher = new Launcher(opts.logger);
+    this.#storeId = opts.storeId ?? null;
     this.#cgroupRoot =
       opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
   }
@@ -124,7 +134,7 @@ export class LocalExecutor implements Executor {
     const { jobId } = launch;
     await stageOnSharedFs(launch);
     const workDir = resolve(launch.workDir);
-    if (!(await createMarker(workDir, jobId))) {
+    if (!(await this.#mark(workDir, jobId))) {
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }
@@ -152,6 +162,20 @@ export class LocalExecutor implements Executor {
     const executorId = executorIdOf(pid as number);
     this.#log.debug({ jobId, executorId, workDir }, 'job started');
     return executorId;
+  }
+
+  /** Creates the job's marker; another store's marker (and its job's files) is cleared first, unless that job still runs. */
+  async #mark(workDir: string, jobId: number): Promise<boolean> {
+    if (await createMarker(workDir, jobId, this.#storeId)) return true;
+    const files = await readJobFiles(workDir);
+    if (!isForeignMarker(files, this.#storeId)) return false;
+    if (files.pid !== null && isWrapperOf(files.pid, workDir)) {
+      const why = `${workDir} is in use by a job of another store (pid ${files.pid}, see ${join(workDir, FILES.submitted)}): end it or move the data directory aside`;
+      throw new ExecutorError(this.name, jobId, why);
+    }
+    this.#log.warn({ jobId, workDir }, "another store's job left this work directory: cleared");
+    await clearForeignJob(workDir);
+    return createMarker(workDir, jobId, this.#storeId);
   }
 
   /** Tracks a job spawned here: its slot, its timeout, its end. */
@@ -211,7 +235,7 @@ export class LocalExecutor implements Executor {
 
   async #statusOf(ref: JobRef, now: number): Promise<ExecutorJobState> {
     const workDir = resolve(ref.workDir);
-    const { state, pid, files } = await inspectJob(ref, workDir, now);
+    const { state, pid, files } = await inspectJob(ref, workDir, now, this.#storeId);
     if (state.state !== 'running' || pid === null) {
       if (state.state === 'exited') {
         // Ended while no controller watched (or before a restart): its cgroup may still hold leftovers.

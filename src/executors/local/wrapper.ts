@@ -24,6 +24,9 @@ import { makeDirs } from '../../fs-util.ts';
  *   process group only;
  * - `exit.tmp` + rename makes `exit` appear whole; `command -p` finds `mv`
  *   even when the job's environment sets an odd PATH;
+ * - a status that cannot be written (a full disk) is tried again every
+ *   second while the work directory exists: the job then looks running until
+ *   space is freed, instead of lost (a lost job uses up one of its attempts);
  * - once the job has ended, the signals are ignored (and `mv` inherits that):
  *   a second SIGTERM to the group, from a repeated cancel, must not kill
  *   `mv` halfway and lose the status.
@@ -34,7 +37,7 @@ echo $$ >"$1/pid"
 (shift; exec "$@")
 set -- "$1" "$?"
 trap '' HUP INT TERM
-echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"
+until { echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"; } 2>/dev/null || [ ! -d "$1" ]; do command -p sleep 1; done
 exit "$2"`;
 
 /** `$0` of the wrapper: how `/proc/<pid>/cmdline` tells our wrappers apart. */
@@ -55,6 +58,8 @@ export const FILES = {
 export interface JobFiles {
   /** mtime of the `submitted` marker; null when absent. */
   submittedAt: number | null;
+  /** The store id the marker names: null when absent or unreadable, `''` for a marker that names none. */
+  markerStore: string | null;
   /** null when absent or not written yet (the shell truncates before it writes). */
   pid: number | null;
   exitStatus: number | null;
@@ -64,23 +69,29 @@ export interface JobFiles {
 }
 
 export async function readJobFiles(workDir: string): Promise<JobFiles> {
-  const [submittedAt, pid, exitStatus, reason, reasonAt] = await Promise.all([
+  const [submittedAt, markerStore, pid, exitStatus, reason, reasonAt] = await Promise.all([
     mtimeOf(join(workDir, FILES.submitted)),
+    markerStoreOf(workDir),
     readInt(join(workDir, FILES.pid)),
     readInt(join(workDir, FILES.exit)),
     readText(join(workDir, FILES.reason)),
     mtimeOf(join(workDir, FILES.reason)),
   ]);
-  return { submittedAt, pid, exitStatus, reason, reasonAt };
+  return { submittedAt, markerStore, pid, exitStatus, reason, reasonAt };
 }
 
 /**
- * Creates the `submitted` marker; false when it already exists (the job was
- * handed over before, perhaps by a controller that has since died).
+ * Creates the `submitted` marker, naming the store the job belongs to;
+ * false when it already exists (the job was handed over before, perhaps by
+ * a controller that has since died).
  */
-export async function createMarker(workDir: string, jobId: number): Promise<boolean> {
+export async function createMarker(
+  workDir: string,
+  jobId: number,
+  storeId: string | null,
+): Promise<boolean> {
   const path = join(workDir, FILES.submitted);
-  const text = `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid })}\n`;
+  const text = `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid, storeId })}\n`;
   try {
     await writeFile(path, text, { flag: 'wx' });
     return true;
@@ -90,7 +101,23 @@ export async function createMarker(workDir: string, jobId: number): Promise<bool
   }
   // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
   await makeDirs(workDir);
-  return createMarker(workDir, jobId);
+  return createMarker(workDir, jobId, storeId);
+}
+
+/**
+ * Whether the marker in `workDir` is another store's (a data directory reused
+ * after its store was replaced): then what the work directory says is about
+ * that store's job of the same id, not this one. A marker that cannot be read
+ * (a controller killed while writing it) counts as this store's: the safe side.
+ */
+export function isForeignMarker(files: JobFiles, storeId: string | null): boolean {
+  return storeId !== null && files.markerStore !== null && files.markerStore !== storeId;
+}
+
+/** Clears what another store's job left in `workDir`, marker last, so that this store's job starts afresh. */
+export async function clearForeignJob(workDir: string): Promise<void> {
+  for (const f of [FILES.pid, FILES.exit, FILES.reason, FILES.cgroup, FILES.submitted])
+    await rm(join(workDir, f), { force: true });
 }
 
 /** How a job ended, as the wrapper and the controller recorded it: all `onExit` needs. */
@@ -120,6 +147,16 @@ export async function writeReason(workDir: string, reason: string): Promise<bool
   } catch (err) {
     if (isCode(err, 'EEXIST')) return false;
     throw err;
+  }
+}
+
+async function markerStoreOf(workDir: string): Promise<string | null> {
+  const text = await readText(join(workDir, FILES.submitted));
+  try {
+    const { storeId } = JSON.parse(text ?? '') as { storeId?: unknown };
+    return typeof storeId === 'string' ? storeId : '';
+  } catch {
+    return null;
   }
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createCampaign } from '../../app/campaigns.ts';
 import { ENGINE_LEASE } from '../../engine/engine.ts';
+import { exportHealth } from '../../export/status.ts';
 import { allCampaignProgress, type CampaignProgress } from '../../views/campaign-progress.ts';
 import type { ServerContext } from '../context.ts';
 import { RateLimit } from '../rate-limit.ts';
@@ -91,6 +92,7 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
         lastPass: controller?.lastPass ?? null,
         jobs,
         disk: await ctx.disk.usage(),
+        exports: await exportHealth(store, Object.keys(deployment.exports)),
         now: new Date().toISOString(),
       });
     },

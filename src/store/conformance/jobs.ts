@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  AttemptEndedError,
   IllegalTransitionError,
   InvalidInputError,
   NotFoundError,
@@ -284,6 +285,49 @@ export function testJobs(f: Fixture): void {
         f.store.recordJobData(b.id + 1000, { fields: { x: 1 }, at: T0 }),
         NotFoundError,
       );
+    });
+
+    it('with an attempt, writes reported data only while that attempt is queued or running', async () => {
+      const s = await f.started(2);
+      const [a, b] = s.jobs;
+      assert.ok(a && b);
+      const head = await f.store.recordJobData(a.id, { fields: { n: 1 }, at: T0 + 1, attempt: 1 });
+      assert.deepEqual(head, { id: a.id, status: 'idle', attempt: 1 });
+      await f.store.transitionJob(a.id, {
+        from: 'idle',
+        to: 'running',
+        reason: null,
+        by: 'e',
+        at: T0 + 2,
+      });
+      await f.store.recordJobData(a.id, { fields: { n: 2 }, at: T0 + 3, attempt: 1 });
+      await f.store.transitionJob(a.id, {
+        from: 'running',
+        to: 'done',
+        reason: null,
+        by: 'e',
+        at: T0 + 4,
+      });
+      const late = { fields: { n: 3 }, outputs: [{ path: '/late' }], at: T0 + 5 };
+      await assert.rejects(
+        f.store.recordJobData(a.id, { ...late, attempt: 1 }),
+        (err: unknown) => err instanceof AttemptEndedError && err.ended === 'done',
+      );
+      await assert.rejects(
+        f.store.recordJobData(b.id, { ...late, attempt: 2 }),
+        (err: unknown) =>
+          err instanceof AttemptEndedError && err.ended === 'superseded' && err.current === 1,
+      );
+      await assert.rejects(
+        f.store.recordJobData(b.id + 1000, { ...late, attempt: 1 }),
+        NotFoundError,
+      );
+      assert.deepEqual((await f.store.getJob(a.id))?.fields, { n: 2 });
+      assert.deepEqual((await f.store.getJob(b.id))?.fields, {});
+      assert.deepEqual(await f.store.outputsForInstances([s.instance.id]), []);
+      // Without an attempt, as before: a final job's data is still accepted.
+      await f.store.recordJobData(a.id, late);
+      assert.deepEqual((await f.store.getJob(a.id))?.fields, { n: 3 });
     });
 
     it('filters outputs by campaign, task and run range', async () => {

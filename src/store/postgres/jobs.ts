@@ -2,7 +2,7 @@ import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } fro
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, QueueState } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
-import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
+import { attemptEnded, checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
 import { checkFence } from './coordination.ts';
 import type { Db, Sql } from './db.ts';
@@ -158,7 +158,10 @@ export function jobOps(db: Db) {
       }));
       const [head] = await db.query<JobHead>(
         'recordJobData',
-        `WITH j AS (UPDATE jobs SET fields = fields || $2::text::jsonb WHERE id = $1
+        // The attempt's check is in the UPDATE's WHERE: re-evaluated on the locked row, so a
+        // concurrent end of the job either comes first (nothing written) or waits for this.
+        `WITH j AS (UPDATE jobs SET fields = fields || $2::text::jsonb
+                    WHERE id = $1 AND ($5::int IS NULL OR (attempt = $5 AND status IN ('idle', 'running')))
                     RETURNING id, status, attempt, instance_id),
          s AS (INSERT INTO job_samples (job_id, key, num, text, at)
                SELECT j.id, f.k, CASE WHEN json_typeof(f.v) = 'number' THEN (f.v #>> '{}')::double precision END,
@@ -168,10 +171,16 @@ export function jobOps(db: Db) {
                SELECT j.id, j.instance_id, x.path, x.kind, coalesce(x.meta, '{}'), $3
                FROM j, jsonb_to_recordset($4::jsonb) AS x(path text, kind text, meta jsonb))
          SELECT id, status, attempt FROM j`,
-        [id, JSON.stringify(fields), data.at, JSON.stringify(outputs)],
+        [id, JSON.stringify(fields), data.at, JSON.stringify(outputs), data.attempt ?? null],
       );
-      if (head === undefined) throw new NotFoundError('job', id);
-      return head;
+      if (head !== undefined) return head;
+      const [now] = await db.query<JobHead>(
+        'recordJobData',
+        'SELECT id, status, attempt FROM jobs WHERE id = $1',
+        [id],
+      );
+      if (now === undefined || data.attempt === undefined) throw new NotFoundError('job', id);
+      throw attemptEnded(id, data.attempt, now);
     },
   };
 }

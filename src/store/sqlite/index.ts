@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { AutoctrlError } from '../../errors.ts';
+import { makeDirs } from '../../fs-util.ts';
 import { type Logger, silentLogger } from '../../logger.ts';
 import type { StateStore } from '../contract.ts';
 import { migrate } from './migrations.ts';
@@ -17,7 +18,7 @@ export async function createSqliteStore(
   opts: { logger?: Logger } = {},
 ): Promise<StateStore> {
   const logger = opts.logger ?? silentLogger();
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') await makeStoreDir(path);
   const db = new Database(path);
   try {
     // busy_timeout first: switching to WAL itself may wait for another opener.
@@ -31,9 +32,24 @@ export async function createSqliteStore(
     db.pragma('cache_size = -65536');
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, logger, path);
-    return transientOnBusy(new SqliteStore(db, logger, path));
+    return transientOnBusy(new SqliteStore(db, logger, path), path);
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/** The store's directory, made if missing; why not in one line (`mkdir -p` under /proc would hang). */
+async function makeStoreDir(path: string): Promise<void> {
+  const dir = dirname(path);
+  try {
+    await makeDirs(dir);
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    throw new AutoctrlError(
+      'store_open',
+      `cannot open the store sqlite:${path}: cannot create its directory ${dir} (${why}): point store: at a directory this user may write to`,
+      { cause },
+    );
   }
 }

@@ -2,7 +2,7 @@ import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } fro
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, JobStatus, QueueState } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
-import { checkFields, jobAfter, jobChangedEvent } from '../records.ts';
+import { attemptEnded, attemptOpen, checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import type { Coordination } from './coordination.ts';
 import { JOB_COLUMNS, type JobRow, toJob } from './rows.ts';
 import { type Db, jsonList, type NewEvent } from './shared.ts';
@@ -131,6 +131,8 @@ export function jobOps(
   const record = db.transaction((id: number, data: JobData): JobHead => {
     const row = headOf.get(id);
     if (row === undefined) throw new NotFoundError('job', id);
+    if (data.attempt !== undefined && !attemptOpen(data.attempt, row))
+      throw attemptEnded(id, data.attempt, row);
     const fields = data.fields ?? {};
     if (Object.keys(fields).length > 0) {
       setFields.run(JSON.stringify({ ...(JSON.parse(row.fields) as object), ...fields }), id);
