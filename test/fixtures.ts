@@ -24,6 +24,7 @@ export function task(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
     cwd: '/',
     locks: [],
     when: null,
+    container: null,
     ...over,
   };
 }

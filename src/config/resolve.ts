@@ -90,6 +90,14 @@ export function resolveDeployment(
               meta: t.when.meta ?? {},
             }
           : null,
+        container: t.container
+          ? {
+              image: containerImage(t.container.runtime, t.container.image, dir),
+              runtime: t.container.runtime,
+              args: t.container.args ?? [],
+              binds: (t.container.binds ?? []).map((b) => path.resolve(dir, b)),
+            }
+          : null,
       },
     ];
   });
@@ -175,4 +183,10 @@ function deploymentName(dir: string): string {
     .replace(/[^a-z0-9_-]+/g, '-')
     .replace(/^[-_]+/, '');
   return base === '' ? 'autoctrl' : base;
+}
+
+/** An apptainer image given as a relative file (`images/reco.sif`) is relative to the deployment's directory. */
+function containerImage(runtime: string, image: string, dir: string): string {
+  const isFile = runtime === 'apptainer' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(image);
+  return isFile ? path.resolve(dir, image) : image;
 }

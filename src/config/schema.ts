@@ -75,6 +75,24 @@ const jobs = z.unknown().transform((value, ctx): number | { per: 'input' } => {
   return z.NEVER;
 });
 
+/** A host path bound into a container: the runtimes' bind syntax has no escape for `:` and `,`. */
+const bindPath = z
+  .string()
+  .min(1)
+  .refine(
+    (p) => !/[:,]/.test(p),
+    'a bound path must not contain ":" or ",": container runtimes read them as separators',
+  );
+
+const container = z.strictObject({
+  image: z.string().min(1, 'image must name the image, e.g. registry.cern.ch/cms/cmssw:el9'),
+  runtime: z.enum(['apptainer', 'docker', 'podman'], {
+    error: 'runtime must be apptainer, docker or podman',
+  }),
+  args: z.array(z.string()).nullish(),
+  binds: z.array(bindPath).nullish(),
+});
+
 const taskSchema = z.strictObject({
   workflow: z.string().min(1).nullish(),
   after: z.array(z.string()).nullish(),
@@ -131,6 +149,7 @@ const taskSchema = z.strictObject({
       meta: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish(),
     })
     .nullish(),
+  container: container.nullish(),
 });
 
 /** A pluggable part: its `type` picks the kind, whose own schema checks the rest. */

@@ -152,4 +152,18 @@ export interface TaskConfig {
   locks: LockConfig[];
   /** The runs it applies to; null for all. */
   when: RunFilter | null;
+  /** The container its command runs in; null to run it on the host. */
+  container: ContainerConfig | null;
+}
+
+export type ContainerRuntime = 'apptainer' | 'docker' | 'podman';
+
+export interface ContainerConfig {
+  /** An image name (`registry/name:tag`), or for apptainer also a SIF file (absolute path) or `docker://...` URI. */
+  image: string;
+  runtime: ContainerRuntime;
+  /** Extra arguments for the runtime's `run`/`exec`, placed before the image. */
+  args: string[];
+  /** Absolute host paths bound in at the same place, besides the job's work directory and cwd. */
+  binds: string[];
 }
