@@ -8,6 +8,7 @@ import { benchHTCondorStatus } from './htcondor-status.ts';
 import { benchInfluxMirror } from './influx-mirror.ts';
 import { flags, machine } from './lib.ts';
 import { benchPageLoad } from './page-load.ts';
+import { benchSlurmSubmit } from './slurm-submit.ts';
 import { benchStoreScale } from './store-scale.ts';
 import { benchThroughput } from './throughput.ts';
 
@@ -28,6 +29,7 @@ const figures = [
   ...(await benchApiStream()),
   ...(await benchPageLoad()),
   ...(await benchInfluxMirror()),
+  ...(await benchSlurmSubmit()),
 ];
 const missed = figures.filter((f) => !f.ok);
 process.stdout.write(`${figures.length - missed.length} of ${figures.length} targets met\n`);

@@ -311,7 +311,7 @@ describe('problems name the line and column', () => {
     assert.deepEqual(
       problemsOf('executors:\n  b: { type: condor }\nsources:\n  s:\n    type: oms\n'),
       [
-        "2:14: executors.b.type: unknown executor type 'condor' (known: local, htcondor)",
+        "2:14: executors.b.type: unknown executor type 'condor' (known: local, htcondor, slurm)",
         "5:11: sources.s.type: unknown source type 'oms' (known: simulator, http, command, directory)",
       ],
     );

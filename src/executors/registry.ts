@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ExecutorFactory } from './contract.ts';
+import { slurmOptionsSchema } from './slurm/options.ts';
 
 /**
  * Executor kinds: the options each accepts (checked when the deployment file
@@ -47,5 +48,9 @@ export const executorKinds: Record<string, ExecutorKind> = {
       })
       .strict(),
     load: async () => (await import('./htcondor/index.ts')).createHTCondorExecutor,
+  },
+  slurm: {
+    options: slurmOptionsSchema,
+    load: async () => (await import('./slurm/index.ts')).createSlurmExecutor,
   },
 };

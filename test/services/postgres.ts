@@ -46,7 +46,8 @@ export function postgresForThisFile(): { skip: string | false; server: () => Pos
   };
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nobody listens on now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

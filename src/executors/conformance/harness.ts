@@ -22,7 +22,9 @@ export interface ConformanceOptions {
 /**
  * The job every test runs: POSIX `sh`, because worker nodes may have no
  * Node.js. `mode` says what it does; it never lingers more than a minute
- * even if a test fails to stop it.
+ * past twice the timeout test's limit even if a test fails to stop it (it
+ * must outlive that limit: Slurm enforces a 1 min limit only at its next
+ * check, up to 30 s later).
  */
 const JOB_SCRIPT = `mode=$1; shift
 case $mode in
@@ -44,7 +46,7 @@ wait)
   # Runs until the test creates the file, then exits with the given code.
   i=0
   while [ ! -e "$1" ]; do
-    sleep 0.05; i=$((i + 1)); [ $i -gt 1200 ] && exit 99
+    sleep 0.05; i=$((i + 1)); [ $i -gt "$CONFORMANCE_GIVE_UP" ] && exit 99
   done
   exit "$2" ;;
 esac
@@ -139,6 +141,8 @@ export class Harness {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         CONFORMANCE_OUT: join(side, 'record'),
+        // Rounds of 50 ms the `wait` mode waits at most.
+        CONFORMANCE_GIVE_UP: String(Math.ceil((60_000 + 2 * this.timeoutJobMs) / 50)),
         AUTOCTRL_INPUTS: join(workDir, 'inputs.json'),
         AUTOCTRL_OUTPUT_DIR: join(workDir, 'out'),
       },
