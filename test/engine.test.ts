@@ -152,10 +152,14 @@ describe('engine', () => {
   });
 
   it('takes the exit code as the status of a job that did not report, and a report over it', async () => {
-    const { rt } = await start([
+    // It reports, then exits 0 once told to: the report wins over the exit code, whatever the load.
+    const { rt, dir } = await start((d) => [
       task('silent-ok', { command: ['true'] }),
       task('silent-bad', { command: ['sh', '-c', 'exit 7'] }),
-      task('says-failed', { command: ['sh', '-c', 'sleep 0.3'] }),
+      task('says-failed', {
+        command: ['sh', '-c', 'while [ ! -f "$GO" ]; do sleep 0.02; done'],
+        env: { GO: join(d, 'go-says-failed') },
+      }),
     ]);
     await addRuns(rt, [{ run: 500 }]);
     await drive(rt, 'silent-ok', 500, 'done');
@@ -170,6 +174,7 @@ describe('engine', () => {
       { status: 'failed', reason: 'pi0 fit did not converge', fields: { chi2: 42 } },
       'job',
     );
+    writeFileSync(join(dir, 'go-says-failed'), '');
     const failed = await drive(rt, 'says-failed', 500, 'failed');
     assert.match(failed.reason ?? '', /pi0 fit did not converge/);
     const [after] = await rt.store.jobsForInstance(failed.id);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { spoolPath } from '../app/spool.ts';
 import { jobToken } from '../app/tokens.ts';
 import type { Deployment, TaskConfig } from '../config/types.ts';
 import type { JobLaunch, JobRef } from '../executors/contract.ts';
@@ -115,6 +116,8 @@ function jobEnv(
     AUTOCTRL_ATTEMPT: values.attempt,
     AUTOCTRL_INPUTS: join(at.workDir, STAGED.inputs),
     AUTOCTRL_OUTPUT_DIR: join(at.workDir, STAGED.outputs),
+    // Where bin/autoctrl-job keeps what it could not send: collected when the job is seen ended.
+    AUTOCTRL_SPOOL: spoolPath(at.workDir),
     // Lets `autoctrl job report` write to the store directly when no server runs; never a password.
     AUTOCTRL_STORE: storeUrlWithoutPassword(ctx.deployment.store),
     AUTOCTRL_CONFIG: ctx.deployment.file,

@@ -1,3 +1,4 @@
+import { collectSpool } from '../app/spool.ts';
 import type { Executor, ExecutorJobState } from '../executors/contract.ts';
 import type { Job } from '../model/types.ts';
 import type { EngineContext } from './context.ts';
@@ -57,14 +58,18 @@ export async function syncExecutor(
         }
         break;
       }
-      case 'exited':
-        await settleJob(ctx, job, {
+      case 'exited': {
+        // What it could not report over the network (no server, or unreachable) counts first.
+        const settled = await collectSpooled(ctx, job);
+        if (settled === null) break;
+        await settleJob(ctx, settled, {
           status: st.exitCode === 0 ? 'done' : 'failed',
           reason: exitReason(st),
           exitCode: st.exitCode,
           by,
         });
         break;
+      }
       case 'never-submitted':
         if (job.executorId === null && job.submittedAt === null) {
           await neverSubmitted(ctx, executor, job);
@@ -84,6 +89,22 @@ export async function syncExecutor(
     }
   }
   return true;
+}
+
+/**
+ * Applies the reports a job spooled (`bin/autoctrl-job` without a server)
+ * and returns the job as it is now, or null when it is gone from the store.
+ * A spool that cannot be read is logged: the exit code still settles the job.
+ */
+async function collectSpooled(ctx: EngineContext, job: Job): Promise<Job | null> {
+  try {
+    const got = await collectSpool(ctx, job);
+    if (got.applied === 0) return job;
+  } catch (err) {
+    ctx.logger.warn({ err, job: job.id }, 'could not collect the job’s spooled reports');
+    return job;
+  }
+  return ctx.store.getJob(job.id);
 }
 
 /** An executor that answered without this job: as if it said so. */
