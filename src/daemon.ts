@@ -5,6 +5,8 @@ import { openNotify } from './notify/open.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 import { startServer } from './server/serve.ts';
 import { openSources } from './sources/open.ts';
+import { HeartbeatWriter, heartbeatGapMs } from './watchdog/heartbeat.ts';
+import { Watchdog } from './watchdog/watchdog.ts';
 
 export interface Daemon {
   runtime: Runtime;
@@ -70,7 +72,20 @@ export async function startDaemon(
   });
   // Started before the engine, so that a first start's cursor comes before the first pass's events.
   await notify?.start();
-  runtime.engine.on('pass', () => notify?.poke());
+  const { ctx } = runtime.engine;
+  const heartbeat = new HeartbeatWriter(runtime.store, opts.logger, heartbeatGapMs(deployment));
+  runtime.engine.on('pass', (r) => {
+    notify?.poke();
+    if (!r.skipped) heartbeat.beat(ctx.controllerId, ctx.fence, r.durationMs);
+  });
+  // Every controller watches: a standby notices a leader that stopped passing.
+  const watchdog = new Watchdog({
+    store: runtime.store,
+    deployment,
+    logger: opts.logger.child({ part: 'watchdog' }),
+    owner: ctx.controllerId,
+  });
+  watchdog.start();
   controller.start();
   return {
     runtime,
@@ -78,6 +93,8 @@ export async function startDaemon(
     url: server.url,
     async stop() {
       await controller.stop();
+      await watchdog.stop();
+      await heartbeat.settle();
       await notify?.stop();
       await server.close();
       await runtime.close();

@@ -63,6 +63,7 @@ describe('deployment file', () => {
       dataDir: '/srv/calib/data',
       server: { host: '127.0.0.1', port: 8080, publicUrl: 'http://calib.example.org' },
       engine: { intervalMs: 30_000, leaseTtlMs: 6_000 },
+      watchdog: { stalledAfterMs: 90_000, intervalMs: 60_000, maxRunAgeMs: null },
       executors: { local: { type: 'local', options: { slots: 4 } } },
       sources: { lhc: { type: 'simulator', intervalMs: 2_000, options: { seed: 1 } } },
       tasks: [
@@ -76,6 +77,7 @@ describe('deployment file', () => {
           retries: 2,
           retryDelayMs: 10_000,
           timeoutMs: 7_200_000,
+          maxQueueMs: null,
           executor: 'local',
           env: { GT: '{campaign}_v1' },
           cwd: '/srv/calib',
@@ -92,6 +94,7 @@ describe('deployment file', () => {
           retries: 0,
           retryDelayMs: 30_000,
           timeoutMs: null,
+          maxQueueMs: null,
           executor: 'local',
           env: {},
           cwd: '/srv/calib',
@@ -108,6 +111,7 @@ describe('deployment file', () => {
           retries: 0,
           retryDelayMs: 30_000,
           timeoutMs: null,
+          maxQueueMs: null,
           executor: 'local',
           env: {},
           cwd: '/srv/calib',
@@ -191,10 +195,10 @@ describe('deployment file', () => {
 describe('problems name the line and column', () => {
   test('an unknown key points at the key', () => {
     assert.deepEqual(problemsOf('tasks:\n  reco:\n    command: [a]\n    retry: 3\n'), [
-      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when)',
+      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, locks, when, max_queue)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
-      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
+      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth, watchdog)',
     ]);
   });
 
@@ -349,7 +353,7 @@ tasks:
 `);
     assert.deepEqual(problems, [
       '1:21: engine.interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
-      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth)',
+      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, environment, plugins, notify, limits, auth, watchdog)',
       "4:30: tasks.a.after[0]: unknown task 'nope' (tasks: a, b)",
       '4:46: tasks.a.retries: must be at least 0',
       "5:6: tasks.b: missing required key 'command'",

@@ -22,6 +22,7 @@ const DEFAULTS = {
   leaseTtlMs: 6_000,
   sourceIntervalMs: 60_000,
   retryDelayMs: 30_000,
+  watchdogIntervalMs: 60_000,
 } as const;
 
 /**
@@ -63,6 +64,7 @@ export function resolveDeployment(
         retries: t.retries ?? 0,
         retryDelayMs: t.retry_delay ?? DEFAULTS.retryDelayMs,
         timeoutMs: t.timeout ?? null,
+        maxQueueMs: t.max_queue ?? null,
         // crossCheck made sure there is exactly one executor when a task names none
         executor: t.executor ?? (executorNames[0] as string),
         env: t.env ?? {},
@@ -105,6 +107,8 @@ export function resolveDeployment(
         ? {
             disk: parsed.server.disk.map((d) => ({
               path: path.resolve(dir, d.path),
+              kind: d.kind ?? 'local',
+              command: d.command ?? null,
               quotaBytes: d.quota ?? null,
               warn: d.warn ?? 0.8,
             })),
@@ -114,6 +118,13 @@ export function resolveDeployment(
     engine: {
       intervalMs: parsed.engine?.interval ?? DEFAULTS.engineIntervalMs,
       leaseTtlMs: parsed.engine?.lease_ttl ?? DEFAULTS.leaseTtlMs,
+    },
+    watchdog: {
+      stalledAfterMs:
+        parsed.watchdog?.stalled_after ??
+        3 * (parsed.engine?.interval ?? DEFAULTS.engineIntervalMs),
+      intervalMs: parsed.watchdog?.interval ?? DEFAULTS.watchdogIntervalMs,
+      maxRunAgeMs: parsed.watchdog?.max_run_age ?? null,
     },
     executors,
     sources,

@@ -120,8 +120,8 @@ export interface Output {
 export interface EventRecord {
   id: number;
   at: number;
-  entity: 'run' | 'instance' | 'job' | 'campaign' | 'source';
-  /** Run number, instance id or job id; campaign name. */
+  entity: 'run' | 'instance' | 'job' | 'campaign' | 'source' | 'controller' | 'disk';
+  /** Run number, instance id or job id; campaign, source or controller name; an output area's path. */
   entityId: string;
   campaign: string | null;
   task: string | null;

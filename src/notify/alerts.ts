@@ -10,7 +10,9 @@ import { ALERT_KINDS, type Alert, type AlertKind } from './contract.ts';
  * - an instance turning `failed`: failed for good (its jobs ran out of attempts);
  * - a job created with `retryOf`: the next attempt of a failed job;
  * - any event whose `data.alert` names a kind (`lock_timeout` from the lock
- *   checks, `source_failing`/`source_recovered` from the source polls).
+ *   checks, `source_failing`/`source_recovered` from the source polls, the
+ *   watchdog's kinds from `src/watchdog/`), with `data.subject` naming what
+ *   it is about when that is no task.
  */
 export function alertKindOf(e: EventRecord): AlertKind | null {
   const tag = e.data?.alert;
@@ -42,7 +44,13 @@ export async function buildAlert(
   const job = await jobOf(e, kind, ctx.store);
   const task = e.task === null ? undefined : ctx.deployment.tasks.find((t) => t.name === e.task);
   const subject =
-    e.entity === 'source' ? e.entityId : typeof e.data?.lock === 'string' ? e.data.lock : null;
+    e.entity === 'source'
+      ? e.entityId
+      : typeof e.data?.lock === 'string'
+        ? e.data.lock
+        : typeof e.data?.subject === 'string'
+          ? e.data.subject
+          : null;
   return {
     kind,
     eventId: e.id,

@@ -10,6 +10,11 @@ const EMOJI: Record<AlertKind, string> = {
   lock_timeout: ':hourglass:',
   source_failing: ':warning:',
   source_recovered: ':white_check_mark:',
+  controller_stalled: ':rotating_light:',
+  controller_recovered: ':white_check_mark:',
+  disk_quota: ':floppy_disk:',
+  job_stuck: ':turtle:',
+  run_stuck: ':snail:',
 };
 
 /**
@@ -95,6 +100,16 @@ function headline(a: Alert, m: Markup, runs: string): string {
       return `source ${m.bold(a.subject ?? '?')} is failing: ${reason}`;
     case 'source_recovered':
       return `source ${m.bold(a.subject ?? '?')} recovered: ${reason}`;
+    case 'controller_stalled':
+      return `controller ${m.bold(a.subject ?? '?')} stalled: ${reason}`;
+    case 'controller_recovered':
+      return `controller ${m.bold(a.subject ?? '?')} passes again: ${reason}`;
+    case 'disk_quota':
+      return `output area ${m.bold(a.subject ?? '?')} is filling up: ${reason}`;
+    case 'job_stuck':
+      return `${where}: a job is stuck: ${reason}`;
+    case 'run_stuck':
+      return `${m.bold(runs)} (${context(a)}) made no progress: ${reason}`;
   }
 }
 
@@ -105,7 +120,8 @@ function context(a: Alert): string {
 }
 
 function links(a: Alert, m: Markup): string {
-  if (a.kind === 'source_failing' || a.kind === 'source_recovered') return '';
+  if (a.kind === 'source_failing' || a.kind === 'source_recovered' || a.kind === 'disk_quota')
+    return '';
   const out = [m.link(a.instanceId === null ? 'overview' : 'instance', a.url)];
   if (a.logUrl !== null) out.push(m.link('job log', a.logUrl));
   if (a.logPath !== null) out.push(m.code(a.logPath));

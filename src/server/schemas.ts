@@ -70,7 +70,7 @@ export const jobSchema = z.object({
 export const eventSchema = z.object({
   id: z.number().int(),
   at,
-  entity: z.enum(['run', 'instance', 'job', 'campaign', 'source']),
+  entity: z.enum(['run', 'instance', 'job', 'campaign', 'source', 'controller', 'disk']),
   entityId: z.string(),
   campaign: z.string().nullable(),
   task: z.string().nullable(),
