@@ -1,9 +1,11 @@
 import type { Deployment } from './config/types.ts';
 import { Controller } from './engine/controller.ts';
+import { sourcePolled } from './export/metrics-hooks.ts';
 import type { Logger } from './logger.ts';
 import { openNotify } from './notify/open.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 import { startServer } from './server/serve.ts';
+import type { Source } from './sources/contract.ts';
 import { openSources } from './sources/open.ts';
 import { HeartbeatWriter, heartbeatGapMs } from './watchdog/heartbeat.ts';
 import { Watchdog } from './watchdog/watchdog.ts';
@@ -26,7 +28,7 @@ export async function startDaemon(
   opts: { logger: Logger; listen?: { host: string; port: number } },
 ): Promise<Daemon> {
   const runtime = await openRuntime(deployment, { logger: opts.logger });
-  const sources = await openSources(deployment, opts.logger);
+  const sources = timedSources(await openSources(deployment, opts.logger));
   const controller = new Controller(runtime, sources);
   const startedAt = Date.now();
   const server = await startServer(
@@ -100,4 +102,21 @@ export async function startDaemon(
       await runtime.close();
     },
   };
+}
+
+/** Each successful poll is noted for `/metrics` (`autoctrl_source_lag_seconds`). */
+function timedSources(sources: Map<string, Source>): Map<string, Source> {
+  const out = new Map<string, Source>();
+  for (const [name, source] of sources) {
+    out.set(name, {
+      name: source.name,
+      async poll(cursor, now) {
+        const got = await source.poll(cursor, now);
+        sourcePolled(name, Date.now());
+        return got;
+      },
+      ...(source.close ? { close: () => source.close?.() ?? Promise.resolve() } : {}),
+    });
+  }
+  return out;
 }

@@ -27,6 +27,7 @@ import type {
   NewInstance,
   OutputQuery,
   StateStore,
+  StatusCounts,
 } from '../contract.ts';
 import type {
   OverviewQuery,
@@ -302,6 +303,10 @@ export class SqliteStore implements StateStore {
 
   async campaignCounts(name: string): Promise<CampaignCounts> {
     return this.#campaigns.campaignCounts(name);
+  }
+
+  async statusCounts(): Promise<StatusCounts> {
+    return this.#campaigns.statusCounts();
   }
 
   async overviewRuns(q: OverviewQuery): Promise<OverviewRun[]> {
