@@ -19,8 +19,10 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
   let text: string;
   let unregister: () => void;
 
+  // Made here, not in `before`: tempDir's own `after` would remove it as soon as `before` ends.
+  const dir = tempDir();
+
   before(async () => {
-    const dir = tempDir();
     const d = deployment(
       dir,
       [
