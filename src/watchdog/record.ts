@@ -24,7 +24,7 @@ export type AlertEvent = Pick<
  */
 export async function recordAlert(ctx: WatchdogContext, e: AlertEvent, at: number): Promise<void> {
   await ctx.store.appendEvent({ ...e, at, from: null, to: null, by: ctx.by, configHash: null });
-  ctx.logger.warn({ alert: e.data.alert, about: e.entityId }, e.reason ?? e.data.alert);
+  ctx.logger.info({ alert: e.data.alert, about: e.entityId }, e.reason ?? e.data.alert);
 }
 
 /**
