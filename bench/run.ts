@@ -5,6 +5,7 @@ import { benchChainLatency } from './chain-latency.ts';
 import { benchCliLatency } from './cli-latency.ts';
 import { benchExitLatency } from './exit-latency.ts';
 import { flags, machine } from './lib.ts';
+import { benchMetrics } from './metrics.ts';
 import { benchPageLoad } from './page-load.ts';
 import { benchStoreScale } from './store-scale.ts';
 import { benchThroughput } from './throughput.ts';
@@ -24,6 +25,7 @@ const figures = [
   ...(await benchApiReports()),
   ...(await benchApiStream()),
   ...(await benchPageLoad()),
+  ...(await benchMetrics()),
 ];
 const missed = figures.filter((f) => !f.ok);
 process.stdout.write(`${figures.length - missed.length} of ${figures.length} targets met\n`);

@@ -38,6 +38,8 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
       logger: silentLogger(),
       listen: { host: '127.0.0.1', port: 0 },
     });
+    // The first scrape starts following the change feed: what settles from now on is counted.
+    assert.equal((await fetch(`${daemon.url}/metrics`, auth())).status, 200);
     await daemon.runtime.store.upsertRuns(
       [1, 2, 3].map((run) => ({ run, fill: 1, start: 1, end: 2, lumi: 10 })),
       'test',
@@ -52,12 +54,16 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
     );
     setExecutorAvailable('local', false);
     unregister = registerFeedLag('influx', () => 2.5);
-    // The whole-store counts are cached: wait until a scrape shows the settled chain.
+    // Unfinished instances are counted every 15 s: wait until a scrape shows the settled chain.
     text = await until(
       async () => {
         const t = await (await fetch(`${daemon.url}/metrics`, auth())).text();
         return (
-          t.includes('autoctrl_instances{campaign="prompt",task="calib",status="failed"} 1') && t
+          t.includes(
+            'autoctrl_instances_settled_total{campaign="prompt",task="calib",status="failed"} 1',
+          ) &&
+          t.includes('autoctrl_instances{campaign="prompt",task="calib",status="processing"} 0') &&
+          t
         );
       },
       30_000,
@@ -94,8 +100,12 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
       'autoctrl_stalled 0',
     ])
       assert.ok(text.includes(family), `${family} missing from:\n${text}`);
-    assert.match(text, /autoctrl_instances\{campaign="prompt",task="reco",status="done"\} 3/);
-    assert.match(text, /autoctrl_jobs\{executor="local",status="failed"\} 1/);
+    assert.match(
+      text,
+      /autoctrl_instances_settled_total\{campaign="prompt",task="reco",status="done"\} 3/,
+    );
+    assert.match(text, /autoctrl_jobs_ended_total\{executor="local",status="failed"\} 1/);
+    assert.match(text, /autoctrl_jobs\{executor="local",status="running"\} 0/);
     const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
   });
@@ -103,7 +113,9 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
   it('is scraped with the token, and the query API returns the series', async () => {
     const done = await until(
       async () => {
-        const r = await prometheus.query('autoctrl_instances{task="reco",status="done"}');
+        const r = await prometheus.query(
+          'autoctrl_instances_settled_total{task="reco",status="done"}',
+        );
         return r.length > 0 && r;
       },
       20_000,

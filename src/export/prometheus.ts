@@ -1,7 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PassResult } from '../engine/engine.ts';
 import type { Runtime } from '../runtime.ts';
-import type { StatusCounts } from '../store/contract.ts';
 import { stallState } from '../watchdog/heartbeat.ts';
 import {
   executorAvailable,
@@ -9,21 +8,20 @@ import {
   lastSourceSuccess,
   reportsTaken,
 } from './metrics-hooks.ts';
+import { StatusTally } from './status-tally.ts';
 
-/** How old the whole-store counts may be: counting a year of instances is not a scrape's work. */
+/** How old the counts of unfinished instances may be. */
 const COUNTS_TTL_MS = 15_000;
 
 /**
  * The Prometheus view of one process (`GET /metrics`). Cheap figures are read
  * at each scrape (active jobs through their partial index, the heartbeat,
- * what the hooks were told); the counts of every instance and job by status
- * come from `statusCounts`, refreshed in the background when older than
- * `countsTtlMs`, so a scrape never waits for a count but the first.
+ * what the hooks were told); the instance and job figures come from a
+ * `StatusTally`, which never counts the whole store.
  */
 export class PrometheusMetrics {
   readonly registry = new Registry();
-  private counts: { at: number; value: StatusCounts } | null = null;
-  private refreshing: Promise<void> | null = null;
+  private readonly tally: StatusTally;
   private readonly passes: Histogram<'full'>;
   private readonly onPass = (r: PassResult) => {
     if (!r.skipped) this.passes.observe({ full: String(r.full) }, r.durationMs / 1000);
@@ -31,8 +29,9 @@ export class PrometheusMetrics {
 
   constructor(
     private readonly rt: Runtime,
-    private readonly countsTtlMs = COUNTS_TTL_MS,
+    countsTtlMs = COUNTS_TTL_MS,
   ) {
+    this.tally = new StatusTally(rt, countsTtlMs);
     const registers = [this.registry];
     const self = this;
     this.passes = new Histogram({
@@ -45,37 +44,57 @@ export class PrometheusMetrics {
     rt.engine.on('pass', this.onPass);
     new Gauge({
       name: 'autoctrl_instances',
-      help: 'Instances by campaign, task and status (the whole store; see autoctrl_status_counts_age_seconds)',
+      help: 'Unfinished instances by campaign, task and status (new, waiting, processing; see autoctrl_instance_counts_age_seconds)',
       labelNames: ['campaign', 'task', 'status'],
       registers,
       async collect() {
         this.reset();
-        for (const r of (await self.statusCounts()).instances)
+        for (const r of await self.tally.activeInstances())
           this.set({ campaign: r.campaign, task: r.task, status: r.status }, r.count);
       },
     });
     new Gauge({
+      name: 'autoctrl_instance_counts_age_seconds',
+      help: 'Age of the counts behind autoctrl_instances (refreshed in the background)',
+      registers,
+      collect() {
+        this.set(self.tally.activeAgeSeconds);
+      },
+    });
+    const settledSeen = new Map<string, number>();
+    new Counter({
+      name: 'autoctrl_instances_settled_total',
+      help: 'Instances that turned done or failed, by campaign and task, since this process started following the change feed',
+      labelNames: ['campaign', 'task', 'status'],
+      registers,
+      async collect() {
+        await self.tally.follow();
+        addDeltas(this, self.tally.settled, ['campaign', 'task', 'status'], settledSeen);
+      },
+    });
+    new Gauge({
       name: 'autoctrl_jobs',
-      help: 'Jobs by executor and status: idle and running as of this scrape, done and failed from the whole-store count',
+      help: 'Queued (idle) and running jobs by executor, as of this scrape',
       labelNames: ['executor', 'status'],
       registers,
       async collect() {
         this.reset();
-        const [all, active] = await Promise.all([self.statusCounts(), rt.store.activeJobCounts()]);
-        for (const r of all.jobs)
-          if (r.status === 'done' || r.status === 'failed')
-            this.set({ executor: r.executor, status: r.status }, r.count);
         for (const name of Object.keys(rt.deployment.executors))
           for (const status of ['idle', 'running']) this.set({ executor: name, status }, 0);
-        for (const r of active) this.inc({ executor: r.executor, status: r.status }, r.count);
+        for (const r of await rt.store.activeJobCounts())
+          this.inc({ executor: r.executor, status: r.status }, r.count);
       },
     });
-    new Gauge({
-      name: 'autoctrl_status_counts_age_seconds',
-      help: 'Age of the whole-store counts behind autoctrl_instances and the done/failed autoctrl_jobs',
+    const endedSeen = new Map<string, number>();
+    new Counter({
+      name: 'autoctrl_jobs_ended_total',
+      help: "Jobs that ended done or failed, by their task's executor, since this process started following the change feed",
+      labelNames: ['executor', 'status'],
       registers,
-      collect() {
-        this.set(self.counts === null ? 0 : (Date.now() - self.counts.at) / 1000);
+      async collect() {
+        // After the settled counter's collect, which read the feed for both.
+        await self.tally.follow();
+        addDeltas(this, self.tally.jobsEnded, ['executor', 'status'], endedSeen);
       },
     });
     let reportsSeen = 0;
@@ -186,30 +205,20 @@ export class PrometheusMetrics {
   close(): void {
     this.rt.engine.off('pass', this.onPass);
   }
+}
 
-  private async statusCounts(): Promise<StatusCounts> {
-    const stale = this.counts === null || Date.now() - this.counts.at > this.countsTtlMs;
-    if (stale && this.refreshing === null) {
-      this.refreshing = this.rt.store
-        .statusCounts()
-        .then(
-          (value) => {
-            this.counts = { at: Date.now(), value };
-          },
-          (err: unknown) => {
-            // The previous counts stay (their age shows it); a first scrape fails with the error.
-            this.rt.engine.ctx.logger.warn(
-              { err },
-              'counting instances and jobs for /metrics failed',
-            );
-            if (this.counts === null) throw err;
-          },
-        )
-        .finally(() => {
-          this.refreshing = null;
-        });
-    }
-    if (this.counts === null) await this.refreshing;
-    return this.counts?.value ?? { instances: [], jobs: [] };
+/** Adds to a counter what a running total grew by since the last scrape. */
+function addDeltas(
+  counter: Counter<string>,
+  totals: ReadonlyMap<string, number>,
+  labels: readonly string[],
+  seen: Map<string, number>,
+): void {
+  for (const [key, total] of totals) {
+    const delta = total - (seen.get(key) ?? 0);
+    if (delta <= 0) continue;
+    const values = JSON.parse(key) as Array<string | null>;
+    counter.inc(Object.fromEntries(labels.map((l, i) => [l, values[i] ?? ''])), delta);
+    seen.set(key, total);
   }
 }

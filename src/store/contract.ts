@@ -236,12 +236,6 @@ export interface StateStore extends OverviewStore {
   campaignNames(): Promise<string[]>;
   /** Instances per status and jobs per status of one campaign (`prompt` included); zeros when none. */
   campaignCounts(name: string): Promise<CampaignCounts>;
-  /**
-   * Instances per (campaign, task, status) and jobs per (executor, status),
-   * over the whole store, for monitoring (`/metrics`). One pass over the
-   * status indexes, not a request's work: callers cache it.
-   */
-  statusCounts(): Promise<StatusCounts>;
 
   // ---- leases: for several controllers sharing a store ----
   /**
@@ -324,11 +318,6 @@ export interface FieldSample {
 }
 
 export type JobHead = Pick<Job, 'id' | 'status' | 'attempt'>;
-
-export interface StatusCounts {
-  instances: Array<{ campaign: string; task: string; status: InstanceStatus; count: number }>;
-  jobs: Array<{ executor: string; status: JobStatus; count: number }>;
-}
 
 export interface NewInstance {
   campaign: string;

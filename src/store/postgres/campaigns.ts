@@ -1,7 +1,6 @@
 import { CampaignExistsError } from '../../errors.ts';
 import type { Campaign, CampaignCounts } from '../../model/campaign.ts';
 import { INSTANCE_STATUSES, JOB_STATUSES } from '../../model/types.ts';
-import type { StatusCounts } from '../contract.ts';
 import { campaignEvent } from '../records.ts';
 import type { Db } from './db.ts';
 import { writeEvents } from './writers.ts';
@@ -51,19 +50,6 @@ export function campaignOps(db: Db) {
           'SELECT name FROM campaigns ORDER BY created_at, name',
         )
       ).map((r) => r.name),
-    statusCounts: async (): Promise<StatusCounts> => {
-      const [instances, jobs] = await Promise.all([
-        db.query<StatusCounts['instances'][number]>(
-          'statusCountsInstances',
-          'SELECT campaign, task, status, count(*) AS count FROM instances GROUP BY campaign, task, status',
-        ),
-        db.query<StatusCounts['jobs'][number]>(
-          'statusCountsJobs',
-          'SELECT executor, status, count(*) AS count FROM jobs GROUP BY executor, status',
-        ),
-      ]);
-      return { instances, jobs };
-    },
     campaignCounts: async (name: string): Promise<CampaignCounts> => {
       const rows = await db.query<{ kind: 'instance' | 'job'; status: string; n: number }>(
         'campaignCounts',

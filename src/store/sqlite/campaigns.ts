@@ -1,7 +1,6 @@
 import { CampaignExistsError } from '../../errors.ts';
 import type { Campaign, CampaignCounts, RunSelection } from '../../model/campaign.ts';
 import { INSTANCE_STATUSES, JOB_STATUSES, type Run } from '../../model/types.ts';
-import type { StatusCounts } from '../contract.ts';
 import { campaignEvent } from '../records.ts';
 import { RUN_COLUMNS, type RunRow, toRun } from './rows.ts';
 import type { Db, NewEvent } from './shared.ts';
@@ -48,13 +47,6 @@ export function campaignOps(db: Db, writeEvent: (e: NewEvent) => number) {
   );
   const instanceCounts = db.prepare<[string], { status: string; n: number }>(
     'SELECT status, COUNT(*) AS n FROM instances WHERE campaign = ? GROUP BY status',
-  );
-  // Covered by instances_by_status (campaign, task, status): the table itself is not read.
-  const allInstanceCounts = db.prepare<[], StatusCounts['instances'][number]>(
-    'SELECT campaign, task, status, COUNT(*) AS count FROM instances GROUP BY campaign, task, status',
-  );
-  const allJobCounts = db.prepare<[], StatusCounts['jobs'][number]>(
-    'SELECT executor, status, COUNT(*) AS count FROM jobs GROUP BY executor, status',
   );
   const jobCounts = db.prepare<[string], { status: string; n: number }>(
     'SELECT status, COUNT(*) AS n FROM jobs WHERE campaign = ? GROUP BY status',
@@ -120,10 +112,6 @@ export function campaignOps(db: Db, writeEvent: (e: NewEvent) => number) {
     },
     listCampaigns: (): Campaign[] => all.all().map(toCampaign),
     campaignNames: (): string[] => names.all(),
-    statusCounts: (): StatusCounts => ({
-      instances: allInstanceCounts.all(),
-      jobs: allJobCounts.all(),
-    }),
     campaignCounts: (name: string): CampaignCounts => {
       const instances = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0]));
       for (const r of instanceCounts.all(name)) instances[r.status] = r.n;

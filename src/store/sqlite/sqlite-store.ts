@@ -27,7 +27,6 @@ import type {
   NewInstance,
   OutputQuery,
   StateStore,
-  StatusCounts,
 } from '../contract.ts';
 import type {
   OverviewQuery,
@@ -303,10 +302,6 @@ export class SqliteStore implements StateStore {
 
   async campaignCounts(name: string): Promise<CampaignCounts> {
     return this.#campaigns.campaignCounts(name);
-  }
-
-  async statusCounts(): Promise<StatusCounts> {
-    return this.#campaigns.statusCounts();
   }
 
   async overviewRuns(q: OverviewQuery): Promise<OverviewRun[]> {
