@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { validateDeploymentText } from '../src/config/load.ts';
 import type { Deployment } from '../src/config/types.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { NotifyDispatcher } from '../src/notify/dispatcher.ts';
@@ -17,6 +18,34 @@ const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
 const HOUR = 3_600_000;
 
 assertNoLeaksAtEnd();
+
+describe('watchdog settings in the deployment file', () => {
+  const FILE = '/srv/calib/autoctrl.yaml';
+  it('max_queue and the watchdog durations are checked like every duration, with their line', () => {
+    const bad = validateDeploymentText(
+      'tasks:\n  reco: { command: [r], max_queue: soon }\nwatchdog: { stalled_after: 400d, max_run_age: 0s }\n',
+      FILE,
+    );
+    assert.deepEqual(
+      bad.problems.map((p) => `${p.line}:${p.message}`),
+      [
+        '2:tasks.reco.max_queue: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
+        '3:watchdog.stalled_after: "400d" is longer than the longest duration autoctrl takes (365d): write at most 365d',
+        '3:watchdog.max_run_age: must be longer than 0',
+      ],
+    );
+    const good = validateDeploymentText(
+      'engine: { interval: 20s }\ntasks:\n  reco: { command: [r], max_queue: 12h }\n',
+      FILE,
+    ).deployment;
+    assert.equal(good?.tasks[0]?.maxQueueMs, 12 * HOUR);
+    assert.deepEqual(good?.watchdog, {
+      stalledAfterMs: 60_000,
+      intervalMs: 60_000,
+      maxRunAgeMs: null,
+    });
+  });
+});
 
 describe('quota command outputs (recorded, see test/fixtures/quota/README.md)', () => {
   it('eos quota ls -m: the tightest quota with a limit; none without one', () => {
