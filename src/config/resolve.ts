@@ -107,8 +107,8 @@ export function resolveDeployment(
         ? {
             disk: parsed.server.disk.map((d) => ({
               path: path.resolve(dir, d.path),
-              kind: d.kind ?? 'local',
-              command: d.command ?? null,
+              ...(d.kind ? { kind: d.kind } : {}),
+              ...(d.command ? { command: d.command } : {}),
               quotaBytes: d.quota ?? null,
               warn: d.warn ?? 0.8,
             })),
