@@ -71,9 +71,9 @@ export class HeartbeatWriter {
   }
 }
 
-/** The gap between heartbeat writes: a small part of the stall threshold, and at most 10 s. */
+/** The gap between heartbeat writes: a small part of the stall threshold, from 250 ms to 10 s. */
 export function heartbeatGapMs(deployment: Deployment): number {
-  return Math.min(10_000, Math.floor(deployment.watchdog.stalledAfterMs / 6));
+  return Math.min(10_000, Math.max(250, Math.floor(deployment.watchdog.stalledAfterMs / 6)));
 }
 
 export async function readHeartbeat(store: StateStore): Promise<Heartbeat | null> {

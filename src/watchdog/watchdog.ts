@@ -39,6 +39,7 @@ export class Watchdog {
   private readonly ctx: WatchdogContext;
   private readonly disk: { usage(): Promise<DiskUsage[]> };
   private lease: Lease | null = null;
+  private renewBy = 0;
   private timer: LongTimer | null = null;
   private lastFullAt = 0;
   private running: Promise<WatchdogRound> | null = null;
@@ -51,7 +52,7 @@ export class Watchdog {
   /** How often the stall is judged: a few times within its threshold, at most every `watchdog.interval`. */
   get tickMs(): number {
     const w = this.opts.deployment.watchdog;
-    return Math.max(250, Math.min(w.intervalMs, Math.floor(w.stalledAfterMs / 4)));
+    return Math.max(1_000, Math.min(w.intervalMs, Math.floor(w.stalledAfterMs / 4)));
   }
 
   start(): void {
@@ -104,17 +105,27 @@ export class Watchdog {
     return out;
   }
 
-  /** Taken or renewed at each round, lasting a few rounds; taken at once from a process of this host that is gone. */
+  /**
+   * Renewed when a third of its life is left, lasting a few rounds; taken at
+   * once from a process of this host that is gone. Others only read it while
+   * it is held: a write per round from every controller would wake them all
+   * (the store's cross-process wake-up) and contend for SQLite's write lock.
+   */
   private async hold(): Promise<boolean> {
-    const { store } = this.opts;
+    const { store, owner } = this.opts;
     const ttl = Math.max(10_000, 3 * this.tickMs);
-    let got = await store.acquireLease(LEASE, this.opts.owner, ttl);
-    if (got === null) {
-      const holder = (await store.getLease(LEASE))?.owner;
-      if (holder !== undefined && deadOnThisHost(holder, this.opts.owner))
-        got = await store.acquireLease(LEASE, this.opts.owner, ttl, { takeFrom: holder });
+    if (this.lease !== null && Date.now() < this.renewBy) return true;
+    let got: Lease | null = null;
+    if (this.lease !== null) got = await store.renewLease(this.lease, ttl);
+    else {
+      const [current, now] = await Promise.all([store.getLease(LEASE), store.clock()]);
+      const free = current === null || current.expiresAt <= now || current.owner === owner;
+      if (free) got = await store.acquireLease(LEASE, owner, ttl);
+      else if (deadOnThisHost(current.owner, owner))
+        got = await store.acquireLease(LEASE, owner, ttl, { takeFrom: current.owner });
     }
     this.lease = got;
+    this.renewBy = Date.now() + (2 * ttl) / 3;
     return got !== null;
   }
 
