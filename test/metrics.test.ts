@@ -49,7 +49,7 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
       async () =>
         (await daemon.runtime.store.campaignCounts('prompt')).instances.failed === 1 &&
         (await daemon.runtime.store.campaignCounts('prompt')).instances.done === 5,
-      20_000,
+      120_000,
       'the chain to settle',
     );
     setExecutorAvailable('local', false);
@@ -66,7 +66,7 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
           t
         );
       },
-      30_000,
+      60_000,
       'the counts to show the settled chain',
     );
     prometheus = await PrometheusServer.start({ url: daemon.url, token: TOKEN });
