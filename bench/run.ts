@@ -7,6 +7,7 @@ import { benchExitLatency } from './exit-latency.ts';
 import { benchHTCondorStatus } from './htcondor-status.ts';
 import { benchInfluxMirror } from './influx-mirror.ts';
 import { flags, machine } from './lib.ts';
+import { benchMetrics } from './metrics.ts';
 import { benchPageLoad } from './page-load.ts';
 import { benchSlurmSubmit } from './slurm-submit.ts';
 import { benchStoreScale } from './store-scale.ts';
@@ -30,6 +31,7 @@ const figures = [
   ...(await benchPageLoad()),
   ...(await benchInfluxMirror()),
   ...(await benchSlurmSubmit()),
+  ...(await benchMetrics()),
 ];
 const missed = figures.filter((f) => !f.ok);
 process.stdout.write(`${figures.length - missed.length} of ${figures.length} targets met\n`);

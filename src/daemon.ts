@@ -1,11 +1,15 @@
 import type { Deployment } from './config/types.ts';
 import { Controller } from './engine/controller.ts';
+import { sourcePolled } from './export/metrics-hooks.ts';
 import { openExportService } from './export/open.ts';
 import type { Logger } from './logger.ts';
 import { openNotify } from './notify/open.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 import { startServer } from './server/serve.ts';
+import type { Source } from './sources/contract.ts';
 import { openSources } from './sources/open.ts';
+import { HeartbeatWriter, heartbeatGapMs } from './watchdog/heartbeat.ts';
+import { Watchdog } from './watchdog/watchdog.ts';
 
 export interface Daemon {
   runtime: Runtime;
@@ -25,7 +29,7 @@ export async function startDaemon(
   opts: { logger: Logger; listen?: { host: string; port: number } },
 ): Promise<Daemon> {
   const runtime = await openRuntime(deployment, { logger: opts.logger });
-  const sources = await openSources(deployment, opts.logger);
+  const sources = timedSources(await openSources(deployment, opts.logger));
   const controller = new Controller(runtime, sources);
   const startedAt = Date.now();
   const server = await startServer(
@@ -71,7 +75,6 @@ export async function startDaemon(
   });
   // Started before the engine, so that a first start's cursor comes before the first pass's events.
   await notify?.start();
-  runtime.engine.on('pass', () => notify?.poke());
   const exports = await openExportService(runtime, opts.logger).catch(async (err: unknown) => {
     await notify?.stop();
     await server.close();
@@ -80,6 +83,20 @@ export async function startDaemon(
   });
   // Before the engine: the first pass's `lead` starts the mirrors on the leader.
   exports?.start();
+  const { ctx } = runtime.engine;
+  const heartbeat = new HeartbeatWriter(runtime.store, opts.logger, heartbeatGapMs(deployment));
+  runtime.engine.on('pass', (r) => {
+    notify?.poke();
+    if (!r.skipped) heartbeat.beat(ctx.controllerId, ctx.fence, r.durationMs);
+  });
+  // Every controller watches: a standby notices a leader that stopped passing.
+  const watchdog = new Watchdog({
+    store: runtime.store,
+    deployment,
+    logger: opts.logger.child({ part: 'watchdog' }),
+    owner: ctx.controllerId,
+  });
+  watchdog.start();
   controller.start();
   return {
     runtime,
@@ -88,9 +105,28 @@ export async function startDaemon(
     async stop() {
       await controller.stop();
       await exports?.stop();
+      await watchdog.stop();
+      await heartbeat.settle();
       await notify?.stop();
       await server.close();
       await runtime.close();
     },
   };
+}
+
+/** Each successful poll is noted for `/metrics` (`autoctrl_source_lag_seconds`). */
+function timedSources(sources: Map<string, Source>): Map<string, Source> {
+  const out = new Map<string, Source>();
+  for (const [name, source] of sources) {
+    out.set(name, {
+      name: source.name,
+      async poll(cursor, now) {
+        const got = await source.poll(cursor, now);
+        sourcePolled(name, Date.now());
+        return got;
+      },
+      ...(source.close ? { close: () => source.close?.() ?? Promise.resolve() } : {}),
+    });
+  }
+  return out;
 }

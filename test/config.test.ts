@@ -63,6 +63,7 @@ describe('deployment file', () => {
       dataDir: '/srv/calib/data',
       server: { host: '127.0.0.1', port: 8080, publicUrl: 'http://calib.example.org' },
       engine: { intervalMs: 30_000, leaseTtlMs: 6_000, controllers: 1 },
+      watchdog: { stalledAfterMs: 90_000, intervalMs: 60_000, maxRunAgeMs: null },
       executors: {
         local: {
           type: 'local',
@@ -84,6 +85,7 @@ describe('deployment file', () => {
           retries: 2,
           retryDelayMs: 10_000,
           timeoutMs: 7_200_000,
+          maxQueueMs: null,
           executor: 'local',
           env: { GT: '{campaign}_v1' },
           resources: {},
@@ -102,6 +104,7 @@ describe('deployment file', () => {
           retries: 0,
           retryDelayMs: 30_000,
           timeoutMs: null,
+          maxQueueMs: null,
           executor: 'local',
           env: {},
           resources: {},
@@ -120,6 +123,7 @@ describe('deployment file', () => {
           retries: 0,
           retryDelayMs: 30_000,
           timeoutMs: null,
+          maxQueueMs: null,
           executor: 'local',
           env: {},
           resources: {},
@@ -216,10 +220,10 @@ describe('deployment file', () => {
 describe('problems name the line and column', () => {
   test('an unknown key points at the key', () => {
     assert.deepEqual(problemsOf('tasks:\n  reco:\n    command: [a]\n    retry: 3\n'), [
-      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, resources, locks, when, container)',
+      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, resources, locks, when, container, max_queue)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
-      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, notify, export, limits, auth)',
+      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, notify, export, limits, auth, watchdog)',
     ]);
   });
 
@@ -400,7 +404,7 @@ tasks:
 `);
     assert.deepEqual(problems, [
       '1:21: engine.interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
-      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, notify, export, limits, auth)',
+      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, notify, export, limits, auth, watchdog)',
       "4:30: tasks.a.after[0]: unknown task 'nope' (tasks: a, b)",
       '4:46: tasks.a.retries: must be at least 0',
       "5:6: tasks.b: missing required key 'command'",

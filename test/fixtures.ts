@@ -18,6 +18,7 @@ export function task(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
     retries: 0,
     retryDelayMs: 10,
     timeoutMs: null,
+    maxQueueMs: null,
     executor: 'local',
     env: {},
     resources: {},
@@ -46,6 +47,7 @@ export function deployment(
     dataDir: join(dir, 'data'),
     server: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1:0' },
     engine: { intervalMs: 60_000, leaseTtlMs: 6_000, controllers: 1 },
+    watchdog: { stalledAfterMs: 180_000, intervalMs: 60_000, maxRunAgeMs: null },
     executors: {
       local: {
         type: 'local',

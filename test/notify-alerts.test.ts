@@ -225,7 +225,7 @@ describe('notify section of the deployment file', () => {
       problems.map((p) => `${p.line}: ${p.message}`),
       [
         "8: notify.chat.channel: no channel for environment 'dev': add dev: or default: (the webhook's own channel could be production's)",
-        "9: notify.chat.events[1]: unknown event 'run_added' (known: instance_failed, job_retried, lock_timeout, source_failing, export_failing)",
+        "9: notify.chat.events[1]: unknown event 'run_added' (known: instance_failed, job_retried, lock_timeout, source_failing, executor_unavailable, submission_blocked, export_failing, controller_stalled, disk_quota, job_stuck, run_stuck)",
         "10: notify.pager.type: unknown notifier type 'pagerduty' (known: mattermost, slack, webhook)",
         '11: notify.ops.fold_window: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
         '11: notify.ops.colour: unknown key (known: type, events, url, url_env, fold_window, timeout, headers)',

@@ -59,10 +59,17 @@ function render(el, health, stream, error) {
   // Ages on the server's clock: a browser whose clock is off must not cry wolf.
   const skew = health.now ? receivedAt - Date.parse(health.now) : 0;
   const age = heartbeat ? Date.now() - skew - Date.parse(heartbeat) : Number.POSITIVE_INFINITY;
-  const stale = health.stale ?? age > staleAfter(health);
+  // `stalled`: the leader's last finished pass (in the store) is older than the watchdog's threshold.
+  const stale = health.stalled === true || (health.stale ?? age > staleAfter(health));
+  const work = health.work?.at ?? null;
   // No controller in this process (a read-only API server): nothing to judge.
-  const beat =
-    health.controller === null ? 'warn' : stale || age > staleAfter(health) ? 'bad' : 'ok';
+  const beat = health.stalled
+    ? 'bad'
+    : health.controller === null
+      ? 'warn'
+      : stale || age > staleAfter(health)
+        ? 'bad'
+        : 'ok';
   const jobs = Object.entries(health.jobs ?? {});
   fill(
     el,
@@ -70,7 +77,12 @@ function render(el, health, stream, error) {
       'span',
       {
         class: `hitem ${beat}`,
-        title: `controller ${health.controller ?? 'none'}, up since ${health.upSince ?? '?'}, heartbeat ${heartbeat ?? 'never'}`,
+        title:
+          `controller ${health.controller ?? 'none'}, up since ${health.upSince ?? '?'}, heartbeat ${heartbeat ?? 'never'}` +
+          `, the leader's last finished pass ${work ?? 'never'}` +
+          (health.stalled
+            ? ` — no pass finished for more than ${fmtDuration(health.work.stalledAfterMs)}`
+            : ''),
       },
       `● ${{ ok: 'controller', bad: 'controller stalled', warn: 'no controller' }[beat]}`,
     ),

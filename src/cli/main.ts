@@ -15,6 +15,7 @@ import { registerServe } from './serve.ts';
 import { registerShow } from './show.ts';
 import { registerStatus } from './status.ts';
 import { registerValidate } from './validate.ts';
+import { registerWatchdog } from './watchdog.ts';
 
 const program = new Command('autoctrl')
   .description('continuous, automatic data processing for detector calibration')
@@ -41,6 +42,7 @@ for (const register of [
   registerOutputs,
   registerJobReport,
   registerExport,
+  registerWatchdog,
 ]) {
   register(program);
 }

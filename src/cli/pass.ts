@@ -3,6 +3,7 @@ import { Controller } from '../engine/controller.ts';
 import type { PassResult } from '../engine/engine.ts';
 import { openNotify } from '../notify/open.ts';
 import { openSources } from '../sources/open.ts';
+import { HeartbeatWriter } from '../watchdog/heartbeat.ts';
 import { cliLogger, type GlobalOptions, printJson, withRuntime } from './common.ts';
 
 /** How long `autoctrl pass` waits for webhooks before leaving the rest to the next pass. */
@@ -28,6 +29,12 @@ export function registerPass(program: Command): void {
           // Sources are polled by the engine's leader only: this takes the lease if it is free.
           for (const [name, source] of sources) await controller.pollSource(name, source);
           r = await rt.engine.pass();
+          // Cron as the clock is watched like a daemon: its passes are the heartbeat.
+          if (!r.skipped) {
+            const beat = new HeartbeatWriter(rt.store, cliLogger(), 0);
+            beat.beat(rt.engine.ctx.controllerId, rt.engine.ctx.fence, r.durationMs);
+            await beat.settle();
+          }
           await controller.stop();
         } finally {
           // What accumulated goes out now, folded summaries included; what cannot be

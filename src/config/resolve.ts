@@ -24,6 +24,7 @@ const DEFAULTS = {
   retryDelayMs: 30_000,
   // A batch system may forget a job for a while (a restarted schedd, a slow accounting database).
   lostAfterMs: 600_000,
+  watchdogIntervalMs: 60_000,
 } as const;
 
 /**
@@ -72,6 +73,7 @@ export function resolveDeployment(
         retries: t.retries ?? 0,
         retryDelayMs: t.retry_delay ?? DEFAULTS.retryDelayMs,
         timeoutMs: t.timeout ?? null,
+        maxQueueMs: t.max_queue ?? null,
         // crossCheck made sure there is exactly one executor when a task names none
         executor: t.executor ?? (executorNames[0] as string),
         env: t.env ?? {},
@@ -123,6 +125,8 @@ export function resolveDeployment(
         ? {
             disk: parsed.server.disk.map((d) => ({
               path: path.resolve(dir, d.path),
+              ...(d.kind ? { kind: d.kind } : {}),
+              ...(d.command ? { command: d.command } : {}),
               quotaBytes: d.quota ?? null,
               warn: d.warn ?? 0.8,
             })),
@@ -133,6 +137,13 @@ export function resolveDeployment(
       intervalMs: parsed.engine?.interval ?? DEFAULTS.engineIntervalMs,
       leaseTtlMs: parsed.engine?.lease_ttl ?? DEFAULTS.leaseTtlMs,
       controllers: parsed.engine?.controllers ?? 1,
+    },
+    watchdog: {
+      stalledAfterMs:
+        parsed.watchdog?.stalled_after ??
+        3 * (parsed.engine?.interval ?? DEFAULTS.engineIntervalMs),
+      intervalMs: parsed.watchdog?.interval ?? DEFAULTS.watchdogIntervalMs,
+      maxRunAgeMs: parsed.watchdog?.max_run_age ?? null,
     },
     executors,
     sources,

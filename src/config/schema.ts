@@ -150,6 +150,7 @@ const taskSchema = z.strictObject({
     })
     .nullish(),
   container: container.nullish(),
+  max_queue: duration('positive').nullish(),
 });
 
 /** A pluggable part: its `type` picks the kind, whose own schema checks the rest. */
@@ -178,6 +179,11 @@ export const fileSchema = z.strictObject({
         .array(
           z.strictObject({
             path: z.string().min(1),
+            kind: z.enum(['local', 'eos', 'afs']).nullish(),
+            command: z
+              .array(z.string().min(1))
+              .min(1, 'command is an argv list, e.g. [eos, quota, ls, -m]; the path is added last')
+              .nullish(),
             quota: size.nullish(),
             warn: z
               .number()
@@ -264,6 +270,13 @@ export const fileSchema = z.strictObject({
           ]),
         )
         .nullish(),
+    })
+    .nullish(),
+  watchdog: z
+    .strictObject({
+      stalled_after: duration('positive').nullish(),
+      interval: duration('positive').nullish(),
+      max_run_age: duration('positive').nullish(),
     })
     .nullish(),
 });

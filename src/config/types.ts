@@ -13,6 +13,7 @@ export interface Deployment {
   dataDir: string;
   server: ServerConfig;
   engine: EngineConfig;
+  watchdog: WatchdogConfig;
   executors: Record<string, ExecutorConfig>;
   sources: Record<string, SourceConfig>;
   /** Tasks in topological order: every task comes after its upstream tasks. */
@@ -88,6 +89,10 @@ export interface ServerConfig {
 export interface DiskArea {
   /** Absolute path of the directory. */
   path: string;
+  /** `local` (the default) measures the file system; `eos` and `afs` ask their quota command. */
+  kind?: 'local' | 'eos' | 'afs';
+  /** The quota command's argv for `eos` and `afs` areas (the path is added last); null: the usual one. */
+  command?: string[] | null;
   /** Bytes allowed; null for the size of its file system. */
   quotaBytes: number | null;
   /** Fraction of the quota above which the page warns (default 0.8). */
@@ -101,6 +106,16 @@ export interface EngineConfig {
   leaseTtlMs: number;
   /** How many controllers the deployment runs (`engine.controllers`); a host-scoped executor then needs a host. */
   controllers: number;
+}
+
+/** Alerts on the automation itself (`watchdog:`): a stalled leader, stuck jobs and runs, full areas. */
+export interface WatchdogConfig {
+  /** No pass finished for this long means the controller stalled (default 3 × `engine.interval`). */
+  stalledAfterMs: number;
+  /** How often the checks run (default 1 minute). */
+  intervalMs: number;
+  /** A run whose instances made no progress for this long is stuck; null: never judged. */
+  maxRunAgeMs: number | null;
 }
 
 export interface ExecutorConfig {
@@ -140,6 +155,8 @@ export interface TaskConfig {
   /** Delay before the first retry; doubles at each further one. */
   retryDelayMs: number;
   timeoutMs: number | null;
+  /** A job queued or held longer than this raises `job_stuck` (`max_queue`); null: never. */
+  maxQueueMs: number | null;
   /** Executor name (a key of `executors`). */
   executor: string;
   /** Extra environment for the jobs (values may hold placeholders). */

@@ -1,5 +1,6 @@
 import { ClaimLostError, InfrastructureError } from '../errors.ts';
 import type { Executor, JobLaunch } from '../executors/contract.ts';
+import { setExecutorAvailable } from '../export/metrics-hooks.ts';
 import { DEFAULT_SHARE, PROMPT } from '../model/campaign.ts';
 import type { Job } from '../model/types.ts';
 import { type EngineContext, taskIn } from './context.ts';
@@ -92,6 +93,7 @@ export async function submitBatch(
   } catch (err) {
     // Whether the jobs arrived is learnt from `status` (adopted by name, or submitted again): the claims stay.
     executorMemory(ctx, executor.name).unavailable = true;
+    setExecutorAvailable(executor.name, false);
     ctx.logger.warn({ err, executor: executor.name, jobs: jobs.length }, 'submission failed');
     await executorHealth(ctx).failed(executor.name, err);
     return;

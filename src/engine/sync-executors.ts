@@ -1,5 +1,6 @@
 import { collectSpool } from '../app/spool.ts';
 import type { Executor, ExecutorJobState } from '../executors/contract.ts';
+import { setExecutorAvailable } from '../export/metrics-hooks.ts';
 import type { Job } from '../model/types.ts';
 import type { EngineContext } from './context.ts';
 import { executorHealth, executorMemory } from './executor-state.ts';
@@ -32,11 +33,13 @@ export async function syncExecutor(
     // Asked again after its poll interval, not at once: a batch system that is down is not hammered.
     mem.lastPolled = ctx.now();
     mem.unavailable = true;
+    setExecutorAvailable(executor.name, false);
     ctx.logger.warn({ err, executor: executor.name }, 'executor status failed: its jobs wait');
     await executorHealth(ctx).failed(executor.name, err);
     return false;
   }
   mem.unavailable = false;
+  setExecutorAvailable(executor.name, true);
   mem.lastPolled = ctx.now();
   await executorHealth(ctx).succeeded(executor.name);
   const by = `executor:${executor.name}`;

@@ -10,7 +10,9 @@ import { ALERT_KINDS, type Alert, type AlertKind } from './contract.ts';
  * - an instance turning `failed`: failed for good (its jobs ran out of attempts);
  * - a job created with `retryOf`: the next attempt of a failed job;
  * - any event whose `data.alert` names a kind (`lock_timeout` from the lock
- *   checks, `source_failing`/`source_recovered` from the source polls).
+ *   checks, `source_failing`/`source_recovered` from the source polls, the
+ *   watchdog's kinds from `src/watchdog/`), with `data.subject` naming what
+ *   it is about when that is no task.
  */
 export function alertKindOf(e: EventRecord): AlertKind | null {
   const tag = e.data?.alert;
@@ -46,7 +48,9 @@ export async function buildAlert(
       ? e.entityId
       : typeof e.data?.lock === 'string'
         ? e.data.lock
-        : null;
+        : typeof e.data?.subject === 'string'
+          ? e.data.subject
+          : null;
   return {
     kind,
     eventId: e.id,

@@ -3,8 +3,9 @@ import type { Logger } from '../logger.ts';
 
 /**
  * What people are told about, by the names the deployment file uses in a
- * notifier's `events:`. `source_recovered` goes to the notifiers that want
- * `source_failing`: whoever heard of the failure hears of its end.
+ * notifier's `events:`. A recovery (`source_recovered`,
+ * `controller_recovered`) goes to the notifiers that want its failure:
+ * whoever heard of the failure hears of its end.
  */
 export const ALERT_KINDS = [
   'instance_failed',
@@ -17,12 +18,25 @@ export const ALERT_KINDS = [
   'submission_blocked',
   'export_failing',
   'export_recovered',
+  'controller_stalled',
+  'controller_recovered',
+  'disk_quota',
+  'job_stuck',
+  'run_stuck',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
+/** The recovery that ends each failure kind that has one. */
+export const RECOVERY_OF: Partial<Record<AlertKind, AlertKind>> = {
+  source_failing: 'source_recovered',
+  controller_stalled: 'controller_recovered',
+  executor_unavailable: 'executor_recovered',
+  export_failing: 'export_recovered',
+};
+
 /** The names a notifier's `events:` may list. */
 export const SUBSCRIBABLE: readonly AlertKind[] = ALERT_KINDS.filter(
-  (k) => k !== 'source_recovered' && k !== 'executor_recovered' && k !== 'export_recovered',
+  (k) => !Object.values(RECOVERY_OF).includes(k),
 );
 
 /**
@@ -47,7 +61,10 @@ export interface Alert {
   /** For `job_retried`: the failed job's attempt and the number allowed. */
   jobAttempt: number | null;
   jobAttempts: number | null;
-  /** The source (`source_failing`), lock (`lock_timeout`) or mirror (`export:influx`) concerned. */
+  /**
+   * What the alert is about besides a task: the source (`source_failing`),
+   * lock (`lock_timeout`), controller (`controller_stalled`) or output area (`disk_quota`).
+   */
   subject: string | null;
   reason: string;
   /** The instance page (or the overview when there is no instance). */

@@ -1,8 +1,9 @@
 import type { Deployment } from '../config/types.ts';
+import { deadOnThisHost } from '../engine/liveness.ts';
 import type { Logger } from '../logger.ts';
 import type { FeedCursor, Lease, StateStore } from '../store/contract.ts';
 import { alertKindOf, buildAlert } from './alerts.ts';
-import type { AlertKind, Notifier } from './contract.ts';
+import { type AlertKind, type Notifier, RECOVERY_OF } from './contract.ts';
 import { DEFAULT_RETRY, Deliveries, type RetryPolicy } from './delivery.ts';
 import { Folder } from './fold.ts';
 import { loadState, saveState } from './state.ts';
@@ -72,9 +73,9 @@ export class NotifyDispatcher {
       this.folders.set(name, new Folder(n.foldWindowMs));
       const events = options.deployment.notify[name]?.events ?? [];
       const set = new Set(events as AlertKind[]);
-      if (set.has('source_failing')) set.add('source_recovered');
-      if (set.has('executor_unavailable')) set.add('executor_recovered');
-      if (set.has('export_failing')) set.add('export_recovered');
+      for (const [failure, recovery] of Object.entries(RECOVERY_OF)) {
+        if (set.has(failure as AlertKind) && recovery !== undefined) set.add(recovery);
+      }
       this.wants.set(name, events.length === 0 ? null : set);
     }
   }
@@ -179,7 +180,7 @@ export class NotifyDispatcher {
     const now = this.opts.now();
     const ttl = this.opts.leaseTtlMs;
     if (now < this.leaseUntil - (2 * ttl) / 3) return true;
-    const held = await this.opts.store.acquireLease(LEASE, this.opts.owner, ttl);
+    const held = await this.acquire(ttl);
     this.lease = held;
     if (held !== null) this.leaseUntil = now + ttl;
     else if (this.leaseUntil > 0) {
@@ -189,6 +190,16 @@ export class NotifyDispatcher {
       this.cursor = null;
     }
     return held !== null;
+  }
+
+  /** Free, or held by a process of this host that is gone (a SIGKILLed daemon): no need to wait for it to expire. */
+  private async acquire(ttl: number): Promise<Lease | null> {
+    const { store, owner } = this.opts;
+    const got = await store.acquireLease(LEASE, owner, ttl);
+    if (got !== null) return got;
+    const holder = (await store.getLease(LEASE))?.owner;
+    if (holder === undefined || !deadOnThisHost(holder, owner)) return null;
+    return store.acquireLease(LEASE, owner, ttl, { takeFrom: holder });
   }
 
   private async load(): Promise<void> {

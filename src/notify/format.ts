@@ -15,6 +15,11 @@ const EMOJI: Record<AlertKind, string> = {
   submission_blocked: ':warning:',
   export_failing: ':warning:',
   export_recovered: ':white_check_mark:',
+  controller_stalled: ':rotating_light:',
+  controller_recovered: ':white_check_mark:',
+  disk_quota: ':floppy_disk:',
+  job_stuck: ':turtle:',
+  run_stuck: ':snail:',
 };
 
 /**
@@ -110,6 +115,16 @@ function headline(a: Alert, m: Markup, runs: string): string {
       return `${m.bold(a.subject ?? 'export')} is failing: ${reason}`;
     case 'export_recovered':
       return `${m.bold(a.subject ?? 'export')} recovered: ${reason}`;
+    case 'controller_stalled':
+      return `controller ${m.bold(a.subject ?? '?')} stalled: ${reason}`;
+    case 'controller_recovered':
+      return `controller ${m.bold(a.subject ?? '?')} passes again: ${reason}`;
+    case 'disk_quota':
+      return `output area ${m.bold(a.subject ?? '?')} is filling up: ${reason}`;
+    case 'job_stuck':
+      return `${where}: a job is stuck: ${reason}`;
+    case 'run_stuck':
+      return `${m.bold(runs)} (${context(a)}) made no progress: ${reason}`;
   }
 }
 

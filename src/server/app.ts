@@ -12,6 +12,7 @@ import { eventRoutes } from './routes/events.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { overviewRoutes } from './routes/overview.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { mountStatic, webDir } from './static.ts';
@@ -62,6 +63,7 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
   statsRoutes(api, ctx);
   eventRoutes(api, ctx);
   metaRoutes(api, ctx);
+  const closeMetrics = metricsRoutes(api, ctx);
   api.route(
     {
       method: 'get',
@@ -84,7 +86,14 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
     ),
   );
   mountStatic(app, opts.webDir ?? webDir);
-  return { app, hub, close: () => hub.close() };
+  return {
+    app,
+    hub,
+    close: () => {
+      closeMetrics();
+      hub.close();
+    },
+  };
 }
 
 /** The app alone, for in-process requests (`app.request`); live streams stop when their clients go. */

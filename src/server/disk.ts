@@ -1,6 +1,7 @@
 import { lstat, opendir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskArea } from '../config/types.ts';
+import { measureQuota } from './quota.ts';
 
 export interface DiskUsage {
   path: string;
@@ -57,7 +58,13 @@ async function measure(area: DiskArea): Promise<DiskUsage> {
     let used: number;
     let quota: number;
     let partial = false;
-    if (area.quotaBytes !== null) {
+    if (area.kind === 'eos' || area.kind === 'afs') {
+      // A shared file system's quota is the service's to tell: `statfs` of EOS or AFS says nothing useful.
+      const q = await measureQuota(area.kind, area.path, area.command);
+      if (q === null) throw new Error(`${area.kind} reports no volume limit for this area`);
+      used = q.usedBytes;
+      quota = q.quotaBytes;
+    } else if (area.quotaBytes !== null) {
       // A missing area is a misconfiguration to show, not an empty directory.
       await opendir(area.path).then((d) => d.close());
       const w = await walk(area.path);

@@ -75,7 +75,16 @@ export const jobSchema = z.object({
 export const eventSchema = z.object({
   id: z.number().int(),
   at,
-  entity: z.enum(['run', 'instance', 'job', 'campaign', 'source', 'executor']),
+  entity: z.enum([
+    'run',
+    'instance',
+    'job',
+    'campaign',
+    'source',
+    'executor',
+    'controller',
+    'disk',
+  ]),
   entityId: z.string(),
   campaign: z.string().nullable(),
   task: z.string().nullable(),

@@ -3,6 +3,7 @@ import { applyJobReport, jobReportSchema } from '../../app/report.ts';
 import { jobRef } from '../../engine/launch.ts';
 import { NotFoundError } from '../../errors.ts';
 import { readFileLog } from '../../executors/shared/file-log.ts';
+import { countReport } from '../../export/metrics-hooks.ts';
 import type { ServerContext } from '../context.ts';
 import { followLog, type LogReader, logResponse } from '../logs.ts';
 import { presentJob } from '../present.ts';
@@ -86,6 +87,7 @@ export function jobRoutes(api: Api, ctx: ServerContext): void {
     async (c, { params, body, who }) => {
       const attempt = who.kind === 'job' ? who.attempt : null;
       const job = await applyJobReport(engine.ctx, params.id, body, actor(who), attempt);
+      countReport();
       // A change of status may free a slot or let downstream start; a pass per progress
       // report (fields only) would starve the server under thousands of reports a second.
       if (body.status !== undefined) ctx.hooks.trigger();

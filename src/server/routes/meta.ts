@@ -3,6 +3,7 @@ import { createCampaign } from '../../app/campaigns.ts';
 import { ENGINE_LEASE } from '../../engine/engine.ts';
 import { exportHealth } from '../../export/status.ts';
 import { allCampaignProgress, type CampaignProgress } from '../../views/campaign-progress.ts';
+import { stallState } from '../../watchdog/heartbeat.ts';
 import type { ServerContext } from '../context.ts';
 import { RateLimit } from '../rate-limit.ts';
 import { type Api, actor } from '../route.ts';
@@ -63,6 +64,8 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
       }
       const lease = await store.getLease(ENGINE_LEASE);
       const clock = await store.clock();
+      // Judged from the leader's heartbeat in the store: a leader that renews its lease but passes no work is stalled too.
+      const work = await stallState(store, deployment);
       // A standby's heartbeat is the leader's: its last lease renewal.
       const heartbeatAt =
         controller === null || controller.leading || lease === null
@@ -90,6 +93,13 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
               },
         intervalMs: controller?.intervalMs ?? null,
         lastPass: controller?.lastPass ?? null,
+        stalled: work.stalled,
+        work: {
+          at: work.heartbeat === null ? null : new Date(work.heartbeat.at).toISOString(),
+          controller: work.heartbeat?.controller ?? null,
+          ageMs: work.ageMs,
+          stalledAfterMs: work.stalledAfterMs,
+        },
         jobs,
         disk: await ctx.disk.usage(),
         exports: await exportHealth(store, Object.keys(deployment.exports)),
