@@ -67,7 +67,8 @@ describe('PostgreSQL store', { skip }, () => {
     it('migrates once when handles open together, and refuses a newer schema', async () => {
       fresh();
       const [a] = await Promise.all([openOne(), openOne(), openOne()]);
-      assert.deepEqual(await a?.migrate(), { from: 1, to: 1 });
+      const known = Math.max(...MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(await a?.migrate(), { from: known, to: known });
       const schema = new URL(url).searchParams.get('schema') ?? '';
       await pgServer().sql(
         `INSERT INTO ${pg.escapeIdentifier(schema)}.schema_migrations VALUES (99, 'future', 0)`,
