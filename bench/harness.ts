@@ -145,7 +145,10 @@ export interface Served {
 /** `autoctrl serve -c CONFIG`, its output in `log`; resolves once it listens. */
 export async function serve(config: string, log: string): Promise<Served> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the CLI first (npm run build)`);
-  const child = spawn(process.execPath, [CLI, '-c', config, 'serve'], {
+  // BENCH_CPU_PROF=DIR: the daemon writes a V8 CPU profile there when it stops (where a figure's time goes).
+  const prof = process.env.BENCH_CPU_PROF;
+  const flags = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`];
+  const child = spawn(process.execPath, [...flags, CLI, '-c', config, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });

@@ -34,6 +34,15 @@ runExecutorConformance(
   async () => ({ executor: await createLocalExecutor('local', {}, ctx), cleanup: async () => {} }),
   { workRoot: base },
 );
+// The fallback for machines without python3 starts jobs with Node's spawn: the same contract.
+runExecutorConformance(
+  'local, Node launcher',
+  async () => ({
+    executor: new LocalExecutor('local', { slots: 4, logger: silentLogger(), launcher: 'node' }),
+    cleanup: async () => {},
+  }),
+  { workRoot: base },
+);
 
 /** A job that exits with `code` once `file` exists (and gives up after a minute). */
 const WAIT_JS = `const [f, code] = process.argv.slice(1);

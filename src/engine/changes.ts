@@ -14,28 +14,53 @@ const FOLLOW_AT_MOST = 5_000;
  */
 export class PassScope {
   readonly full: boolean;
-  /** Instances whose jobs changed: settle them. */
-  readonly settle = new Set<number>();
+  /**
+   * Whether runs arrived or changed: only then can intake find anything, so a
+   * pass triggered by a job's exit does not read every task's intake cursor.
+   */
+  runsChanged: boolean;
+  /** Per `campaign\0task`, instances whose jobs changed: settle them. */
+  readonly #settle = new Map<string, Set<number>>();
   /** Per `campaign\0task`, instances to gate. */
   readonly #gate = new Map<string, Set<number>>();
 
   constructor(full: boolean) {
     this.full = full;
+    this.runsChanged = full;
+  }
+
+  settleIds(campaign: string, task: string): ReadonlySet<number> {
+    return this.#settle.get(`${campaign}\0${task}`) ?? NONE;
+  }
+
+  addSettle(campaign: string, task: string, id: number): void {
+    add(this.#settle, campaign, task, [id]);
   }
 
   gateIds(campaign: string, task: string): ReadonlySet<number> {
-    return this.#gate.get(`${campaign}\0${task}`) ?? new Set();
+    return this.#gate.get(`${campaign}\0${task}`) ?? NONE;
   }
 
   addGate(campaign: string, task: string, ids: Iterable<number>): void {
-    const key = `${campaign}\0${task}`;
-    let set = this.#gate.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.#gate.set(key, set);
-    }
-    for (const id of ids) set.add(id);
+    add(this.#gate, campaign, task, ids);
   }
+}
+
+const NONE: ReadonlySet<number> = new Set();
+
+function add(
+  sets: Map<string, Set<number>>,
+  campaign: string,
+  task: string,
+  ids: Iterable<number>,
+): void {
+  const key = `${campaign}\0${task}`;
+  let set = sets.get(key);
+  if (set === undefined) {
+    set = new Set();
+    sets.set(key, set);
+  }
+  for (const id of ids) set.add(id);
 }
 
 /**
@@ -52,10 +77,12 @@ export async function scopeOf(
   const scope = new PassScope(false);
   const done: number[] = [];
   for (const item of items) {
+    if (item.kind === 'run') scope.runsChanged = true;
     if (item.kind !== 'event') continue;
     const e = item.event;
     if (e.entity === 'campaign') return null;
-    if (e.entity === 'job' && e.instanceId !== null) scope.settle.add(e.instanceId);
+    if (e.entity === 'job' && e.instanceId !== null && e.campaign !== null && e.task !== null)
+      scope.addSettle(e.campaign, e.task, e.instanceId);
     if (e.entity !== 'instance' || e.campaign === null || e.task === null) continue;
     if (e.to === 'new') scope.addGate(e.campaign, e.task, [Number(e.entityId)]);
     if (e.to === 'done') done.push(Number(e.entityId));

@@ -36,8 +36,8 @@ export class Controller {
   start(): void {
     const { engine, deployment, executors, store } = this.rt;
     for (const executor of executors.values())
-      executor.onExit?.((jobId) => {
-        engine.jobExited(jobId);
+      executor.onExit?.((jobId, state) => {
+        engine.jobExited(jobId, state);
         this.trigger();
       });
     engine.on('pass', (r) => {

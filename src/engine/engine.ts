@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { FencedError } from '../errors.ts';
+import type { ExecutorJobState } from '../executors/contract.ts';
 import type { Instance, Job } from '../model/types.ts';
 import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
@@ -63,8 +64,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Local time by which the lease must be renewed (a third of its life left). */
   private renewBy = 0;
   private feed: FeedCursor | null = null;
-  /** Jobs whose executor told of an exit since the last pass. */
-  private readonly exited = new Set<number>();
+  /** Jobs whose executor told of an exit since the last pass, with how they ended. */
+  private readonly exited = new Map<number, ExecutorJobState>();
 
   constructor(ctx: EngineContext) {
     super();
@@ -87,8 +88,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** An executor told that a job ended: the next pass looks at it without polling every job. */
-  jobExited(jobId: number): void {
-    this.exited.add(jobId);
+  jobExited(jobId: number, state: ExecutorJobState): void {
+    this.exited.set(jobId, state);
   }
 
   /**
@@ -196,7 +197,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const campaigns = await this.campaigns();
     let full = fullWanted;
     if (full) this.feed = await ctx.store.feedHead();
-    const exited = new Set(this.exited);
+    const exited = new Map(this.exited);
     this.exited.clear();
     const activeByExecutor = await this.activeJobs();
     const now = ctx.now();
@@ -214,7 +215,7 @@ export class Engine extends EventEmitter<EngineEvents> {
               executor.onExit === undefined ||
               (j.status === 'idle' && j.executorId !== null))),
       );
-      await syncExecutor(ctx, executor, asked);
+      await syncExecutor(ctx, executor, asked, exited);
     }
     let scope = new PassScope(true);
     if (!full) {
@@ -232,14 +233,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const view of campaigns) {
       for (const task of view.tasks) {
         await this.renewOrStop();
-        const made = await intake(ctx, view.name, task);
+        const made = scope.runsChanged ? await intake(ctx, view.name, task) : [];
         created += made.length;
         scope.addGate(
           view.name,
           task.name,
           made.map((i) => i.id),
         );
-        const only = full ? undefined : scope.settle;
+        const only = full ? undefined : scope.settleIds(view.name, task.name);
         const done = await settleInstances(ctx, view.name, task, only);
         settled.push(...done);
         if (!full) {
@@ -284,7 +285,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async readChanges(): Promise<FeedItem[] | null> {
     const items: FeedItem[] = [];
     for (let page = 0; page < 5; page++) {
-      const got = await this.ctx.store.readFeed(this.feed, { limit: FEED_PAGE, kinds: ['event'] });
+      const got = await this.ctx.store.readFeed(this.feed, {
+        limit: FEED_PAGE,
+        kinds: ['event', 'run'],
+      });
       items.push(...got.items);
       this.feed = got.cursor;
       if (got.items.length < FEED_PAGE) return items;

@@ -15,6 +15,7 @@ export async function settleInstances(
   task: TaskConfig,
   only?: ReadonlySet<number>,
 ): Promise<Instance[]> {
+  if (only?.size === 0) return [];
   const processing =
     only === undefined
       ? await ctx.store.instancesByStatus(campaign, task.name, ['processing'])

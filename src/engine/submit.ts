@@ -11,7 +11,7 @@ import {
   submissionBlocked,
 } from './executor-state.ts';
 import { buildLaunch } from './launch.ts';
-import { settleJob } from './outcome.ts';
+import { markRunning, settleJob } from './outcome.ts';
 import { chooseJobs } from './slot-share.ts';
 
 /**
@@ -109,6 +109,7 @@ export async function submitBatch(
     } else {
       ctx.memory.blocked.delete(job.id);
       await recordSubmitted(ctx, job.id, answer.executorId, launch.logPath);
+      if (answer.running === true) await markRunning(ctx, job, `executor:${executor.name}`);
     }
   }
 }

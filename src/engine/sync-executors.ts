@@ -22,13 +22,34 @@ export async function syncExecutor(
   ctx: EngineContext,
   executor: Executor,
   asked: readonly Job[],
+  told: ReadonlyMap<number, ExecutorJobState> = new Map(),
 ): Promise<boolean> {
   const tracked = asked.filter((j) => j.claimedBy !== null);
   const mem = executorMemory(ctx, executor.name);
   if (tracked.length === 0) return !mem.unavailable;
-  let states: Map<number, ExecutorJobState>;
+  // What the executor told with an exit (`onExit`) is not asked again: that is a status call saved per job end.
+  const ask = tracked.filter((j) => !told.has(j.id));
+  const states = new Map<number, ExecutorJobState>();
+  for (const job of tracked) {
+    const st = told.get(job.id);
+    if (st !== undefined) states.set(job.id, st);
+  }
+  if (ask.length > 0 && !(await pollStates(ctx, executor, ask, states))) return false;
+  await applyStates(ctx, executor, tracked, states);
+  return true;
+}
+
+/** Asks the executor about `jobs` into `states`; false when it did not answer. */
+async function pollStates(
+  ctx: EngineContext,
+  executor: Executor,
+  jobs: readonly Job[],
+  states: Map<number, ExecutorJobState>,
+): Promise<boolean> {
+  const mem = executorMemory(ctx, executor.name);
   try {
-    states = await executor.status(tracked.map((j) => jobRef(ctx, j)));
+    for (const [id, st] of await executor.status(jobs.map((j) => jobRef(ctx, j))))
+      states.set(id, st);
   } catch (err) {
     // Asked again after its poll interval, not at once: a batch system that is down is not hammered.
     mem.lastPolled = ctx.now();
@@ -42,6 +63,16 @@ export async function syncExecutor(
   setExecutorAvailable(executor.name, true);
   mem.lastPolled = ctx.now();
   await executorHealth(ctx).succeeded(executor.name);
+  return true;
+}
+
+async function applyStates(
+  ctx: EngineContext,
+  executor: Executor,
+  tracked: readonly Job[],
+  states: ReadonlyMap<number, ExecutorJobState>,
+): Promise<void> {
+  const mem = executorMemory(ctx, executor.name);
   const by = `executor:${executor.name}`;
   for (const job of tracked) {
     const st = states.get(job.id) ?? noAnswer(job);
@@ -91,7 +122,6 @@ export async function syncExecutor(
         break;
     }
   }
-  return true;
 }
 
 /**

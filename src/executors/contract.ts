@@ -62,7 +62,9 @@ export interface Executor {
   readLog(job: JobRef, opts?: LogOptions): AsyncIterable<Uint8Array>;
   /**
    * Registers a listener told as soon as a job the executor watches ends, so the
-   * engine reacts at once instead of at the next poll. Optional for executors
+   * engine reacts at once instead of at the next poll. `state` is the job's
+   * final state, as `status()` would answer it from then on: the engine settles
+   * the job with it without asking `status()` again. Optional for executors
    * that can only be polled.
    */
   onExit?(listener: (jobId: number, state: ExecutorJobState) => void): void;
@@ -76,8 +78,13 @@ export interface LogOptions {
   signal?: AbortSignal;
 }
 
-/** Per launch: the executor's id for it (null when the batch system gives it later), or why it failed. */
-export type SubmitAnswer = { executorId: string | null } | { error: Error };
+/**
+ * Per launch: the executor's id for it (null when the batch system gives it
+ * later), or why it failed. `running`: the job is running as the answer is
+ * given (a process started here, not a queue entry): the engine marks it so
+ * without asking `status()`.
+ */
+export type SubmitAnswer = { executorId: string | null; running?: boolean } | { error: Error };
 
 /** What a job reads: the runs it processes, its upstream outputs, its own input (split tasks). */
 export interface JobInputs {

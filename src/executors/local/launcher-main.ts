@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 
 /**
- * The launcher process (see `launcher.ts`): forks each job wrapper it is asked
- * for, detached, with its output appended to the job's log, and tells the
- * controller the pid and, later, the end. It holds no state a restart needs:
- * everything about a job is in its work directory.
+ * The Node launcher (see `launcher.ts`), for machines without python3: starts
+ * each job wrapper it is asked for, detached, with its output appended to the
+ * job's log, and tells the controller the pid and, later, the end, in the
+ * JSON lines of `bin/autoctrl-launcher.py`. It holds no state a restart
+ * needs: everything about a job is in its work directory.
  */
 interface Request {
   id: number;
@@ -29,33 +31,35 @@ function openLog(path: string): number {
 }
 
 function send(message: object): void {
-  // A controller killed between the check and the write: nobody to tell, the jobs live on.
-  if (process.connected)
-    process.send?.(message, undefined, undefined, (err) => err && process.exit(0));
+  // A controller killed meanwhile: nobody to tell, the jobs live on.
+  process.stdout.write(`${JSON.stringify(message)}\n`);
 }
+process.stdout.on('error', () => process.exit(0));
 
-process.on('message', (m: Request) => {
-  let fd: number | null = null;
-  try {
-    fd = openLog(m.logPath);
-    const child = spawn(m.file, m.args, {
-      detached: true,
-      stdio: ['ignore', fd, fd],
-      env: m.env,
-      cwd: m.cwd,
-    });
-    child.once('error', (err) =>
-      send({ id: m.id, error: err.message, code: (err as NodeJS.ErrnoException).code }),
-    );
-    child.once('spawn', () => send({ id: m.id, pid: child.pid }));
-    child.once('exit', (_code, signal) => send({ id: m.id, exit: signal }));
-    child.unref();
-  } catch (err) {
-    send({ id: m.id, error: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
-});
-
-// The controller went away (stopped or killed): the jobs are detached and live on.
-process.on('disconnect', () => process.exit(0));
+createInterface({ input: process.stdin })
+  .on('line', (line) => {
+    if (line.trim() === '') return;
+    const m = JSON.parse(line) as Request;
+    let fd: number | null = null;
+    try {
+      fd = openLog(m.logPath);
+      const child = spawn(m.file, m.args, {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        env: m.env,
+        cwd: m.cwd,
+      });
+      child.once('error', (err) =>
+        send({ id: m.id, error: err.message, code: (err as NodeJS.ErrnoException).code }),
+      );
+      child.once('spawn', () => send({ id: m.id, pid: child.pid }));
+      child.once('exit', (_code, signal) => send({ id: m.id, exit: signal }));
+      child.unref();
+    } catch (err) {
+      send({ id: m.id, error: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+  })
+  // The controller went away (stopped or killed): the jobs are detached and live on.
+  .on('close', () => process.exit(0));

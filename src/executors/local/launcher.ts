@@ -1,4 +1,6 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../logger.ts';
 
@@ -22,18 +24,42 @@ type Reply =
   | { id: number; exit: NodeJS.Signals | null }
   | { id: number; error: string; code?: string };
 
-/** The launcher's entry, beside this file: `.ts` under the test runner, `.js` once built. */
-const MAIN = fileURLToPath(
+/** The Node launcher's entry, beside this file: `.ts` under the test runner, `.js` once built. */
+const NODE_MAIN = fileURLToPath(
   new URL(`./launcher-main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
 );
+/** The posix_spawn launcher, in the package's `bin/` (the same path from `src/` and from `dist/`). */
+const SPAWN_MAIN = fileURLToPath(new URL('../../../bin/autoctrl-launcher.py', import.meta.url));
+const PYTHONS = ['/usr/bin/python3', '/usr/local/bin/python3'];
+
+/**
+ * The program that starts jobs: the posix_spawn launcher when a python3 is
+ * there (a start costs about 1 ms: vfork copies nothing), otherwise one in
+ * Node (fork()+exec: tens of milliseconds on VMs where copying page tables is
+ * expensive). Both speak the same JSON lines.
+ */
+export type LauncherKind = 'posix_spawn' | 'node';
+
+export function launcherProgram(prefer: LauncherKind = 'posix_spawn'): {
+  file: string;
+  args: string[];
+  kind: LauncherKind;
+} {
+  const python = prefer === 'node' ? undefined : PYTHONS.find(existsSync);
+  if (python !== undefined && existsSync(SPAWN_MAIN))
+    return { file: python, args: ['-I', '-S', SPAWN_MAIN], kind: 'posix_spawn' };
+  const execArgv = NODE_MAIN.endsWith('.ts') ? process.execArgv : [];
+  return { file: process.execPath, args: [...execArgv, NODE_MAIN], kind: 'node' };
+}
 
 /**
  * Starts job processes from a small helper process instead of the
  * controller's: `fork()` of a large process blocks its event loop for
  * milliseconds per job, which is what bounds a chain of short jobs. The
- * controller sends a request and goes on with the store while the launcher
- * forks, on another core. Jobs are detached and survive both processes; if the
- * launcher dies, its jobs' ends are found by `status()` as after a restart.
+ * controller writes a request and goes on with the store while the launcher
+ * starts the job, on another core. Jobs are detached and survive both
+ * processes; if the launcher dies, its jobs' ends are found by `status()` as
+ * after a restart.
  */
 export class Launcher {
   #child: ChildProcess | null = null;
@@ -44,17 +70,20 @@ export class Launcher {
   >();
   readonly #ending = new Map<number, (signal: NodeJS.Signals | null) => void>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly prefer: LauncherKind = 'posix_spawn',
+  ) {}
 
   spawn(req: SpawnRequest): Promise<Spawned> {
     const child = this.#child ?? this.#start();
     const id = this.#next++;
     // Waiting for the launcher's answer keeps this process alive, as waiting for a spawn would.
-    child.channel?.ref();
+    keepAlive(child, true);
     return new Promise<Spawned>((resolve, reject) => {
       this.#starting.set(id, { resolve, reject });
-      child.send({ id, ...req }, (err) => {
-        if (err === null) return;
+      child.stdin?.write(`${JSON.stringify({ id, ...req })}\n`, (err) => {
+        if (err === null || err === undefined) return;
         this.#starting.delete(id);
         this.#settled();
         reject(err);
@@ -70,42 +99,50 @@ export class Launcher {
     const gone = new Promise((r) => child.once('exit', r));
     // Held until it is gone, so that nothing of it is left behind.
     child.ref();
-    child.disconnect();
+    child.stdin?.end();
     await gone;
   }
 
   #start(): ChildProcess {
-    const child = fork(MAIN, [], {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      execArgv: MAIN.endsWith('.ts') ? process.execArgv : [],
-      serialization: 'json',
-    });
-    child.on('message', (m: Reply) => this.#reply(m));
-    child.once('exit', (code, signal) => {
-      if (this.#child === child) this.#child = null;
-      const lost = new Error(`the job launcher ended (${signal ?? `exit ${code}`})`);
-      for (const s of this.#starting.values()) s.reject(lost);
-      this.#starting.clear();
-      if (this.#ending.size > 0)
-        this.log.warn(
-          { jobs: this.#ending.size },
-          'job launcher gone: job ends are polled instead',
-        );
-      this.#ending.clear();
-    });
+    const program = launcherProgram(this.prefer);
+    this.log.debug({ launcher: program.kind }, 'job launcher started');
+    const child = spawn(program.file, program.args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    if (child.stdout !== null)
+      createInterface({ input: child.stdout }).on('line', (line) => this.#reply(line));
+    // A launcher gone (its `exit` tells) makes writes fail with EPIPE: that error is the request's.
+    child.stdin?.on('error', () => undefined);
+    child.once('error', (err) => this.#lost(child, err.message));
+    child.once('exit', (code, signal) => this.#lost(child, signal ?? `exit ${code}`));
     // The daemon's timers and server keep it alive, not the launcher.
     child.unref();
-    child.channel?.unref();
+    keepAlive(child, false);
     this.#child = child;
     return child;
   }
 
-  /** Running jobs do not keep the controller alive, as with an unref'd child process. */
-  #settled(): void {
-    if (this.#starting.size === 0) this.#child?.channel?.unref();
+  #lost(child: ChildProcess, how: string): void {
+    if (this.#child === child) this.#child = null;
+    const lost = new Error(`the job launcher ended (${how})`);
+    for (const s of this.#starting.values()) s.reject(lost);
+    this.#starting.clear();
+    if (this.#ending.size > 0)
+      this.log.warn({ jobs: this.#ending.size }, 'job launcher gone: job ends are polled instead');
+    this.#ending.clear();
   }
 
-  #reply(m: Reply): void {
+  /** Running jobs do not keep the controller alive, as with an unref'd child process. */
+  #settled(): void {
+    if (this.#starting.size === 0 && this.#child !== null) keepAlive(this.#child, false);
+  }
+
+  #reply(line: string): void {
+    let m: Reply;
+    try {
+      m = JSON.parse(line) as Reply;
+    } catch {
+      this.log.warn({ line }, 'job launcher said something unexpected');
+      return;
+    }
     if ('pid' in m) {
       const s = this.#starting.get(m.id);
       this.#starting.delete(m.id);
@@ -121,5 +158,14 @@ export class Launcher {
       s?.reject(Object.assign(new Error(m.error), { code: m.code }));
       this.#settled();
     }
+  }
+}
+
+/** Whether the launcher's pipes hold this process's event loop open. */
+function keepAlive(child: ChildProcess, on: boolean): void {
+  for (const stream of [child.stdin, child.stdout]) {
+    const socket = stream as { ref?: () => void; unref?: () => void } | null;
+    if (on) socket?.ref?.();
+    else socket?.unref?.();
   }
 }

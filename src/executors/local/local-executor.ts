@@ -15,7 +15,7 @@ import { stageOnSharedFs } from '../shared/staging.ts';
 import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { ExecutorError } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './inspect.ts';
-import { Launcher } from './launcher.ts';
+import { Launcher, type LauncherKind } from './launcher.ts';
 import { isWrapperOf, signalGroup } from './process-info.ts';
 import {
   clearForeignJob,
@@ -50,6 +50,8 @@ export interface LocalExecutorOptions {
    * job, not this one. null: markers name no store and all count as this one's.
    */
   storeId?: string | null;
+  /** How jobs are started (`launcher.ts`): `node` only to test the fallback for machines without python3. */
+  launcher?: LauncherKind;
 }
 
 type ExitListener = (jobId: number, state: ExecutorJobState) => void;
@@ -90,7 +92,7 @@ export class LocalExecutor implements Executor {
     this.pollIntervalMs = opts.pollIntervalMs ?? 0;
     this.#log = opts.logger;
     this.#graceMs = opts.killGraceMs ?? 3000;
-    this.#launcher = new Launcher(opts.logger);
+    this.#launcher = new Launcher(opts.logger, opts.launcher);
     this.#storeId = opts.storeId ?? null;
     this.#cgroupRoot =
       opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
@@ -105,7 +107,7 @@ export class LocalExecutor implements Executor {
     return Promise.all(
       batch.map((launch) =>
         this.#submitOne(launch).then(
-          (executorId): SubmitAnswer => ({ executorId }),
+          (executorId): SubmitAnswer => ({ executorId, running: true }),
           (err: unknown): SubmitAnswer => ({ error: asSiteError(launch, err) }),
         ),
       ),
@@ -134,15 +136,20 @@ export class LocalExecutor implements Executor {
     const { jobId } = launch;
     await stageOnSharedFs(launch);
     const workDir = resolve(launch.workDir);
-    if (!(await this.#mark(workDir, jobId))) {
+    const cgroupRoot = await this.#cgroupRoot;
+    // Side by side: each is a file-system round trip, and a job's start waits for both.
+    const [marked, cgroup] = await Promise.all([
+      this.#mark(workDir, jobId),
+      cgroupRoot === null ? null : prepareCgroup(cgroupRoot, workDir),
+    ]);
+    if (!marked) {
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }
+    if (cgroup === false)
+      this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
     let pid: number | undefined;
     try {
-      const cgroupRoot = await this.#cgroupRoot;
-      if (cgroupRoot !== null && !(await prepareCgroup(cgroupRoot, workDir)))
-        this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
       const { pid: started, exit } = await this.#launcher.spawn({
         file: '/bin/sh',
         args: ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv],
@@ -205,7 +212,8 @@ export class LocalExecutor implements Executor {
     // (once closed, the next controller's status() empties the cgroup: no I/O after close).
     signalGroup(pid, 'SIGKILL');
     if (this.#closed) return;
-    await this.#killCgroup(jobId, workDir);
+    // Not waited for: the engine hears of the end at once, while the cgroup's leftovers go.
+    void this.#killCgroup(jobId, workDir);
     const executorId = executorIdOf(pid);
     let state: ExecutorJobState;
     try {
