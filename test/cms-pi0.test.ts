@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -169,6 +170,22 @@ describe('examples/cms/pi0: the seed pi0 workflow, ported', () => {
     );
     // The seed's own batch scripts, and nothing written for the port.
     assert.deepEqual(programs, ['./batch_script.sh', './batch_script_mon.sh']);
+  });
+
+  it('jobctrl refuses what it does not understand, naming it, before reporting anything', () => {
+    const jobctrl = here('../bin/jobctrl');
+    const run = (...args: string[]) =>
+      spawnSync(jobctrl, args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    const noStatus = run('pi0-reco', 'jobctrl', '--id', '3');
+    assert.equal(noStatus.status, 2);
+    assert.match(noStatus.stderr, /usage: jobctrl --id ID \(--running/);
+    const bogus = run('--id', '3', '--done', '--bogus');
+    assert.equal(bogus.status, 2);
+    assert.match(bogus.stderr, /unknown option '--bogus'/);
+    const badField = run('--id', '3', '--done', '--fields', 'nocolon');
+    assert.equal(badField.status, 2);
+    assert.match(badField.stderr, /field 'nocolon': write KEY:VALUE/);
+    assert.equal(run('--id', '3', '--idle').status, 0, '--idle is accepted and sends nothing');
   });
 
   it('cms-dbs reads the recorded DBS answer: each valid file once', async () => {
