@@ -77,6 +77,8 @@ export const omsRuns = defineSource({
     types: z.record(z.string().min(1), z.string().min(1)).optional(),
     /** The prompt global tag, copied into every run's metadata for the global-tag lock. */
     global_tag: z.string().min(1).optional(),
+    /** Era → its first run (`Run2023C: 367080`): each run's metadata gets the era it falls in, for `outputs --era`. */
+    eras: z.record(z.string().min(1), z.number().int().positive()).optional(),
     page_size: z.number().int().positive().max(10_000).optional(),
     /** OMS gives recorded_lumi in /pb; change if your endpoint says otherwise. */
     lumi_unit: z.enum(['pb', 'fb', 'nb', 'ub']).optional(),
@@ -124,6 +126,9 @@ export const omsRuns = defineSource({
       options.types ?? { collisions: '^collisions', cosmics: '^cosmic', circulating: '^circulat' },
     ).map(([type, re]) => [type, new RegExp(re, 'i')]);
     const classify = (mode) => types.find(([, re]) => re.test(mode))?.[0] ?? mode;
+    // Latest-starting era first, so the first one at or below a run is its era.
+    const eras = Object.entries(options.eras ?? {}).sort(([, a], [, b]) => b - a);
+    const eraOf = (run) => eras.find(([, first]) => first <= run)?.[0];
     return {
       name,
       async poll(cursor, now) {
@@ -133,6 +138,8 @@ export const omsRuns = defineSource({
           if (options.global_tag !== undefined) {
             run.meta = { ...run.meta, global_tag: options.global_tag };
           }
+          const era = eraOf(run.run);
+          if (era !== undefined) run.meta = { ...run.meta, era };
         }
         return { runs, cursor: next };
       },
@@ -233,8 +240,11 @@ export const globalTagLock = defineLock({
 });
 
 // ---------------------------------------------------------------------------
-// Tier-0: GET {url}/run_stream_done?run=R&stream=S   → { "result": [ true ] }
-//         GET {url}/run_dataset_done?run=R&primary_dataset=D → { "result": [ true ] }
+// Tier-0 (dmwm/t0wmadatasvc):
+//   GET {url}/run_stream_done?run=R&stream=S            → { "result": [ true ] }  repack + express of S done
+//   GET {url}/run_dataset_done?run=R&primary_dataset=D  → { "result": [ true ] }  PromptReco of D done
+// Tier-0 repacks streams, not datasets: stage Repack of a dataset asks its stream
+// (the AlCa convention: /AlCaP0 is in stream ALCAP0; `stream:` when it is another).
 
 export const tier0Lock = defineLock({
   kind: 'cms-t0-stage',
@@ -249,23 +259,36 @@ export const tier0Lock = defineLock({
       stream: z.string().min(1).optional(),
       /** A primary dataset whose processing must be done, e.g. /AlCaP0 or AlCaP0. */
       dataset: z.string().min(1).optional(),
+      /** The Tier-0 stage that must be done: Repack (the dataset's stream) or PromptReco (default for a dataset). */
+      stage: z.enum(['Repack', 'PromptReco']).optional(),
       ...auth,
     })
-    .refine((o) => (o.stream === undefined) !== (o.dataset === undefined), {
-      message: 'give either stream: or dataset:',
+    .refine((o) => o.stream !== undefined || o.dataset !== undefined, {
+      message: 'give stream: or dataset:',
+    })
+    .refine((o) => o.stream === undefined || o.dataset === undefined || o.stage === 'Repack', {
+      message: 'give either stream: or dataset: (both only with stage: Repack, naming the stream)',
+    })
+    .refine((o) => o.stream === undefined || o.stage !== 'PromptReco', {
+      message: 'stage: PromptReco is per dataset: give dataset:, not stream:',
     }),
   create(options, ctx) {
     const base = trim(options.url ?? 'https://cmsweb.cern.ch/t0wmadatasvc/prod');
     const req = request(options, ctx.dir);
+    const primary = options.dataset?.split('/').filter(Boolean)[0];
+    const stream =
+      options.stream ?? (options.stage === 'Repack' ? primary?.toUpperCase() : undefined);
     const [endpoint, param, value, what] =
-      options.stream !== undefined
-        ? ['run_stream_done', 'stream', options.stream, `stream ${options.stream}`]
-        : [
-            'run_dataset_done',
-            'primary_dataset',
-            options.dataset.split('/').filter(Boolean)[0],
-            `dataset ${options.dataset}`,
-          ];
+      stream !== undefined
+        ? [
+            'run_stream_done',
+            'stream',
+            stream,
+            options.dataset === undefined
+              ? `stream ${stream}`
+              : `the repacking of ${options.dataset} (stream ${stream})`,
+          ]
+        : ['run_dataset_done', 'primary_dataset', primary, `dataset ${options.dataset}`];
     const url = (run) => `${base}/${endpoint}?run=${run}&${param}=${encodeURIComponent(value)}`;
     return {
       checkTimeoutMs: req.timeoutMs * 2,
@@ -282,6 +305,76 @@ export const tier0Lock = defineLock({
         const runs = target.runs.map((r) => r.run);
         const span = runs.length > 1 ? `runs ${runs[0]}-${runs.at(-1)}` : `run ${runs[0]}`;
         return { open: true, reason: `Tier-0 finished ${what} for ${span}` };
+      },
+    };
+  },
+});
+
+// ---------------------------------------------------------------------------
+// DBS (dmwm/dbs2go): the run's files, for one job per file (the seed's HTCHandlerByRunDBS).
+//   GET {url}/datasets?dataset=/AlCaP0/*/RAW&run_num=R → [{ "dataset": "/AlCaP0/Run2023C-v1/RAW" }]
+//   GET {url}/files?dataset=D&run_num=R&validFileOnly=1 → [{ "logical_file_name": "/store/…", … }]
+// `files` with run_num answers a row per file and lumisection when detailed: rows are deduplicated.
+
+const DATASET = /^\/[^/]+\/[^/]+\/[^/]+$/;
+
+export const dbsFilesLock = defineLock({
+  kind: 'cms-dbs',
+  options: z.strictObject({
+    /** The DBS reader (default https://cmsweb.cern.ch/dbs/prod/global/DBSReader). */
+    url: z
+      .string()
+      .regex(/^https?:\/\//)
+      .optional(),
+    // The dataset path; `*` in it matches any name, e.g. /AlCaP0/*/RAW.
+    dataset: z.string().regex(DATASET, 'a dataset is /PRIMARY/PROCESSED/TIER, e.g. /AlCaP0/*/RAW'),
+    /** Put before each logical file name, e.g. root://cms-xrd-global.cern.ch/ (default: the LFN as it is). */
+    prefix: z.string().optional(),
+    ...auth,
+  }),
+  create(options, ctx) {
+    const base = trim(options.url ?? 'https://cmsweb.cern.ch/dbs/prod/global/DBSReader');
+    const req = request(options, ctx.dir);
+    const get = (api, query, signal, pass) => {
+      const url = `${base}/${api}?${new URLSearchParams(query)}`;
+      return pass.once(url, () => getJson(url, { ...req, signal }));
+    };
+    const rows = (body, what) => {
+      if (!Array.isArray(body)) throw new Error(`DBS ${what}: the answer is not a list`);
+      return body;
+    };
+    async function datasetsOf(run, signal, pass) {
+      if (!options.dataset.includes('*')) return [options.dataset];
+      const body = await get('datasets', { dataset: options.dataset, run_num: run }, signal, pass);
+      return rows(body, 'datasets').map((d) => d.dataset);
+    }
+    return {
+      checkTimeoutMs: req.timeoutMs * 4,
+      key: (target) => target.runs.map((r) => r.run).join(','),
+      async check(target, signal, pass) {
+        const files = new Set();
+        for (const { run } of target.runs) {
+          const before = files.size;
+          for (const dataset of await datasetsOf(run, signal, pass)) {
+            const query = { dataset, run_num: run, validFileOnly: 1 };
+            for (const f of rows(await get('files', query, signal, pass), 'files')) {
+              if (f.is_file_valid === 0 || typeof f.logical_file_name !== 'string') continue;
+              files.add((options.prefix ?? '') + f.logical_file_name);
+            }
+          }
+          if (files.size === before)
+            return {
+              open: false,
+              reason: `DBS has no files of ${options.dataset} for run ${run} yet`,
+            };
+        }
+        const runs = target.runs.map((r) => r.run);
+        const span = runs.length > 1 ? `runs ${runs[0]}-${runs.at(-1)}` : `run ${runs[0]}`;
+        return {
+          open: true,
+          reason: `DBS lists ${files.size} files of ${options.dataset} for ${span}`,
+          inputs: [...files],
+        };
       },
     };
   },

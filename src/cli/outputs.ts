@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { outputsWithMeta } from '../views/output-filter.ts';
 import { requireCampaign } from './campaign.ts';
 import {
+  collectPair,
   countArg,
   type GlobalOptions,
   iso,
@@ -17,22 +19,42 @@ export function registerOutputs(program: Command): void {
     .option('--task <task>', 'only this task')
     .option('--runs <A-B>', 'only outputs covering these runs')
     .option('--campaign <name>', 'campaign', 'prompt')
+    .option('--era <era>', "only outputs of this era (the output's or its runs' `era` metadata)")
+    .option(
+      '--meta <key=value>',
+      "only outputs with this metadata (the output's, else its runs'), repeatable",
+      collectPair,
+    )
     .option('--limit <n>', 'at most this many', countArg('--limit'), 1000)
     .option('--json', 'print JSON')
     .action(
       async (
-        opts: { task?: string; runs?: string; campaign: string; limit: number; json?: boolean },
+        opts: {
+          task?: string;
+          runs?: string;
+          campaign: string;
+          era?: string;
+          meta?: Record<string, string>;
+          limit: number;
+          json?: boolean;
+        },
         cmd: Command,
       ) => {
         const range = opts.runs ? parseRunRange(opts.runs) : undefined;
+        const meta = { ...opts.meta, ...(opts.era === undefined ? {} : { era: opts.era }) };
+        const filtered = Object.keys(meta).length > 0;
         await withRuntime(cmd.optsWithGlobals<GlobalOptions>(), async (rt) => {
           await requireCampaign(rt.store, opts.campaign);
-          const outputs = await rt.store.listOutputs({
+          // A metadata filter is applied here, so the limit counts what it kept.
+          const listed = await rt.store.listOutputs({
             campaign: opts.campaign,
-            limit: opts.limit,
+            ...(filtered ? {} : { limit: opts.limit }),
             ...(opts.task ? { task: opts.task } : {}),
             ...(range ? { runFrom: range.from, runTo: range.to } : {}),
           });
+          const outputs = filtered
+            ? (await outputsWithMeta(rt.store, listed, meta)).slice(0, opts.limit)
+            : listed;
           if (opts.json) return printJson({ outputs });
           process.stdout.write(
             `${table(

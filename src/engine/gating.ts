@@ -1,5 +1,6 @@
 import type { TaskConfig } from '../config/types.ts';
 import { StaleStateError } from '../errors.ts';
+import { jobsProblem } from '../limits.ts';
 import type { Instance } from '../model/types.ts';
 import type { NewJob } from '../store/contract.ts';
 import { configHash, taskFingerprint } from './config-hash.ts';
@@ -62,7 +63,7 @@ export async function gate(
         }
         continue;
       }
-      const jobs = await planJobs(ctx, task, inst, upstream);
+      const jobs = await planJobs(ctx, task, inst, upstream, locks.inputsOf(inst.id));
       if (typeof jobs === 'string') {
         await ctx.store.transitionInstance(inst.id, {
           ...fenceOf(ctx),
@@ -127,12 +128,13 @@ function blockingReason(task: TaskConfig, inst: Instance, upstream: UpstreamInde
   return null;
 }
 
-/** The jobs of one attempt: a fixed count, or one per upstream output file. */
+/** The jobs of one attempt: a fixed count, or one per input file (upstream outputs, then files its locks found). */
 async function planJobs(
   ctx: EngineContext,
   task: TaskConfig,
   inst: Instance,
   upstream: UpstreamIndex,
+  lockInputs: readonly string[],
 ): Promise<NewJob[] | string> {
   const base = { attempt: 1, executor: task.executor, notBefore: null };
   if (typeof task.jobs === 'number') {
@@ -140,8 +142,13 @@ async function planJobs(
   }
   const ids = upstreamInstanceIds(task, inst, upstream);
   const outputs = await ctx.store.outputsForInstances(ids);
-  if (outputs.length === 0) return 'upstream instances registered no outputs to split over';
-  return outputs.map((o, index) => ({ ...base, index, input: o.path }));
+  const inputs = [...outputs.map((o) => o.path), ...lockInputs];
+  if (inputs.length === 0) {
+    return 'no inputs to split over: upstream instances registered no outputs and no lock named files';
+  }
+  const tooMany = jobsProblem(inputs.length, ctx.deployment.limits);
+  if (tooMany !== null) return tooMany;
+  return inputs.map((input, index) => ({ ...base, index, input }));
 }
 
 export function upstreamInstanceIds(

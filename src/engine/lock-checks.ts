@@ -51,6 +51,8 @@ export class LockChecks {
    * and a pass over a thousand instances would take hours.
    */
   private readonly stalled = new Map<Lock, string>();
+  /** Per instance whose locks are all open, the input files they named. */
+  private readonly found = new Map<number, string[]>();
   private readonly ctx: EngineContext;
 
   constructor(ctx: EngineContext) {
@@ -81,17 +83,25 @@ export class LockChecks {
     return out;
   }
 
+  /** The input files the open locks of an instance named, in the task's lock order (after `closedLocks`). */
+  inputsOf(instanceId: number): readonly string[] {
+    return this.found.get(instanceId) ?? [];
+  }
+
   private async firstClosed(
     locks: readonly TaskLock[],
     target: LockTarget,
   ): Promise<ClosedLock | null> {
+    const inputs: string[] = [];
     for (const { config, lock, problem } of locks) {
-      const result =
+      const result: LockResult =
         lock === null ? { open: false, reason: problem ?? '' } : await this.ask(lock, target);
       if (!result.open) {
         return { name: config.name, reason: result.reason, timeoutMs: config.timeoutMs };
       }
+      if (result.inputs !== undefined) inputs.push(...result.inputs);
     }
+    if (inputs.length > 0) this.found.set(target.instanceId, inputs);
     return null;
   }
 
@@ -197,7 +207,17 @@ function asResult(value: unknown): LockResult {
   if (typeof r !== 'object' || r === null || typeof r.open !== 'boolean') {
     return { open: false, reason: 'check gave no { open, reason }: fix the lock kind' };
   }
-  return { open: r.open, reason: typeof r.reason === 'string' ? r.reason : '' };
+  const result: LockResult = { open: r.open, reason: typeof r.reason === 'string' ? r.reason : '' };
+  if (r.inputs !== undefined) {
+    if (!Array.isArray(r.inputs) || !r.inputs.every((p) => typeof p === 'string' && p !== '')) {
+      return {
+        open: false,
+        reason: 'check gave inputs that are not a list of paths: fix the lock kind',
+      };
+    }
+    result.inputs = r.inputs;
+  }
+  return result;
 }
 
 /** Locks are created once per task and engine, except those that failed: a plugin may fix them. */

@@ -50,6 +50,13 @@ export interface LockResult {
   open: boolean;
   /** Why it is closed (or what was found, when open). */
   reason: string;
+  /**
+   * Input files the open lock found for the instance (the run's files in a
+   * file catalogue): a task with `jobs: { per: input }` gets one job per
+   * file, after its upstream outputs. Read only when the lock is open, and
+   * only when the instance starts: retries keep their file.
+   */
+  inputs?: readonly string[];
 }
 
 export interface LockContext {

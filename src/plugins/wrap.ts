@@ -51,7 +51,10 @@ export function wrapLockKind(plugin: string, def: LockDefinition): LockKind {
               `check() must return { open: boolean, reason: string }, got ${JSON.stringify(result)}`,
             );
           }
-          return { open: result.open, reason: result.reason };
+          // The engine checks `inputs` (a list of paths) itself.
+          return result.inputs === undefined
+            ? { open: result.open, reason: result.reason }
+            : { open: result.open, reason: result.reason, inputs: result.inputs };
         },
       };
       if (lock.checkTimeoutMs !== undefined) {
