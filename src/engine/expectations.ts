@@ -8,10 +8,18 @@ import { taskAppliesTo } from './run-filter.ts';
 const BATCH = 5000;
 const checked = new WeakMap<StateStore, string>();
 
+const hashes = new WeakMap<Deployment, string>();
+
 /** What decides which tasks apply to a run: a change of it invalidates every stored count. */
 function applicabilityHash(deployment: Deployment): string {
-  const rules = deployment.tasks.map((t) => [t.name, t.group.by, t.when, t.after]);
-  return createHash('sha256').update(JSON.stringify(rules)).digest('hex').slice(0, 16);
+  // Once per deployment, not per pass: a pass that starts one job must not hash every task.
+  let hash = hashes.get(deployment);
+  if (hash === undefined) {
+    const rules = deployment.tasks.map((t) => [t.name, t.group.by, t.when, t.after]);
+    hash = createHash('sha256').update(JSON.stringify(rules)).digest('hex').slice(0, 16);
+    hashes.set(deployment, hash);
+  }
+  return hash;
 }
 
 /**
