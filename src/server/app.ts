@@ -15,6 +15,7 @@ import { jobRoutes } from './routes/jobs.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { overviewRoutes } from './routes/overview.ts';
+import { probeRoutes } from './routes/probes.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { mountStatic, webDir } from './static.ts';
 
@@ -65,6 +66,7 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
   eventRoutes(api, ctx);
   metaRoutes(api, ctx);
   chatRoutes(api, ctx);
+  probeRoutes(api, ctx);
   const closeMetrics = metricsRoutes(api, ctx);
   api.route(
     {
