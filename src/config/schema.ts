@@ -277,6 +277,13 @@ export const fileSchema = z.strictObject({
         .nullish(),
     })
     .nullish(),
+  watchdog: z
+    .strictObject({
+      stalled_after: duration('positive').nullish(),
+      interval: duration('positive').nullish(),
+      max_run_age: duration('positive').nullish(),
+    })
+    .nullish(),
   chat: z
     .strictObject({
       mattermost: z.strictObject({ token_env: ENV_NAME }).nullish(),
@@ -292,13 +299,6 @@ export const fileSchema = z.strictObject({
           z.string().min(1),
         )
         .nullish(),
-    })
-    .nullish(),
-  watchdog: z
-    .strictObject({
-      stalled_after: duration('positive').nullish(),
-      interval: duration('positive').nullish(),
-      max_run_age: duration('positive').nullish(),
     })
     .nullish(),
 });
