@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ChatConfig } from '../src/config/types.ts';
 import { jobRef } from '../src/engine/launch.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { InstanceStatus } from '../src/model/types.ts';
@@ -27,7 +28,10 @@ export interface ApiWorld {
  * log and succeeds (reporting a field), `calib` after it fails for good on
  * run 2, `slow` runs until a file appears (for live tails).
  */
-export async function apiWorld(dir: string, over: { readOpen?: boolean } = {}): Promise<ApiWorld> {
+export async function apiWorld(
+  dir: string,
+  over: { readOpen?: boolean; chat?: ChatConfig } = {},
+): Promise<ApiWorld> {
   const tasks = [
     task('reco', {
       workflow: 'ecal',
@@ -49,6 +53,7 @@ export async function apiWorld(dir: string, over: { readOpen?: boolean } = {}): 
         readOpen: over.readOpen ?? true,
         operators: [{ name: 'alice', tokenSha256: sha256(OPERATOR_TOKEN) }],
       },
+      ...(over.chat ? { chat: over.chat } : {}),
     }),
     { logger: silentLogger() },
   );

@@ -27,6 +27,7 @@ export function crossCheck(raw: Record<string, unknown>): PathIssue[] {
     ...notifyIssues(raw),
     ...taskIssues(raw),
     ...hostScopeIssues(raw),
+    ...chatIssues(raw),
   ];
 }
 
@@ -51,6 +52,24 @@ function hostScopeIssues(raw: Record<string, unknown>): PathIssue[] {
           : ['executors', name],
       at: 'node',
       message: `executor ${name} runs jobs on the controller's own machine, and engine.controllers is ${controllers}: pin it with host: <hostname>, or use a batch executor`,
+    });
+  }
+  return out;
+}
+
+/** A chat user acts as an operator of `auth.operators`: any other name would grant nothing, silently. */
+function chatIssues(raw: Record<string, unknown>): PathIssue[] {
+  const chat = isPlainMap(raw.chat) ? raw.chat : null;
+  if (chat === null || !isPlainMap(chat.operators)) return [];
+  const auth = isPlainMap(raw.auth) ? raw.auth : null;
+  const known = auth !== null && isPlainMap(auth.operators) ? Object.keys(auth.operators) : [];
+  const out: PathIssue[] = [];
+  for (const [user, operator] of Object.entries(chat.operators)) {
+    if (typeof operator !== 'string' || known.includes(operator)) continue;
+    out.push({
+      path: ['chat', 'operators', user],
+      at: 'node',
+      message: `operator '${operator}' is not under auth.operators (${known.length ? known.join(', ') : 'none defined'}): name one of them, or add it there`,
     });
   }
   return out;

@@ -160,6 +160,15 @@ export function resolveDeployment(
     exports: Object.fromEntries(
       Object.entries(parsed.export ?? {}).flatMap(([kind, o]) => (o == null ? [] : [[kind, o]])),
     ),
+    ...(parsed.chat
+      ? {
+          chat: {
+            mattermostTokenEnv: parsed.chat.mattermost?.token_env ?? null,
+            slackSigningSecretEnv: parsed.chat.slack?.signing_secret_env ?? null,
+            operators: parsed.chat.operators ?? {},
+          },
+        }
+      : {}),
     auth: {
       readOpen: (parsed.auth?.read ?? 'open') === 'open',
       operators: Object.entries(parsed.auth?.operators ?? {}).flatMap(([name, o]) => {

@@ -21,6 +21,11 @@ const KNOWN_PLACEHOLDERS = PLACEHOLDER_NAMES.map((n) => `{${n}}`).join(', ');
 
 const duration = durationSchema;
 
+/** The name of an environment variable holding a secret (the secret itself never goes in the file). */
+const ENV_NAME = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
+
 /** A size in bytes written `500GB`, `1.5TB`, `200GiB`. */
 const size = z.unknown().transform((value, ctx) => {
   const bytes = typeof value === 'string' || typeof value === 'number' ? parseSize(value) : null;
@@ -277,6 +282,23 @@ export const fileSchema = z.strictObject({
       stalled_after: duration('positive').nullish(),
       interval: duration('positive').nullish(),
       max_run_age: duration('positive').nullish(),
+    })
+    .nullish(),
+  chat: z
+    .strictObject({
+      mattermost: z.strictObject({ token_env: ENV_NAME }).nullish(),
+      slack: z.strictObject({ signing_secret_env: ENV_NAME }).nullish(),
+      operators: z
+        .record(
+          z
+            .string()
+            .regex(
+              /^(mattermost|slack):\S+$/,
+              'a chat user is written mattermost:<user name or id> or slack:<user id or name>',
+            ),
+          z.string().min(1),
+        )
+        .nullish(),
     })
     .nullish(),
 });

@@ -28,6 +28,8 @@ export interface Deployment {
   plugins: string[];
   notify: Record<string, NotifierConfig>;
   auth: AuthConfig;
+  /** Slash commands (`chat:`); absent: `/api/chat/command` refuses every request. */
+  chat?: ChatConfig;
   limits: Limits;
   /** Mirrors, by kind (`export:`): each kind's options as its schema checked them. */
   exports: Record<string, Record<string, unknown>>;
@@ -54,6 +56,19 @@ export interface AuthConfig {
   readOpen: boolean;
   /** Operators allowed to act (reprocess, resubmit, create campaigns), by SHA-256 of their token. */
   operators: Array<{ name: string; tokenSha256: string }>;
+}
+
+/**
+ * Slash commands from Mattermost and Slack. Secrets stay in the controller's
+ * environment: only the variables' names are here.
+ */
+export interface ChatConfig {
+  /** Variable holding the Mattermost slash command's token; null: Mattermost is not taken. */
+  mattermostTokenEnv: string | null;
+  /** Variable holding the Slack app's signing secret; null: Slack is not taken. */
+  slackSigningSecretEnv: string | null;
+  /** `mattermost:alice` or `slack:U024BE7LH` → operator name (a key of `auth.operators`). */
+  operators: Record<string, string>;
 }
 
 export interface LockConfig {

@@ -46,14 +46,15 @@ function span(ms: number): string {
   return `${Math.round(ms / 60_000)} min`;
 }
 
-interface Markup {
+/** How a message marks up bold, code, links and free text in one dialect. */
+export interface Markup {
   bold(s: string): string;
   code(s: string): string;
   link(label: string, url: string): string;
   text(s: string): string;
 }
 
-function markup(dialect: Dialect): Markup {
+export function markup(dialect: Dialect): Markup {
   switch (dialect) {
     case 'markdown':
       return {

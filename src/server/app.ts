@@ -8,12 +8,14 @@ import { errorHandler, tooLarge } from './errors.ts';
 import { EventHub } from './hub.ts';
 import { openApiDocument } from './openapi.ts';
 import { Api } from './route.ts';
+import { chatRoutes } from './routes/chat.ts';
 import { eventRoutes } from './routes/events.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { overviewRoutes } from './routes/overview.ts';
+import { probeRoutes } from './routes/probes.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { mountStatic, webDir } from './static.ts';
 
@@ -63,6 +65,8 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
   statsRoutes(api, ctx);
   eventRoutes(api, ctx);
   metaRoutes(api, ctx);
+  chatRoutes(api, ctx);
+  probeRoutes(api, ctx);
   const closeMetrics = metricsRoutes(api, ctx);
   api.route(
     {
