@@ -1,3 +1,4 @@
+import type { MirrorConfig } from '../mirror/config.ts';
 /**
  * The deployment, resolved from `autoctrl.yaml`: paths absolute, durations in
  * milliseconds, defaults filled in, tasks in topological order (upstream first).
@@ -29,6 +30,8 @@ export interface Deployment {
   notify: Record<string, NotifierConfig>;
   auth: AuthConfig;
   limits: Limits;
+  /** A dev mirror's `mirror:` section (prod's runs and the tasks taken from prod); absent for others. */
+  mirror?: MirrorConfig;
   /** Mirrors, by kind (`export:`): each kind's options as its schema checked them. */
   exports: Record<string, Record<string, unknown>>;
 }
