@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadDeployment } from '../src/config/load.ts';
 import { Controller } from '../src/engine/controller.ts';
 import { silentLogger } from '../src/logger.ts';
+import type { Output } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { openSources } from '../src/sources/open.ts';
 import { sleep } from './helpers.ts';
@@ -102,4 +104,40 @@ export async function runUntilSettled(
     }
     await sleep(50);
   }
+}
+
+type World = Awaited<ReturnType<typeof openDeployment>>;
+
+/**
+ * Dev has prod's runs, took reco from prod (the same outputs and fields, on
+ * the mirror executor) and ran calib itself (local executor, dev's version,
+ * in dev's data area).
+ */
+export async function assertDevTookProd(
+  dev: World,
+  runs: readonly number[],
+  prodReco: readonly Output[],
+  devData: string,
+): Promise<void> {
+  const statuses = await runUntilSettled(dev, runs);
+  assert.ok(
+    [...statuses.values()].every((s) => s === 'done'),
+    JSON.stringify([...statuses]),
+  );
+  const have = await dev.rt.store.listRuns({});
+  assert.deepEqual(have.map((r) => r.run).sort(), [...runs]);
+  const devReco = await dev.rt.store.listOutputs({ task: 'reco', limit: 100 });
+  assert.deepEqual(devReco.map((o) => o.path).sort(), prodReco.map((o) => o.path).sort());
+  const first = runs[0] as number;
+  const [recoInst] = await dev.rt.store.instancesForRuns('prompt', 'reco', [first]);
+  const [recoJob] = await dev.rt.store.jobsForInstance(recoInst?.id ?? 0);
+  assert.equal(recoJob?.executor, 'mirror');
+  assert.equal(recoJob?.fields.hits, 100 + first);
+  const devCalib = await dev.rt.store.listOutputs({ task: 'calib', limit: 100 });
+  assert.equal(devCalib.length, runs.length);
+  for (const o of devCalib) assert.ok(o.path.startsWith(devData), o.path);
+  const [calibInst] = await dev.rt.store.instancesForRuns('prompt', 'calib', [first]);
+  const [calibJob] = await dev.rt.store.jobsForInstance(calibInst?.id ?? 0);
+  assert.equal(calibJob?.executor, 'local');
+  assert.equal(calibJob?.fields.constant, 1.5);
 }
