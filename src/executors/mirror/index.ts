@@ -33,6 +33,8 @@ interface StoredRequest extends MirrorRequest {
 type Pending = StoredRequest & { workDir: string };
 
 interface StoredResult {
+  /** Retries share the job's work directory: a result is its attempt's only. */
+  attempt: number;
   exitCode: number;
   reason: string | null;
 }
@@ -107,7 +109,8 @@ class MirrorExecutor implements Executor {
         continue;
       }
       const done = await readJson<StoredResult>(join(ref.workDir, RESULT));
-      if (done !== null) states.set(ref.jobId, exited(ref.jobId, done));
+      if (done !== null && done.attempt === ref.attempt)
+        states.set(ref.jobId, exited(ref.jobId, done));
       else pending.push({ ...req, workDir: ref.workDir });
     }
     if (pending.length === 0) return states;
@@ -148,7 +151,7 @@ class MirrorExecutor implements Executor {
   ): Promise<StoredResult> {
     let result: StoredResult;
     if (d.kind === 'fail') {
-      result = { exitCode: 1, reason: d.reason };
+      result = { attempt: req.attempt, exitCode: 1, reason: d.reason };
       await appendFile(req.logPath, `${d.reason}\n`);
     } else {
       const lines: string[] = [];
@@ -165,13 +168,14 @@ class MirrorExecutor implements Executor {
         }));
         report({ outputs });
       }
-      // Written whole at once: a spool collected meanwhile sees complete lines only.
-      await writeFile(req.spool, lines.join(''), { flag: 'w' });
+      // Appended (the collector keeps its offset across retries) in one write, so a collection
+      // meanwhile sees complete lines only; not again after a crash before the result was kept.
+      if (!(await spooled(req.spool, lines[0] ?? ''))) await appendFile(req.spool, lines.join(''));
       await appendFile(
         req.logPath,
         `copied from ${label}: job ${d.job.id} of instance ${d.instanceId} (${Object.keys(d.job.fields).length} fields, ${d.outputs.length} outputs)\n`,
       );
-      result = { exitCode: 0, reason: null };
+      result = { attempt: req.attempt, exitCode: 0, reason: null };
     }
     await writeJson(join(req.workDir, RESULT), result);
     return result;
@@ -212,6 +216,15 @@ async function writeJson(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.tmp`;
   await writeFile(tmp, JSON.stringify(value));
   await rename(tmp, path);
+}
+
+/** Whether the spool already holds this line (written before a crash kept the result from being recorded). */
+async function spooled(spool: string, line: string): Promise<boolean> {
+  const text = await readFile(spool, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  return text.includes(line);
 }
 
 async function readJson<T>(path: string): Promise<T | null> {
