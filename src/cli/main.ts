@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerCampaign } from './campaign.ts';
 import { registerDemo } from './demo.ts';
+import { registerDiffEnv } from './diff-env.ts';
 import { registerExport } from './export.ts';
 import { describeFailure } from './failures.ts';
 import { registerInit } from './init.ts';
@@ -43,6 +44,7 @@ for (const register of [
   registerJobReport,
   registerExport,
   registerWatchdog,
+  registerDiffEnv,
 ]) {
   register(program);
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { executorKinds } from '../executors/registry.ts';
 import { DEFAULT_LIMITS, jobsProblem } from '../limits.ts';
 import { lockKinds } from '../locks/registry.ts';
+import { mirrorIssues } from '../mirror/checks.ts';
 import { notifyIssues } from '../notify/check.ts';
 import { sourceKinds } from '../sources/registry.ts';
 import { findCycles } from './graph.ts';
@@ -28,6 +29,7 @@ export function crossCheck(raw: Record<string, unknown>): PathIssue[] {
     ...taskIssues(raw),
     ...hostScopeIssues(raw),
     ...chatIssues(raw),
+    ...mirrorIssues(raw),
   ];
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_LIMITS } from '../limits.ts';
+import { applyMirror } from '../mirror/config.ts';
 import { DEFAULT_EXECUTORS } from './checks.ts';
 import { topoOrder } from './graph.ts';
 import type { ParsedFile } from './schema.ts';
@@ -107,7 +108,7 @@ export function resolveDeployment(
   for (const [name, { type, events, ...options }] of Object.entries(parsed.notify ?? {})) {
     notify[name] = { type, events: events ?? [], options };
   }
-  return {
+  const resolved: Deployment = {
     file: abs,
     dir,
     store: storeUrl(parsed.store ?? DEFAULTS.store, dir),
@@ -178,6 +179,7 @@ export function resolveDeployment(
       }),
     },
   };
+  return applyMirror(resolved, parsed.mirror);
 }
 
 function hashEnvToken(variable: string): string | null {

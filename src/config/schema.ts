@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../engine/placeholders.ts';
 import { influxOptions } from '../export/influx/options.ts';
 import { MAX_REQUEST_BYTES } from '../limits.ts';
+import { mirrorSection } from '../mirror/config.ts';
 import { durationSchema } from './duration.ts';
 import { parseSize } from './size.ts';
 import type { Grouping } from './types.ts';
@@ -244,6 +245,8 @@ export const fileSchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9_-]*$/, 'environment is a short name like prod or dev')
     .nullish(),
   plugins: z.array(z.string().min(1)).nullish(),
+  /** A dev deployment mirroring prod (src/mirror/config.ts). */
+  mirror: mirrorSection.strict().nullish(),
   notify: z
     .record(z.string(), pluggable.extend({ events: z.array(z.string().min(1)).nullish() }))
     .nullish(),

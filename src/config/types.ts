@@ -1,3 +1,4 @@
+import type { MirrorConfig } from '../mirror/config.ts';
 /**
  * The deployment, resolved from `autoctrl.yaml`: paths absolute, durations in
  * milliseconds, defaults filled in, tasks in topological order (upstream first).
@@ -31,6 +32,8 @@ export interface Deployment {
   /** Slash commands (`chat:`); absent: `/api/chat/command` refuses every request. */
   chat?: ChatConfig;
   limits: Limits;
+  /** A dev mirror's `mirror:` section (prod's runs and the tasks taken from prod); absent for others. */
+  mirror?: MirrorConfig;
   /** Mirrors, by kind (`export:`): each kind's options as its schema checked them. */
   exports: Record<string, Record<string, unknown>>;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mirrorFromOptions } from '../mirror/options.ts';
 import type { ExecutorFactory } from './contract.ts';
 import { slurmOptionsSchema } from './slurm/options.ts';
 
@@ -48,6 +49,11 @@ export const executorKinds: Record<string, ExecutorKind> = {
       })
       .strict(),
     load: async () => (await import('./htcondor/index.ts')).createHTCondorExecutor,
+  },
+  /** A dev mirror's tasks taken from prod (`mirror:` in the deployment file sets it up). */
+  mirror: {
+    options: mirrorFromOptions,
+    load: async () => (await import('./mirror/index.ts')).createMirrorExecutor,
   },
   slurm: {
     options: slurmOptionsSchema,

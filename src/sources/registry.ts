@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AutoctrlError } from '../errors.ts';
+import { mirrorSourceOptions } from '../mirror/options.ts';
 import { commandOptions } from './command/options.ts';
 import type { SourceFactory } from './contract.ts';
 import { directoryOptions } from './directory/options.ts';
@@ -55,6 +56,11 @@ export const sourceKinds: Record<string, SourceKind> = {
   command: {
     options: commandOptions,
     load: async () => (await import('./command/index.ts')).createCommandSource,
+  },
+  /** Another deployment's runs, read-only (a dev mirror's; `mirror:` in the deployment file sets it up). */
+  mirror: {
+    options: mirrorSourceOptions,
+    load: async () => (await import('./mirror/index.ts')).createMirrorSource,
   },
   /** New files in a directory: one run per file, or JSON manifests. */
   directory: {

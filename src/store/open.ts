@@ -2,11 +2,20 @@ import { AutoctrlError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { StateStore } from './contract.ts';
 
-type StoreLoader = (url: string, logger: Logger) => Promise<StateStore>;
+/** How a store is opened: `readOnly` for another deployment's store (a mirror's, `diff-env`'s). */
+export interface OpenStoreOptions {
+  readOnly?: boolean;
+}
 
-async function openPostgres(url: string, logger: Logger): Promise<StateStore> {
+type StoreLoader = (url: string, logger: Logger, opts: OpenStoreOptions) => Promise<StateStore>;
+
+async function openPostgres(
+  url: string,
+  logger: Logger,
+  opts: OpenStoreOptions,
+): Promise<StateStore> {
   const { createPostgresStore } = await import('./postgres/index.ts');
-  return createPostgresStore(url, { logger });
+  return createPostgresStore(url, { logger, ...opts });
 }
 
 /**
@@ -14,9 +23,9 @@ async function openPostgres(url: string, logger: Logger): Promise<StateStore> {
  * it, so a SQLite deployment never loads a PostgreSQL driver.
  */
 const storeKinds: Record<string, StoreLoader> = {
-  sqlite: async (url, logger) => {
+  sqlite: async (url, logger, opts) => {
     const { createSqliteStore } = await import('./sqlite/index.ts');
-    return createSqliteStore(url.slice('sqlite:'.length), { logger });
+    return createSqliteStore(url.slice('sqlite:'.length), { logger, ...opts });
   },
   postgres: openPostgres,
   postgresql: openPostgres,
@@ -33,9 +42,18 @@ export class UnknownStoreError extends AutoctrlError {
   }
 }
 
-export async function openStore(url: string, logger: Logger): Promise<StateStore> {
+/**
+ * Opens the store at `url`, migrated; with `readOnly`, as it is (it must be
+ * at this code's schema) and refusing every write, for reading another
+ * deployment's state without any risk of changing it.
+ */
+export async function openStore(
+  url: string,
+  logger: Logger,
+  opts: OpenStoreOptions = {},
+): Promise<StateStore> {
   const scheme = url.slice(0, url.indexOf(':'));
   const loader = storeKinds[scheme];
   if (loader === undefined) throw new UnknownStoreError(url);
-  return loader(url, logger);
+  return loader(url, logger, opts);
 }

@@ -56,6 +56,16 @@ function lockStates(ctx: ServerContext, inst: Instance): z.infer<typeof lockSche
 }
 
 const idPath = z.object({ id: idParam });
+
+/** `run` and a range bound together: the tighter of the two. */
+function bounds<K extends string>(
+  key: K,
+  pick: (...n: number[]) => number,
+  given: readonly (number | undefined)[],
+): Partial<Record<K, number>> {
+  const set = given.filter((n): n is number => n !== undefined);
+  return set.length === 0 ? {} : ({ [key]: pick(...set) } as Partial<Record<K, number>>);
+}
 const actionBody = z.object({ reason: z.string().min(1).max(2000).optional() }).strict();
 
 export function instanceRoutes(api: Api, ctx: ServerContext): void {
@@ -75,6 +85,8 @@ export function instanceRoutes(api: Api, ctx: ServerContext): void {
         campaign: z.string().min(1).max(200).optional(),
         task: z.string().min(1).max(200).optional(),
         run: runParam.optional().describe('instances covering this run'),
+        from: runParam.optional().describe('instances covering a run ≥ this (with or without to)'),
+        to: runParam.optional().describe('instances covering a run ≤ this'),
         status: instanceStatus.optional(),
         limit: limitParam(5000, 500),
       }),
@@ -84,7 +96,8 @@ export function instanceRoutes(api: Api, ctx: ServerContext): void {
       const found = await store.findInstances({
         ...(query.campaign !== undefined ? { campaign: query.campaign } : {}),
         ...(query.task !== undefined ? { task: query.task } : {}),
-        ...(query.run !== undefined ? { runFrom: query.run, runTo: query.run } : {}),
+        ...bounds('runFrom', Math.max, [query.run, query.from]),
+        ...bounds('runTo', Math.min, [query.run, query.to]),
         ...(query.status !== undefined ? { statuses: [query.status] } : {}),
         limit: query.limit,
       });

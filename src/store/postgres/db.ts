@@ -53,7 +53,9 @@ const types = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-function connectionConfig(t: PostgresTarget): pg.ClientConfig {
+function connectionConfig(t: PostgresTarget, readOnly: boolean): pg.ClientConfig {
+  // Read-only at the session level: every transaction of every pooled connection refuses writes on the server.
+  const guard = readOnly ? ' -c default_transaction_read_only=on' : '';
   return {
     host: t.host,
     port: t.port,
@@ -61,7 +63,7 @@ function connectionConfig(t: PostgresTarget): pg.ClientConfig {
     user: t.user,
     password: t.password,
     // search_path at connection start: no extra round trip, and every pooled connection has it.
-    options: `-c search_path=${pg.escapeIdentifier(t.schema)}`,
+    options: `-c search_path=${pg.escapeIdentifier(t.schema)}${guard}`,
     types,
     application_name: 'autoctrl',
     connectionTimeoutMillis: 5_000,
@@ -86,10 +88,14 @@ export class Db {
   readonly target: PostgresTarget;
   readonly #logger: Logger;
 
-  constructor(target: PostgresTarget, logger: Logger) {
+  constructor(target: PostgresTarget, logger: Logger, opts: { readOnly?: boolean } = {}) {
     this.target = target;
     this.#logger = logger;
-    this.pool = new pg.Pool({ ...connectionConfig(target), max: 8, idleTimeoutMillis: 30_000 });
+    this.pool = new pg.Pool({
+      ...connectionConfig(target, opts.readOnly === true),
+      max: 8,
+      idleTimeoutMillis: 30_000,
+    });
     // An idle client whose server went away: the pool drops it; without a listener Node would crash.
     this.pool.on('error', (err) => {
       this.#logger.warn({ err: reasonOf(err) }, 'PostgreSQL store: idle connection lost');

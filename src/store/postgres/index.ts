@@ -11,6 +11,7 @@ import { instanceOps } from './instances.ts';
 import { jobOps } from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { overviewOps } from './overview.ts';
+import { checkSchemaVersion } from './read-only.ts';
 import { runOps } from './runs.ts';
 import { parsePostgresUrl } from './url.ts';
 import { ChangeWatcher } from './watch.ts';
@@ -20,15 +21,18 @@ import { ChangeWatcher } from './watch.ts';
  * password from `PGPASSWORD` or `?password_file=`) and migrates it. A server
  * that cannot be reached or used throws `StoreUnavailableError`, one line
  * naming host, port and database; a schema migrated by a newer autoctrl
- * throws `StoreSchemaNewerError`.
+ * throws `StoreSchemaNewerError`. With `readOnly`, every transaction is
+ * read-only on the server and nothing is migrated: the schema must be the
+ * one this autoctrl knows (`StoreSchemaMismatchError`).
  */
 export async function createPostgresStore(
   url: string,
-  opts: { logger?: Logger; env?: NodeJS.ProcessEnv } = {},
+  opts: { logger?: Logger; env?: NodeJS.ProcessEnv; readOnly?: boolean } = {},
 ): Promise<StateStore> {
   const logger = opts.logger ?? silentLogger();
   const target = parsePostgresUrl(url, opts.env);
-  const db = new Db(target, logger);
+  const readOnly = opts.readOnly === true;
+  const db = new Db(target, logger, { readOnly });
   const watcher = new ChangeWatcher(db, logger);
   let closed = false;
   try {
@@ -52,7 +56,8 @@ export async function createPostgresStore(
       },
     };
     try {
-      await store.migrate();
+      if (readOnly) await checkSchemaVersion(db);
+      else await store.migrate();
     } catch (err) {
       if (err instanceof AutoctrlError) throw err;
       // No rights to create the schema or its tables, mostly: still one line, no stack.

@@ -5,6 +5,7 @@ import { makeDirs } from '../../fs-util.ts';
 import { type Logger, silentLogger } from '../../logger.ts';
 import type { StateStore } from '../contract.ts';
 import { migrate } from './migrations.ts';
+import { checkSchemaVersion } from './read-only.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { transientOnBusy } from './transient.ts';
 
@@ -15,9 +16,10 @@ import { transientOnBusy } from './transient.ts';
  */
 export async function createSqliteStore(
   path: string,
-  opts: { logger?: Logger } = {},
+  opts: { logger?: Logger; readOnly?: boolean } = {},
 ): Promise<StateStore> {
   const logger = opts.logger ?? silentLogger();
+  if (opts.readOnly === true) return openReadOnly(path, logger);
   if (path !== ':memory:') await makeStoreDir(path);
   const db = new Database(path);
   try {
@@ -32,6 +34,33 @@ export async function createSqliteStore(
     db.pragma('cache_size = -65536');
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, logger, path);
+    return transientOnBusy(new SqliteStore(db, logger, path), path);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/**
+ * Another deployment's store, for reading only: never created, never
+ * migrated, never switched to WAL (the file's own journal mode is kept), and
+ * any write is refused by SQLite itself (`SQLITE_READONLY`), so the file's
+ * bytes stay as its owner left them.
+ */
+function openReadOnly(path: string, logger: Logger): StateStore {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (cause) {
+    throw new AutoctrlError(
+      'store_open',
+      `cannot open the store sqlite:${path} read-only: ${(cause as Error).message}; check the path (it must be an existing store) and that this user may read it`,
+      { cause },
+    );
+  }
+  try {
+    db.pragma('busy_timeout = 10000');
+    checkSchemaVersion(db, path);
     return transientOnBusy(new SqliteStore(db, logger, path), path);
   } catch (err) {
     db.close();
