@@ -68,6 +68,35 @@ export async function chainDone(store: StateStore, runs: number): Promise<boolea
   return (await store.findInstances({ task: 'valid', statuses: ['done'] })).length === runs;
 }
 
+/**
+ * Waits for every run to reach the end of the chain while the chain moves:
+ * fails only after `stallMs` without a new instance done (a stall, not a slow
+ * machine: under load a whole chain takes minutes), or after `capMs` in all.
+ */
+export async function awaitChain(
+  store: StateStore,
+  runs: number,
+  opts: { stallMs: number; capMs: number },
+): Promise<void> {
+  const started = Date.now();
+  let seen = -1;
+  let movedAt = started;
+  for (;;) {
+    const done = (await store.findInstances({ statuses: ['done'] })).length;
+    if (await chainDone(store, runs)) return;
+    if (done !== seen) {
+      seen = done;
+      movedAt = Date.now();
+    }
+    const now = Date.now();
+    if (now - movedAt > opts.stallMs || now - started > opts.capMs) {
+      const where = `${seen} instances done, none for ${Math.round((now - movedAt) / 1000)} s, ${Math.round((now - started) / 1000)} s in all`;
+      throw new Error(`not every run reached the end of the chain: ${where}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** A seeded generator: a failing run can be replayed. */
 export function seeded(seed: number): () => number {
   let s = seed;

@@ -64,17 +64,18 @@ function cgroupOf(root: string, workDir: string): string {
 }
 
 /**
- * Creates the job's cgroup and tells the wrapper about it (`workDir/cgroup`);
- * false when it cannot (the job then runs in its process group only).
+ * Creates the job's cgroup and records it in `workDir/cgroup` for the
+ * cleanup; returns its path for the wrapper, or null when it cannot (the job
+ * then runs in its process group only).
  */
-export async function prepareCgroup(root: string, workDir: string): Promise<boolean> {
+export async function prepareCgroup(root: string, workDir: string): Promise<string | null> {
   const cg = cgroupOf(root, workDir);
   try {
     await mkdir(cg, { recursive: true });
     await writeFile(join(workDir, FILES.cgroup), `${cg}\n`);
-    return true;
+    return cg;
   } catch {
-    return false;
+    return null;
   }
 }
 

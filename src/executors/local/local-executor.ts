@@ -146,13 +146,13 @@ export class LocalExecutor implements Executor {
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }
-    if (cgroup === false)
+    if (cgroupRoot !== null && cgroup === null)
       this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
     let pid: number | undefined;
     try {
       const { pid: started, exit } = await this.#launcher.spawn({
         file: '/bin/sh',
-        args: ['-c', WRAPPER, WRAPPER_NAME, workDir, ...launch.argv],
+        args: ['-c', WRAPPER, WRAPPER_NAME, workDir, cgroup ?? '', ...launch.argv],
         // Exactly the launch's environment: the engine decides what a job inherits.
         env: { ...launch.env },
         cwd: launch.cwd,

@@ -44,7 +44,7 @@ export function isWrapperOf(pid: number, workDir: string): boolean {
   } catch {
     return false;
   }
-  // sh -c WRAPPER autoctrl-job <workDir> argv...
+  // sh -c WRAPPER autoctrl-job <workDir> <cgroup> argv...
   return args[3] === WRAPPER_NAME && args[4] === workDir;
 }
 

@@ -9,7 +9,7 @@ import { makeDirs } from '../../fs-util.ts';
  * adopted job ended. The wrapper (a constant script: no job value is ever part
  * of it) stays the job's parent and leaves the status in `workDir/exit`.
  *
- * Invoked as `sh -c WRAPPER autoctrl-job <workDir> <argv...>`:
+ * Invoked as `sh -c WRAPPER autoctrl-job <workDir> <cgroup or ''> <argv...>`:
  * - the trap keeps the wrapper alive when the process group gets SIGTERM, so it
  *   can still record the job's status (143); traps with a command are reset
  *   in the subshell, so the job itself gets the default disposition;
@@ -18,10 +18,12 @@ import { makeDirs } from '../../fs-util.ts';
  * - no shell variable is assigned (the status goes through `set --`): a
  *   variable inherited from the job's environment is exported, so assigning
  *   it would change the environment of the commands that follow;
- * - with a `cgroup` file in the work directory, the wrapper first moves
- *   itself into that cgroup (`cgroup.ts`), so the job and everything it
- *   starts are in it; without one (or when the move fails) it goes on in its
- *   process group only;
+ * - given a cgroup (also named in the work directory's `cgroup` file, for
+ *   whoever cleans up after a restart), the wrapper first moves itself into
+ *   it (`cgroup.ts`), so the job and everything it starts are in it; without
+ *   one (or when the move fails) it goes on in its process group only. An
+ *   argument rather than reading the file: a `cat` is one more process per
+ *   job, and process creation is what a short job's turnaround is made of;
  * - `exit.tmp` + rename makes `exit` appear whole; `command -p` finds `mv`
  *   even when the job's environment sets an odd PATH;
  * - a status that cannot be written (a full disk) is tried again every
@@ -32,9 +34,9 @@ import { makeDirs } from '../../fs-util.ts';
  *   `mv` halfway and lose the status.
  */
 export const WRAPPER = `trap : HUP INT TERM
-if [ -s "$1/cgroup" ]; then { echo $$ >"$(command -p cat "$1/cgroup")/cgroup.procs"; } 2>/dev/null; fi
+if [ -n "$2" ]; then { echo $$ >"$2/cgroup.procs"; } 2>/dev/null; fi
 echo $$ >"$1/pid"
-(shift; exec "$@")
+(shift 2; exec "$@")
 set -- "$1" "$?"
 trap '' HUP INT TERM
 until { echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"; } 2>/dev/null || [ ! -d "$1" ]; do command -p sleep 1; done
