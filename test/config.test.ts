@@ -93,6 +93,7 @@ describe('deployment file', () => {
           locks: [],
           when: null,
           container: null,
+          code: [],
         },
         {
           name: 'laser',
@@ -112,6 +113,7 @@ describe('deployment file', () => {
           locks: [],
           when: null,
           container: null,
+          code: [],
         },
         {
           name: 'calib',
@@ -131,6 +133,7 @@ describe('deployment file', () => {
           locks: [],
           when: null,
           container: null,
+          code: [],
         },
       ],
       environment: 'prod',

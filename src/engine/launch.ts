@@ -1,8 +1,10 @@
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { dirname, isAbsolute, join } from 'node:path';
 import { spoolPath } from '../app/spool.ts';
 import { jobToken } from '../app/tokens.ts';
 import type { Deployment, TaskConfig } from '../config/types.ts';
-import type { JobLaunch, JobRef } from '../executors/contract.ts';
+import { removeContainerArgv, wrapInContainer } from '../executors/container/wrap.ts';
+import type { Executor, JobLaunch, JobRef } from '../executors/contract.ts';
 import { STAGED } from '../executors/shared/staging.ts';
 import type { Instance, Job } from '../model/types.ts';
 import { storeUrlWithoutPassword } from '../store/url.ts';
@@ -75,13 +77,31 @@ export async function buildLaunch(
     meta: runs[0]?.meta ?? {},
     inputs: outputs.map((o) => o.path),
   };
+  const name = jobName(ctx.deployment, job);
+  const argv = expandArgv(task.command, values);
+  const env = jobEnv(ctx, task, job, values, { workDir, jobCount });
+  const run =
+    task.container === null
+      ? { argv, env }
+      : wrapInContainer(task.container, {
+          argv,
+          env,
+          cwd: task.cwd,
+          workDir,
+          // The inputs are read where they are: their directories are bound in at the same place.
+          binds: [...new Set([...values.inputs, values.input].filter(isAbsolute).map(dirname))],
+          name,
+          ...(process.getuid && process.getgid
+            ? { user: { uid: process.getuid(), gid: process.getgid() } }
+            : {}),
+        });
   return {
     jobId: job.id,
     attempt: job.attempt,
     instanceId: instance.id,
-    name: jobName(ctx.deployment, job),
-    argv: expandArgv(task.command, values),
-    env: jobEnv(ctx, task, job, values, { workDir, jobCount }),
+    name,
+    argv: run.argv,
+    env: run.env,
     cwd: task.cwd,
     workDir,
     inputs: { runs, outputs, input: job.input },
@@ -123,4 +143,34 @@ function jobEnv(
     AUTOCTRL_CONFIG: ctx.deployment.file,
   });
   return env;
+}
+
+/**
+ * Stops a job through its executor, then removes its container: a runtime
+ * process killed outright leaves it running (podman's conmon, docker's
+ * daemon). A container already gone makes the removal fail, which is fine.
+ */
+export async function cancelJob(
+  ctx: EngineContext,
+  executor: Executor,
+  job: Job,
+  reason: string,
+): Promise<void> {
+  await executor.cancel(jobRef(ctx, job), reason);
+  const container = taskByName(ctx, job.task, job.campaign)?.container;
+  const argv =
+    container == null ? null : removeContainerArgv(container, jobName(ctx.deployment, job));
+  if (argv === null) return;
+  const [program, ...args] = argv as [string, ...string[]];
+  await new Promise<void>((resolve) => {
+    execFile(program, args, { timeout: 60_000 }, (err, _stdout, stderr) => {
+      if (err !== null && !/no such container|no container with name/i.test(stderr)) {
+        ctx.logger.warn(
+          { err, job: job.id, stderr: stderr.trim() },
+          'could not remove the container',
+        );
+      }
+      resolve();
+    });
+  });
 }
