@@ -117,8 +117,8 @@ function settings(config: unknown): Map<string, string> {
   return out;
 }
 
-function union<K>(a: Map<K, unknown>, b: Map<K, unknown>): K[] {
-  return [...new Set([...a.keys(), ...b.keys()])];
+function union(a: Map<string, unknown>, b: Map<string, unknown>): string[] {
+  return [...new Set([...a.keys(), ...b.keys()])].sort();
 }
 
 /** A file's hash as people compare it: the first 12 hex digits (`missing` stays). */
