@@ -145,10 +145,16 @@ function jobEnv(
   return env;
 }
 
+/** How long a job whose container was removed gets to end by itself before its executor stops it. */
+const CONTAINER_END_GRACE_MS = 15_000;
+
 /**
- * Stops a job through its executor, then removes its container: a runtime
- * process killed outright leaves it running (podman's conmon, docker's
- * daemon). A container already gone makes the removal fail, which is fine.
+ * Stops a job: its container first (podman, docker), so the runtime's own
+ * process ends cleanly and its clean-up runs to the end, then the job
+ * through its executor. Killed first, the runtime process would leave the
+ * container running (podman's conmon, docker's daemon) or half removed. A
+ * container already gone, or never started, makes the removal fail, which
+ * is fine.
  */
 export async function cancelJob(
   ctx: EngineContext,
@@ -156,13 +162,25 @@ export async function cancelJob(
   job: Job,
   reason: string,
 ): Promise<void> {
-  await executor.cancel(jobRef(ctx, job), reason);
+  const ref = jobRef(ctx, job);
   const container = taskByName(ctx, job.task, job.campaign)?.container;
   const argv =
     container == null ? null : removeContainerArgv(container, jobName(ctx.deployment, job));
-  if (argv === null) return;
+  if (argv !== null) {
+    await removeContainer(ctx, job, argv);
+    const deadline = Date.now() + CONTAINER_END_GRACE_MS;
+    while (Date.now() < deadline) {
+      const state = (await executor.status([ref]).catch(() => null))?.get(job.id)?.state;
+      if (state !== 'running' && state !== 'queued') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  await executor.cancel(ref, reason);
+}
+
+function removeContainer(ctx: EngineContext, job: Job, argv: string[]): Promise<void> {
   const [program, ...args] = argv as [string, ...string[]];
-  await new Promise<void>((resolve) => {
+  return new Promise<void>((resolve) => {
     execFile(program, args, { timeout: 60_000 }, (err, _stdout, stderr) => {
       if (err !== null && !/no such container|no container with name/i.test(stderr)) {
         ctx.logger.warn(
