@@ -93,6 +93,7 @@ describe('deployment file', () => {
           locks: [],
           when: null,
           container: null,
+          code: [],
         },
         {
           name: 'laser',
@@ -112,6 +113,7 @@ describe('deployment file', () => {
           locks: [],
           when: null,
           container: null,
+          code: [],
         },
         {
           name: 'calib',
@@ -131,6 +133,7 @@ describe('deployment file', () => {
           locks: [],
           when: null,
           container: null,
+          code: [],
         },
       ],
       environment: 'prod',
@@ -220,7 +223,7 @@ describe('deployment file', () => {
 describe('problems name the line and column', () => {
   test('an unknown key points at the key', () => {
     assert.deepEqual(problemsOf('tasks:\n  reco:\n    command: [a]\n    retry: 3\n'), [
-      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, resources, locks, when, container, max_queue)',
+      '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, resources, locks, when, container, code, max_queue)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
       '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, mirror, notify, export, limits, auth, watchdog, chat)',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collectSpool } from '../src/app/spool.ts';
@@ -14,13 +14,8 @@ import {
   wrapInContainer,
 } from '../src/executors/container/wrap.ts';
 import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
-import {
-  CLIENT,
-  CLIENT_TOOLS,
-  programMissing,
-  type WorkerWorld,
-  workerWorld,
-} from './worker-world.ts';
+import { podmanImage, podmanMissing } from './podman-image.ts';
+import { CLIENT, type WorkerWorld, workerWorld } from './worker-world.ts';
 
 assertNoLeaksAtEnd();
 
@@ -224,41 +219,15 @@ describe('image digests', () => {
 });
 
 describe('podman for real', () => {
-  const missing = programMissing('podman', 'podman') || programMissing('busybox', 'busybox-static');
+  const missing = podmanMissing();
   const image = `localhost/autoctrl-test-${process.pid}:1`;
-  // This sandbox's limits are below podman's defaults and crun cannot set them: runc with
-  // lower ones runs. Sites have their own containers.conf; tests keep theirs (and the
-  // image store) in a temporary directory.
-  const conf = join(dir, 'containers.conf');
-  const storage = join(dir, 'storage.conf');
-  const podmanEnv = { CONTAINERS_CONF: conf, CONTAINERS_STORAGE_CONF: storage };
+  let podmanEnv: Record<string, string> = {};
   let w: WorkerWorld;
 
   before(
     async () => {
       if (missing) return;
-      writeFileSync(
-        conf,
-        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\n',
-      );
-      writeFileSync(
-        storage,
-        `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/podman/root"\nrunroot = "${dir}/podman/run"\n`,
-      );
-      const root = join(dir, 'rootfs');
-      mkdirSync(join(root, 'bin'), { recursive: true });
-      mkdirSync(join(root, 'tmp'));
-      execFileSync('cp', [
-        execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim(),
-        join(root, 'bin', 'busybox'),
-      ]);
-      for (const t of new Set([...CLIENT_TOOLS, 'sh', 'wget', 'env', 'pwd', 'touch'])) {
-        symlinkSync('busybox', join(root, 'bin', t));
-      }
-      execFileSync('tar', ['-C', root, '-cf', join(dir, 'rootfs.tar'), '.']);
-      execFileSync('podman', ['import', '-q', join(dir, 'rootfs.tar'), image], {
-        env: { ...process.env, ...podmanEnv },
-      });
+      podmanEnv = podmanImage(dir, image).env;
       w = await workerWorld(join(dir, 'world'));
     },
     { timeout: 120_000 },

@@ -26,6 +26,7 @@ export function task(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
     locks: [],
     when: null,
     container: null,
+    code: [],
     ...over,
   };
 }

@@ -2,6 +2,7 @@
 // logs, what it produced, the configuration it ran with, and the actions.
 
 import { ApiError, get, tasks as taskInfo } from './api.js';
+import { attemptsCard } from './attempts.js';
 import { badge, fill, fmtTime, h } from './dom.js';
 import { onEvent } from './events.js';
 import {
@@ -31,6 +32,8 @@ export function mount(root, idText) {
   let data = null;
   let disposed = false;
   let actionsFor = null;
+  let attemptsEl = null;
+  let attemptsFor = null;
 
   const select = (job) => {
     log.show(job, { onEnd: () => schedule() });
@@ -50,7 +53,16 @@ export function mount(root, idText) {
   };
 
   function render() {
-    const { instance, runs = [], jobs = [], history = [], outputs = [], config, locks } = data;
+    const {
+      instance,
+      runs = [],
+      jobs = [],
+      history = [],
+      outputs = [],
+      config,
+      locks,
+      attempts = [],
+    } = data;
     const first = runs[0]?.run ?? instance.runs?.[0];
     fill(
       head,
@@ -87,6 +99,11 @@ export function mount(root, idText) {
       actionsFor = actionKey;
       actionsEl = actionsCard(instance, actionMsg, schedule);
     }
+    const attemptsKey = attempts.map((a) => `${a.attempt}:${a.configHash}`).join(' ');
+    if (attemptsFor !== attemptsKey) {
+      attemptsFor = attemptsKey;
+      attemptsEl = attemptsCard(instance.id, attempts);
+    }
     const selected = log.jobId ?? defaultJob(jobs, instance)?.id;
     fill(
       body,
@@ -99,6 +116,7 @@ export function mount(root, idText) {
       fieldsCard(jobs),
       outputsCard(outputs),
       configCard(instance, config),
+      attemptsEl,
     );
     const job = jobs.find((j) => j.id === selected);
     if (job) select(job);

@@ -15,6 +15,7 @@ import { registerRuns } from './runs.ts';
 import { registerServe } from './serve.ts';
 import { registerShow } from './show.ts';
 import { registerStatus } from './status.ts';
+import { registerTrace } from './trace.ts';
 import { registerValidate } from './validate.ts';
 import { registerWatchdog } from './watchdog.ts';
 
@@ -38,6 +39,7 @@ for (const register of [
   registerRuns,
   registerStatus,
   registerShow,
+  registerTrace,
   registerReprocess,
   registerCampaign,
   registerOutputs,

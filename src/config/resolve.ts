@@ -101,6 +101,7 @@ export function resolveDeployment(
               binds: (t.container.binds ?? []).map((b) => path.resolve(dir, b)),
             }
           : null,
+        code: t.code ?? [],
       },
     ];
   });

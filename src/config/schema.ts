@@ -156,6 +156,8 @@ const taskSchema = z.strictObject({
     })
     .nullish(),
   container: container.nullish(),
+  /** Files, directories or globs (cfg files, `template.sub`) recorded with each attempt, relative to cwd. */
+  code: z.array(z.string().min(1, 'a code path must not be empty')).nullish(),
   max_queue: duration('positive').nullish(),
 });
 

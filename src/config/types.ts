@@ -189,6 +189,8 @@ export interface TaskConfig {
   when: RunFilter | null;
   /** The container its command runs in; null to run it on the host. */
   container: ContainerConfig | null;
+  /** `code:` files, directories or globs (relative to `cwd`) whose content is part of each attempt's record. */
+  code: string[];
 }
 
 export type ContainerRuntime = 'apptainer' | 'docker' | 'podman';

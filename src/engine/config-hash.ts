@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { TaskConfig } from '../config/types.ts';
+import type { CodeRecord } from '../trace/code.ts';
 
 /** JSON with object keys sorted, so equal configurations hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
@@ -11,11 +12,17 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * What an instance ran with: everything of the task that can change a result.
+ * What an instance ran with: everything of the task that can change a result,
+ * and the code it ran (commit, files, image, autoctrl version), so a new
+ * commit or an edited cfg file is a new configuration like a YAML change.
  * Display-only settings (workflow) are left out so regrouping the page does
  * not look like a new configuration.
  */
-export function taskFingerprint(task: TaskConfig, campaign: string): Record<string, unknown> {
+export function taskFingerprint(
+  task: TaskConfig,
+  campaign: string,
+  code: CodeRecord,
+): Record<string, unknown> {
   return {
     campaign,
     task: task.name,
@@ -29,6 +36,9 @@ export function taskFingerprint(task: TaskConfig, campaign: string): Record<stri
     retries: task.retries,
     retryDelayMs: task.retryDelayMs,
     timeoutMs: task.timeoutMs,
+    resources: task.resources,
+    container: task.container,
+    code,
   };
 }
 

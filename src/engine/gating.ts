@@ -1,12 +1,17 @@
 import type { TaskConfig } from '../config/types.ts';
 import { StaleStateError } from '../errors.ts';
+import { ImageDigestError } from '../executors/container/digest.ts';
 import { jobsProblem } from '../limits.ts';
 import type { Instance } from '../model/types.ts';
 import type { NewJob } from '../store/contract.ts';
+import { CodeCapture } from '../trace/code.ts';
 import { configHash, taskFingerprint } from './config-hash.ts';
 import { type EngineContext, fenceOf, upstreamCampaign } from './context.ts';
 import { LockChecks } from './lock-checks.ts';
 import { forgetLockWait, waitOnLock } from './lock-waits.ts';
+
+/** One code capture per pass (a LockChecks lives exactly one pass): git and hashing once per pass. */
+const captures = new WeakMap<LockChecks, CodeCapture>();
 
 /**
  * Step 2 of a pass for one (campaign, task): an instance whose upstream
@@ -34,8 +39,12 @@ export async function gate(
           );
   if (candidates.length === 0) return 0;
   const upstream = await upstreamIndex(ctx, campaign, task, candidates);
-  const fingerprint = taskFingerprint(task, campaign);
-  const hash = configHash(fingerprint);
+  let capture = captures.get(locks);
+  if (capture === undefined) {
+    capture = new CodeCapture(ctx.logger);
+    captures.set(locks, capture);
+  }
+  const config = once(() => configOf(capture, task, campaign));
   const blocking = new Map(candidates.map((i) => [i.id, blockingReason(task, i, upstream)]));
   // Locks are asked only once upstream is done: no point querying services for work that cannot start.
   const unblocked = candidates.filter((i) => blocking.get(i.id) === null);
@@ -46,7 +55,8 @@ export async function gate(
     try {
       const lock = closed.get(inst.id) ?? null;
       if (blocked === null && lock !== null) {
-        await waitOnLock(ctx, inst, lock, hash);
+        const c = await config();
+        await waitOnLock(ctx, inst, lock, typeof c === 'string' ? null : c.hash);
         continue;
       }
       forgetLockWait(ctx, inst.id);
@@ -63,13 +73,17 @@ export async function gate(
         }
         continue;
       }
-      const jobs = await planJobs(ctx, task, inst, upstream, locks.inputsOf(inst.id));
-      if (typeof jobs === 'string') {
+      const c = await config();
+      const jobs =
+        typeof c === 'string'
+          ? c
+          : await planJobs(ctx, task, inst, upstream, locks.inputsOf(inst.id));
+      if (typeof c === 'string' || typeof jobs === 'string') {
         await ctx.store.transitionInstance(inst.id, {
           ...fenceOf(ctx),
           from: inst.status,
           to: 'waiting',
-          reason: jobs,
+          reason: typeof c === 'string' ? c : String(jobs),
           by: 'engine',
           at: ctx.now(),
         });
@@ -78,8 +92,8 @@ export async function gate(
       await ctx.store.startInstance(inst.id, {
         ...fenceOf(ctx),
         from: inst.status,
-        configHash: hash,
-        config: fingerprint,
+        configHash: c.hash,
+        config: c.fingerprint,
         jobs,
         reason: null,
         by: 'engine',
@@ -92,6 +106,32 @@ export async function gate(
     }
   }
   return started;
+}
+
+/**
+ * The configuration an instance of `task` starts with now, code included, or
+ * why it cannot start yet (an image not pulled: it waits, with that reason).
+ */
+async function configOf(
+  capture: CodeCapture,
+  task: TaskConfig,
+  campaign: string,
+): Promise<{ fingerprint: Record<string, unknown>; hash: string } | string> {
+  try {
+    const fingerprint = taskFingerprint(task, campaign, await capture.record(task));
+    return { fingerprint, hash: configHash(fingerprint) };
+  } catch (err) {
+    if (err instanceof ImageDigestError) return err.message;
+    throw err;
+  }
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= make();
+    return p;
+  };
 }
 
 /** Per upstream task, run → the instance covering it. */

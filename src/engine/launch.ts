@@ -1,8 +1,10 @@
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { dirname, isAbsolute, join } from 'node:path';
 import { spoolPath } from '../app/spool.ts';
 import { jobToken } from '../app/tokens.ts';
 import type { Deployment, TaskConfig } from '../config/types.ts';
-import type { JobLaunch, JobRef } from '../executors/contract.ts';
+import { removeContainerArgv, wrapInContainer } from '../executors/container/wrap.ts';
+import type { Executor, JobLaunch, JobRef } from '../executors/contract.ts';
 import { STAGED } from '../executors/shared/staging.ts';
 import type { Instance, Job } from '../model/types.ts';
 import { storeUrlWithoutPassword } from '../store/url.ts';
@@ -75,13 +77,31 @@ export async function buildLaunch(
     meta: runs[0]?.meta ?? {},
     inputs: outputs.map((o) => o.path),
   };
+  const name = jobName(ctx.deployment, job);
+  const argv = expandArgv(task.command, values);
+  const env = jobEnv(ctx, task, job, values, { workDir, jobCount });
+  const run =
+    task.container === null
+      ? { argv, env }
+      : wrapInContainer(task.container, {
+          argv,
+          env,
+          cwd: task.cwd,
+          workDir,
+          // The inputs are read where they are: their directories are bound in at the same place.
+          binds: [...new Set([...values.inputs, values.input].filter(isAbsolute).map(dirname))],
+          name,
+          ...(process.getuid && process.getgid
+            ? { user: { uid: process.getuid(), gid: process.getgid() } }
+            : {}),
+        });
   return {
     jobId: job.id,
     attempt: job.attempt,
     instanceId: instance.id,
-    name: jobName(ctx.deployment, job),
-    argv: expandArgv(task.command, values),
-    env: jobEnv(ctx, task, job, values, { workDir, jobCount }),
+    name,
+    argv: run.argv,
+    env: run.env,
     cwd: task.cwd,
     workDir,
     inputs: { runs, outputs, input: job.input },
@@ -123,4 +143,52 @@ function jobEnv(
     AUTOCTRL_CONFIG: ctx.deployment.file,
   });
   return env;
+}
+
+/** How long a job whose container was removed gets to end by itself before its executor stops it. */
+const CONTAINER_END_GRACE_MS = 15_000;
+
+/**
+ * Stops a job: its container first (podman, docker), so the runtime's own
+ * process ends cleanly and its clean-up runs to the end, then the job
+ * through its executor. Killed first, the runtime process would leave the
+ * container running (podman's conmon, docker's daemon) or half removed. A
+ * container already gone, or never started, makes the removal fail, which
+ * is fine.
+ */
+export async function cancelJob(
+  ctx: EngineContext,
+  executor: Executor,
+  job: Job,
+  reason: string,
+): Promise<void> {
+  const ref = jobRef(ctx, job);
+  const container = taskByName(ctx, job.task, job.campaign)?.container;
+  const argv =
+    container == null ? null : removeContainerArgv(container, jobName(ctx.deployment, job));
+  if (argv !== null) {
+    await removeContainer(ctx, job, argv);
+    const deadline = Date.now() + CONTAINER_END_GRACE_MS;
+    while (Date.now() < deadline) {
+      const state = (await executor.status([ref]).catch(() => null))?.get(job.id)?.state;
+      if (state !== 'running' && state !== 'queued') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  await executor.cancel(ref, reason);
+}
+
+function removeContainer(ctx: EngineContext, job: Job, argv: string[]): Promise<void> {
+  const [program, ...args] = argv as [string, ...string[]];
+  return new Promise<void>((resolve) => {
+    execFile(program, args, { timeout: 60_000 }, (err, _stdout, stderr) => {
+      if (err !== null && !/no such container|no container with name/i.test(stderr)) {
+        ctx.logger.warn(
+          { err, job: job.id, stderr: stderr.trim() },
+          'could not remove the container',
+        );
+      }
+      resolve();
+    });
+  });
 }

@@ -38,7 +38,7 @@ export async function waitOnLock(
   ctx: EngineContext,
   inst: Instance,
   closed: ClosedLock,
-  configHash: string,
+  configHash: string | null,
 ): Promise<void> {
   const waits = ctx.memory.lockWaits;
   const now = ctx.now();

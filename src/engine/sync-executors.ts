@@ -4,7 +4,7 @@ import { setExecutorAvailable } from '../export/metrics-hooks.ts';
 import type { Job } from '../model/types.ts';
 import type { EngineContext } from './context.ts';
 import { executorHealth, executorMemory } from './executor-state.ts';
-import { jobLogPath, jobRef } from './launch.ts';
+import { cancelJob, jobLogPath, jobRef } from './launch.ts';
 import { deadOnThisHost } from './liveness.ts';
 import { markRunning, settleJob } from './outcome.ts';
 import { recordSubmitted, submitBatch } from './submit.ts';
@@ -194,7 +194,7 @@ async function goneFor(ctx: EngineContext, executor: Executor, job: Job, why: st
   if (now - since < lostAfter) return;
   mem.goneSince.delete(job.id);
   try {
-    await executor.cancel(jobRef(ctx, job), 'lost');
+    await cancelJob(ctx, executor, job, 'lost');
   } catch (err) {
     ctx.logger.warn({ err, job: job.id }, 'could not cancel a lost job');
   }

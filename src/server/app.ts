@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Runtime } from '../runtime.ts';
+import { AUTOCTRL_VERSION } from '../version.ts';
 import type { AppHooks, ServerContext } from './context.ts';
 import { DiskMonitor } from './disk.ts';
 import { errorHandler, tooLarge } from './errors.ts';
@@ -20,8 +20,6 @@ import { statsRoutes } from './routes/stats.ts';
 import { mountStatic, webDir } from './static.ts';
 
 export type { AppHooks, ControllerHealth } from './context.ts';
-
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export interface ServerApp {
   app: Hono;
@@ -76,7 +74,7 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
       access: 'open',
     },
     (c) => {
-      doc ??= openApiDocument(api, version);
+      doc ??= openApiDocument(api, AUTOCTRL_VERSION);
       return c.json(doc);
     },
   );

@@ -1,4 +1,5 @@
 import type { EventRecord, Instance, Job, Output, Run } from '../model/types.ts';
+import type { InstanceAttempt } from '../store/contract.ts';
 
 /** Records as the API answers them: times as ISO 8601 strings (docs/api.md). */
 
@@ -41,4 +42,8 @@ export function presentEvent(e: EventRecord) {
 
 export function presentOutput(o: Output) {
   return { ...o, createdAt: isoAt(o.createdAt) };
+}
+
+export function presentAttempt(a: InstanceAttempt) {
+  return { ...a, startedAt: isoAt(a.startedAt) };
 }

@@ -151,6 +151,12 @@ export interface StateStore extends OverviewStore {
   startInstance(id: number, start: InstanceStart): Promise<{ instance: Instance; jobs: Job[] }>;
   /** Stored configuration JSON by hash, or null. */
   getConfig(hash: string): Promise<unknown | null>;
+  /**
+   * Every attempt of the given instances that started (`startInstance`
+   * records it in the same transaction), ascending by instance then attempt:
+   * which configuration, code included, each attempt ran with. One round trip.
+   */
+  attemptsForInstances(instanceIds: readonly number[]): Promise<InstanceAttempt[]>;
 
   // ---- jobs ----
   getJob(id: number): Promise<Job | null>;
@@ -392,6 +398,15 @@ export interface InstanceStart {
   reason: string | null;
   by: string;
   at: number;
+}
+
+/** One started attempt of an instance and the configuration (by hash) it ran with. */
+export interface InstanceAttempt {
+  instanceId: number;
+  attempt: number;
+  configHash: string;
+  /** When it started (`InstanceStart.at`). */
+  startedAt: number;
 }
 
 export interface JobChange {

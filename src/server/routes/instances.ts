@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { reprocessInstance, resubmitInstance } from '../../app/actions.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Instance } from '../../model/types.ts';
+import { attemptDiff } from '../../views/attempt-diff.ts';
 import type { ServerContext } from '../context.ts';
 import {
+  presentAttempt,
   presentEvent,
   presentInstance,
   presentJob,
@@ -54,6 +56,29 @@ function lockStates(ctx: ServerContext, inst: Instance): z.infer<typeof lockSche
     reason: i === closedAt ? (inst.reason?.slice(`lock ${l.name}: `.length) ?? null) : null,
   }));
 }
+
+const attemptSchema = z.object({
+  instanceId: z.number().int(),
+  attempt: z.number().int(),
+  configHash: z.string(),
+  startedAt: z.string(),
+});
+
+const changeSchema = z.object({
+  what: z
+    .enum(['config', 'file', 'commit', 'image', 'autoctrl'])
+    .describe(
+      'a task setting, a code file, a repository commit, the container image, the autoctrl version',
+    ),
+  key: z.string().describe('the setting (env.GT), file (relative to the cwd) or repository'),
+  from: z.string().nullable().describe('in attempt a; null: absent'),
+  to: z.string().nullable().describe('in attempt b; null: absent'),
+});
+
+const attemptNumber = z
+  .string()
+  .regex(/^[1-9]\d{0,6}$/, 'must be an attempt number')
+  .transform(Number);
 
 const idPath = z.object({ id: idParam });
 
@@ -121,16 +146,20 @@ export function instanceRoutes(api: Api, ctx: ServerContext): void {
           .describe('the task configuration the current attempt ran with (by configHash)'),
         outputs: z.array(outputSchema),
         locks: z.array(lockSchema),
+        attempts: z
+          .array(attemptSchema)
+          .describe('every started attempt and its configuration (compare two with /diff)'),
       }),
     },
     async (c, { params }) => {
       const inst = await mustGet(params.id);
-      const [runs, jobs, history, outputs, config] = await Promise.all([
+      const [runs, jobs, history, outputs, config, attempts] = await Promise.all([
         store.getRuns(inst.runs),
         store.jobsForInstance(inst.id),
         store.listEvents({ instanceId: inst.id, limit: 5000 }),
         store.outputsForInstances([inst.id]),
         inst.configHash === null ? null : store.getConfig(inst.configHash),
+        store.attemptsForInstances([inst.id]),
       ]);
       const now = Date.now();
       return c.json({
@@ -141,7 +170,29 @@ export function instanceRoutes(api: Api, ctx: ServerContext): void {
         config,
         outputs: outputs.map(presentOutput),
         locks: lockStates(ctx, inst),
+        attempts: attempts.map(presentAttempt),
       });
+    },
+  );
+  api.route(
+    {
+      method: 'get',
+      path: '/api/instances/{id}/diff',
+      summary:
+        'What changed between two attempts: task settings, code files, commits, container image, autoctrl version',
+      access: 'read',
+      params: idPath,
+      query: z.object({ a: attemptNumber, b: attemptNumber }),
+      response: z.object({
+        instanceId: z.number().int(),
+        a: attemptSchema,
+        b: attemptSchema,
+        changes: z.array(changeSchema),
+      }),
+    },
+    async (c, { params, query }) => {
+      const d = await attemptDiff(store, await mustGet(params.id), query.a, query.b);
+      return c.json({ ...d, a: presentAttempt(d.a), b: presentAttempt(d.b) });
     },
   );
   api.route(

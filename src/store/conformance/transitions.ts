@@ -204,6 +204,36 @@ export function testTransitions(f: Fixture): void {
       );
     });
 
+    it('keeps which configuration each attempt started with', async () => {
+      const a = await f.oneInstance();
+      const b = await f.oneInstance('calib');
+      const start = (id: number, configHash: string, at: number) =>
+        f.store.startInstance(id, {
+          from: 'new',
+          configHash,
+          config: { code: { commit: configHash } },
+          jobs: [newJob(0)],
+          reason: null,
+          by: 'engine',
+          at,
+        });
+      assert.deepEqual(await f.store.attemptsForInstances([a.id, b.id]), []);
+      await start(a.id, 'cfg-a1', T0 + 1);
+      await start(b.id, 'cfg-b1', T0 + 2);
+      const move = (from: 'processing' | 'done', to: 'done' | 'new') =>
+        f.store.transitionInstance(a.id, { from, to, reason: null, by: 'op', at: T0 + 3 });
+      await move('processing', 'done');
+      await move('done', 'new');
+      await start(a.id, 'cfg-a2', T0 + 4);
+      assert.deepEqual(await f.store.attemptsForInstances([b.id, a.id, 999_999]), [
+        { instanceId: a.id, attempt: 1, configHash: 'cfg-a1', startedAt: T0 + 1 },
+        { instanceId: a.id, attempt: 2, configHash: 'cfg-a2', startedAt: T0 + 4 },
+        { instanceId: b.id, attempt: 1, configHash: 'cfg-b1', startedAt: T0 + 2 },
+      ]);
+      assert.deepEqual(await f.store.getConfig('cfg-a1'), { code: { commit: 'cfg-a1' } });
+      assert.deepEqual(await f.store.attemptsForInstances([]), []);
+    });
+
     it('refuses to start a stale or settled instance, creating no job', async () => {
       const inst = await f.oneInstance();
       const start = {

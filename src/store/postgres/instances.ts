@@ -5,6 +5,7 @@ import type {
   Cell,
   CursorWrite,
   Fence,
+  InstanceAttempt,
   InstanceChange,
   InstanceQuery,
   InstanceStart,
@@ -209,6 +210,12 @@ export function instanceOps(db: Db) {
         );
         const instance = instanceStarted(before, s);
         await update(sql, instance, instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length }));
+        // The same attempt started again (after a `waiting` spell) keeps one row: its latest start.
+        await sql.query(
+          `INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (instance_id, attempt) DO UPDATE SET config_hash = excluded.config_hash, started_at = excluded.started_at`,
+          [id, instance.attempt, s.configHash, s.at],
+        );
         const parent = {
           instanceId: id,
           campaign: instance.campaign,
@@ -226,5 +233,12 @@ export function instanceOps(db: Db) {
           hash,
         ])
       )[0]?.json ?? null,
+    attemptsForInstances: (ids: readonly number[]): Promise<InstanceAttempt[]> =>
+      db.query<InstanceAttempt>(
+        'attemptsForInstances',
+        `SELECT instance_id AS "instanceId", attempt, config_hash AS "configHash", started_at AS "startedAt"
+         FROM instance_attempts WHERE instance_id = ANY($1) ORDER BY instance_id, attempt`,
+        [ids],
+      ),
   };
 }

@@ -16,6 +16,20 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     sql: `ALTER TABLE jobs ADD COLUMN queue_state text CHECK (queue_state IN ('queued', 'held', 'suspended')),
                       ADD COLUMN queue_since bigint;`,
   },
+  {
+    version: 3,
+    name: 'the configuration each instance attempt ran with',
+    // Earlier attempts are not known any more; the current one is (its start time approximated).
+    sql: `CREATE TABLE instance_attempts (
+  instance_id bigint NOT NULL REFERENCES instances (id),
+  attempt integer NOT NULL,
+  config_hash text NOT NULL,
+  started_at bigint NOT NULL,
+  PRIMARY KEY (instance_id, attempt)
+);
+INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
+  SELECT id, attempt, config_hash, updated_at FROM instances WHERE config_hash IS NOT NULL;`,
+  },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

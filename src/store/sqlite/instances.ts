@@ -5,6 +5,7 @@ import type {
   Cell,
   CursorWrite,
   Fence,
+  InstanceAttempt,
   InstanceChange,
   InstanceQuery,
   InstanceStart,
@@ -79,6 +80,16 @@ export function instanceOps(
     'INSERT INTO configs (hash, json) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING',
   );
   const getConfig = db.prepare<[string], string>('SELECT json FROM configs WHERE hash = ?').pluck();
+  // The same attempt started again (after a `waiting` spell) keeps one row: its latest start.
+  const putAttempt = db.prepare<[number, number, string, number]>(
+    `INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (instance_id, attempt) DO UPDATE SET config_hash = excluded.config_hash, started_at = excluded.started_at`,
+  );
+  const attempts = db.prepare<[string], InstanceAttempt>(
+    `SELECT instance_id AS instanceId, attempt, config_hash AS configHash, started_at AS startedAt
+     FROM instance_attempts WHERE instance_id IN (SELECT value FROM json_each(?))
+     ORDER BY instance_id, attempt`,
+  );
 
   function instanceEvent(
     i: Instance,
@@ -154,6 +165,7 @@ export function instanceOps(
     putConfig.run(s.configHash, JSON.stringify(s.config ?? null));
     const instance = instanceStarted(before, s);
     update.run('processing', s.reason, instance.attempt, s.configHash, s.at, id, s.from);
+    putAttempt.run(id, instance.attempt, s.configHash, s.at);
     instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length });
     const parent = {
       instanceId: id,
@@ -226,5 +238,7 @@ export function instanceOps(
       const json = getConfig.get(hash);
       return json === undefined ? null : (JSON.parse(json) as unknown);
     },
+    attemptsForInstances: (ids: readonly number[]): InstanceAttempt[] =>
+      attempts.all(jsonList(ids)),
   };
 }

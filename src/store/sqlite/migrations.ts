@@ -169,6 +169,22 @@ ALTER TABLE jobs ADD COLUMN queue_state TEXT CHECK (queue_state IN ('queued', 'h
 ALTER TABLE jobs ADD COLUMN queue_since INTEGER;
 `,
   },
+  {
+    version: 6,
+    name: 'the configuration each instance attempt ran with',
+    // Earlier attempts are not known any more; the current one is (its start time approximated).
+    sql: `
+CREATE TABLE instance_attempts (
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  attempt INTEGER NOT NULL,
+  config_hash TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, attempt)
+) WITHOUT ROWID;
+INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
+  SELECT id, attempt, config_hash, updated_at FROM instances WHERE config_hash IS NOT NULL;
+`,
+  },
 ];
 
 /**

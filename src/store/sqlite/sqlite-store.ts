@@ -19,6 +19,7 @@ import type {
   FeedItem,
   FeedKind,
   Fence,
+  InstanceAttempt,
   InstanceChange,
   InstanceQuery,
   InstanceStart,
@@ -224,6 +225,10 @@ export class SqliteStore implements StateStore {
 
   async getConfig(hash: string): Promise<unknown | null> {
     return this.#instances.getConfig(hash);
+  }
+
+  async attemptsForInstances(instanceIds: readonly number[]): Promise<InstanceAttempt[]> {
+    return this.#instances.attemptsForInstances(instanceIds);
   }
 
   async getJob(id: number): Promise<Job | null> {

@@ -1,0 +1,215 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerConfig, TaskConfig } from '../config/types.ts';
+import { resolveImageDigest } from '../executors/container/digest.ts';
+import { globPaths, hasMagic } from '../locks/glob.ts';
+import type { Logger } from '../logger.ts';
+import { AUTOCTRL_VERSION } from '../version.ts';
+
+/**
+ * The code an instance attempt ran, beside its YAML: part of its stored
+ * configuration, so the configuration hash changes when the code does.
+ */
+export interface CodeRecord {
+  /** The autoctrl that ran it. */
+  autoctrl: string;
+  /** The git repositories holding the task's cwd and the files its command names, by top-level directory. */
+  git: GitState[];
+  /**
+   * sha256 (hex) of each file the command names and each file the task's
+   * `code:` matches, by path relative to the task's cwd; `missing` for a
+   * declared path that does not exist.
+   */
+  files: Record<string, string>;
+  /** The container image's content digest; null without a container. */
+  image: string | null;
+}
+
+export interface GitState {
+  repo: string;
+  commit: string;
+  /** Tracked files differ from the commit (untracked files do not count). */
+  dirty: boolean;
+}
+
+export const MISSING = 'missing';
+
+/**
+ * Takes code records for one pass. Every answer is kept for the capture's
+ * life, so a pass starting a thousand instances runs git once per
+ * repository and hashes each file once; a new capture per pass sees new
+ * commits and edits. Git runs from argv, never a shell, with optional locks
+ * off so it never competes with a person's own git commands.
+ *
+ * Throws `ImageDigestError` (from `record`) when a container image cannot be
+ * told: the instance should wait until it can.
+ */
+export class CodeCapture {
+  readonly #logger: Logger;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #roots = new Map<string, Promise<string | null>>();
+  readonly #states = new Map<string, Promise<GitState | null>>();
+  readonly #hashes = new Map<string, Promise<string>>();
+  readonly #digests = new Map<string, Promise<string>>();
+
+  constructor(logger: Logger, env: NodeJS.ProcessEnv = process.env) {
+    this.#logger = logger;
+    this.#env = env;
+  }
+
+  async record(task: TaskConfig): Promise<CodeRecord> {
+    const named = await namedFiles(task);
+    const declared = await declaredFiles(task);
+    const files: Record<string, string> = {};
+    for (const [rel, abs] of [...named, ...declared]) {
+      files[rel] = abs === null ? MISSING : await this.#hash(abs);
+    }
+    const dirs = new Set([task.cwd, ...named.map(([, abs]) => path.dirname(abs as string))]);
+    const roots = new Set<string>();
+    for (const dir of dirs) {
+      const root = await this.#root(dir);
+      if (root !== null) roots.add(root);
+    }
+    const git: GitState[] = [];
+    for (const root of [...roots].sort()) {
+      const state = await this.#state(root);
+      if (state !== null) git.push(state);
+    }
+    const image = task.container === null ? null : await this.#digest(task.container);
+    return { autoctrl: AUTOCTRL_VERSION, git, files: sortedKeys(files), image };
+  }
+
+  #root(dir: string): Promise<string | null> {
+    return memo(this.#roots, dir, async () => {
+      const out = await this.#git(dir, ['rev-parse', '--show-toplevel']);
+      return out === null ? null : out.trim();
+    });
+  }
+
+  #state(root: string): Promise<GitState | null> {
+    return memo(this.#states, root, async () => {
+      const out = await this.#git(root, [
+        'status',
+        '--porcelain=v2',
+        '--branch',
+        '--untracked-files=no',
+      ]);
+      if (out === null) return null;
+      const lines = out.split('\n').filter((l) => l !== '');
+      const oid = lines.find((l) => l.startsWith('# branch.oid '))?.slice('# branch.oid '.length);
+      // A repository without a commit yet has nothing to name.
+      if (oid === undefined || !/^[0-9a-f]{40,64}$/.test(oid)) return null;
+      return { repo: root, commit: oid, dirty: lines.some((l) => !l.startsWith('#')) };
+    });
+  }
+
+  #hash(abs: string): Promise<string> {
+    // An unreadable file is still recorded: its becoming readable changes the record.
+    return memo(this.#hashes, abs, () =>
+      sha256File(abs).catch((err: NodeJS.ErrnoException) => `unreadable (${err.code ?? 'error'})`),
+    );
+  }
+
+  #digest(container: ContainerConfig): Promise<string> {
+    return memo(this.#digests, `${container.runtime} ${container.image}`, () =>
+      resolveImageDigest(container, { env: this.#env }),
+    );
+  }
+
+  /** Git's output, or null when `dir` is in no repository or git is not installed. */
+  #git(dir: string, args: string[]): Promise<string | null> {
+    return new Promise((resolve) => {
+      execFile(
+        'git',
+        ['-C', dir, ...args],
+        {
+          env: { ...this.#env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' },
+          timeout: 30_000,
+          encoding: 'utf8',
+        },
+        (err, stdout, stderr) => {
+          if (err === null) return resolve(stdout);
+          // Not a repository is the common case (code outside git); anything else is worth a line.
+          if (!/not a git repository/i.test(stderr)) {
+            this.#logger.warn({ err, dir, stderr: stderr.trim() }, 'git could not tell the code');
+          }
+          resolve(null);
+        },
+      );
+    });
+  }
+}
+
+function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key);
+  if (p === undefined) {
+    p = make();
+    map.set(key, p);
+  }
+  return p;
+}
+
+/** The command's words that are existing files relative to the cwd (placeholders vary per job: skipped). */
+async function namedFiles(task: TaskConfig): Promise<Array<[string, string]>> {
+  const found: Array<[string, string]> = [];
+  for (const word of new Set(task.command)) {
+    if (word.includes('{') || word === '') continue;
+    const abs = path.resolve(task.cwd, word);
+    if (await isFile(abs)) found.push([path.relative(task.cwd, abs), abs]);
+  }
+  return found;
+}
+
+/**
+ * The task's `code:` entries: a glob's matching files, a directory's files
+ * at any depth, a plain path as itself (null when it does not exist, so
+ * creating it later changes the record).
+ */
+async function declaredFiles(task: TaskConfig): Promise<Array<[string, string | null]>> {
+  const found: Array<[string, string | null]> = [];
+  for (const entry of task.code) {
+    const abs = path.resolve(task.cwd, entry);
+    const dir = !hasMagic(abs) && (await isDirectory(abs));
+    if (!hasMagic(abs) && !dir) {
+      found.push([path.relative(task.cwd, abs), (await isFile(abs)) ? abs : null]);
+      continue;
+    }
+    for await (const p of globPaths(dir ? path.join(abs, '**', '*') : abs)) {
+      if (await isFile(p)) found.push([path.relative(task.cwd, p), p]);
+    }
+  }
+  return found;
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function sha256File(p: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(p)
+      .on('error', reject)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+function sortedKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
