@@ -3,6 +3,7 @@ import type { Executor } from '../executors/contract.ts';
 import type { Logger } from '../logger.ts';
 import { PROMPT } from '../model/campaign.ts';
 import type { Fence, StateStore } from '../store/contract.ts';
+import type { CodeCapture } from '../trace/code.ts';
 import { CampaignBook } from './campaign-book.ts';
 import type { ExecutorMemory, SubmissionBlock } from './executor-state.ts';
 import type { TaskLock } from './lock-checks.ts';
@@ -50,6 +51,8 @@ export interface EngineMemory {
   executors: Map<string, ExecutorMemory>;
   /** Jobs held back by an infrastructure error at submission, by job id. */
   blocked: Map<number, SubmissionBlock>;
+  /** What the code of each task is (commits, file hashes, images), kept while it holds: made at first use. */
+  code?: CodeCapture;
 }
 
 export function newEngineMemory(): EngineMemory {

@@ -10,9 +10,6 @@ import { type EngineContext, fenceOf, upstreamCampaign } from './context.ts';
 import { LockChecks } from './lock-checks.ts';
 import { forgetLockWait, waitOnLock } from './lock-waits.ts';
 
-/** One code capture per pass (a LockChecks lives exactly one pass): git and hashing once per pass. */
-const captures = new WeakMap<LockChecks, CodeCapture>();
-
 /**
  * Step 2 of a pass for one (campaign, task): an instance whose upstream
  * instances are all done for its runs and whose locks are all open gets its
@@ -39,11 +36,8 @@ export async function gate(
           );
   if (candidates.length === 0) return 0;
   const upstream = await upstreamIndex(ctx, campaign, task, candidates);
-  let capture = captures.get(locks);
-  if (capture === undefined) {
-    capture = new CodeCapture(ctx.logger);
-    captures.set(locks, capture);
-  }
+  ctx.memory.code ??= new CodeCapture(ctx.logger);
+  const capture = ctx.memory.code;
   const config = once(() => configOf(capture, task, campaign));
   const blocking = new Map(candidates.map((i) => [i.id, blockingReason(task, i, upstream)]));
   // Locks are asked only once upstream is done: no point querying services for work that cannot start.

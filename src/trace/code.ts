@@ -38,11 +38,20 @@ export interface GitState {
 export const MISSING = 'missing';
 
 /**
- * Takes code records for one pass. Every answer is kept for the capture's
- * life, so a pass starting a thousand instances runs git once per
- * repository and hashes each file once; a new capture per pass sees new
- * commits and edits. Git runs from argv, never a shell, with optional locks
- * off so it never competes with a person's own git commands.
+ * Takes code records. It lives as long as the engine: a job's start must not
+ * wait for git (a process, tens of milliseconds on some machines) at every
+ * pass, so answers are kept and reused while they still hold:
+ * - a file's hash while its size, mtime and inode stay the same;
+ * - a repository's commit and dirty flag while `.git/HEAD`, `.git/index`
+ *   and the reflog are unchanged (a commit, a checkout or an add changes
+ *   them), and for at most `maxAgeMs` (edits of tracked files show in the
+ *   dirty flag within that time);
+ * - a container image's digest for `maxAgeMs`; a directory's repository for
+ *   a minute.
+ * Concurrent records share every answer, so a pass starting a thousand
+ * instances runs git once per repository. Git runs from argv, never a shell,
+ * with optional locks off so it never competes with a person's own git
+ * commands.
  *
  * Throws `ImageDigestError` (from `record`) when a container image cannot be
  * told: the instance should wait until it can.
@@ -50,14 +59,20 @@ export const MISSING = 'missing';
 export class CodeCapture {
   readonly #logger: Logger;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #roots = new Map<string, Promise<string | null>>();
-  readonly #states = new Map<string, Promise<GitState | null>>();
-  readonly #hashes = new Map<string, Promise<string>>();
-  readonly #digests = new Map<string, Promise<string>>();
+  readonly #maxAgeMs: number;
+  readonly #roots = new Map<string, Kept<string | null>>();
+  readonly #states = new Map<string, Kept<GitState | null>>();
+  readonly #hashes = new Map<string, Kept<string>>();
+  readonly #digests = new Map<string, Kept<string>>();
 
-  constructor(logger: Logger, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    logger: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+    opts: { maxAgeMs?: number } = {},
+  ) {
     this.#logger = logger;
     this.#env = env;
+    this.#maxAgeMs = opts.maxAgeMs ?? 2_000;
   }
 
   async record(task: TaskConfig): Promise<CodeRecord> {
@@ -83,14 +98,17 @@ export class CodeCapture {
   }
 
   #root(dir: string): Promise<string | null> {
-    return memo(this.#roots, dir, async () => {
+    return recall(this.#roots, dir, '', ROOT_AGE_MS, async () => {
       const out = await this.#git(dir, ['rev-parse', '--show-toplevel']);
       return out === null ? null : out.trim();
     });
   }
 
-  #state(root: string): Promise<GitState | null> {
-    return memo(this.#states, root, async () => {
+  async #state(root: string): Promise<GitState | null> {
+    // The reflog grows with every commit, checkout and reset; the index changes with every add.
+    const git = (f: string) => path.join(root, '.git', f);
+    const sig = await signature([git('HEAD'), git('index'), git(path.join('logs', 'HEAD'))]);
+    return recall(this.#states, root, sig, this.#maxAgeMs, async () => {
       const out = await this.#git(root, [
         'status',
         '--porcelain=v2',
@@ -106,15 +124,16 @@ export class CodeCapture {
     });
   }
 
-  #hash(abs: string): Promise<string> {
+  async #hash(abs: string): Promise<string> {
     // An unreadable file is still recorded: its becoming readable changes the record.
-    return memo(this.#hashes, abs, () =>
+    return recall(this.#hashes, abs, await signature([abs]), Infinity, () =>
       sha256File(abs).catch((err: NodeJS.ErrnoException) => `unreadable (${err.code ?? 'error'})`),
     );
   }
 
   #digest(container: ContainerConfig): Promise<string> {
-    return memo(this.#digests, `${container.runtime} ${container.image}`, () =>
+    const key = `${container.runtime} ${container.image}`;
+    return recall(this.#digests, key, '', this.#maxAgeMs, () =>
       resolveImageDigest(container, { env: this.#env }),
     );
   }
@@ -143,13 +162,42 @@ export class CodeCapture {
   }
 }
 
-function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
-  let p = map.get(key);
-  if (p === undefined) {
-    p = make();
-    map.set(key, p);
-  }
-  return p;
+/** How long a directory's repository (or its having none) is taken as known. */
+const ROOT_AGE_MS = 60_000;
+
+interface Kept<T> {
+  at: number;
+  sig: string;
+  value: Promise<T>;
+}
+
+/** The kept answer for `key` while its signature holds and it is younger than `maxAgeMs`; otherwise a new one. */
+function recall<T>(
+  map: Map<string, Kept<T>>,
+  key: string,
+  sig: string,
+  maxAgeMs: number,
+  make: () => Promise<T>,
+): Promise<T> {
+  const now = Date.now();
+  const kept = map.get(key);
+  if (kept !== undefined && kept.sig === sig && now - kept.at <= maxAgeMs) return kept.value;
+  const value = make();
+  map.set(key, { at: now, sig, value });
+  return value;
+}
+
+/** Size, mtime and inode of each file (absent ones too): what changes when a file is written or replaced. */
+async function signature(files: readonly string[]): Promise<string> {
+  const parts = await Promise.all(
+    files.map((f) =>
+      stat(f).then(
+        (st) => `${st.size}:${st.mtimeMs}:${st.ino}`,
+        () => '-',
+      ),
+    ),
+  );
+  return parts.join('|');
 }
 
 /** The command's words that are existing files relative to the cwd (placeholders vary per job: skipped). */
