@@ -210,7 +210,7 @@ describe('slurm executor cases', { skip }, () => {
     const lost = job(['/bin/true']);
     mkdirSync(lost.launch.workDir, { recursive: true });
     const task = taskFilePath(lost.launch.workDir, 1);
-    writeFileSync(task, taskFileText(lost.launch, lost.launch.name, null));
+    writeFileSync(task, taskFileText([lost.launch], lost.launch.name));
     assert.deepEqual((await second.status([lost.ref])).get(lost.ref.jobId), {
       state: 'queued',
       executorId: null,

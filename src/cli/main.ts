@@ -10,6 +10,7 @@ import { registerJobReport } from './job-report.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerOutputs } from './outputs.ts';
 import { registerPass } from './pass.ts';
+import { registerRelease } from './release.ts';
 import { registerReprocess } from './reprocess.ts';
 import { registerRuns } from './runs.ts';
 import { registerServe } from './serve.ts';
@@ -41,6 +42,7 @@ for (const register of [
   registerShow,
   registerTrace,
   registerReprocess,
+  registerRelease,
   registerCampaign,
   registerOutputs,
   registerJobReport,

@@ -68,6 +68,14 @@ export interface Executor {
    * that can only be polled.
    */
   onExit?(listener: (jobId: number, state: ExecutorJobState) => void): void;
+  /**
+   * Lets held jobs go on (an operator's action, never the engine's): they
+   * are queued again, and `status` says so once the batch system does.
+   * Resolves when the batch system took the request; a job that is no longer
+   * held (released meanwhile, ended) is no error. Optional: an executor
+   * whose jobs are never held has none, and the action is refused for it.
+   */
+  release?(jobs: readonly JobRef[]): Promise<void>;
   /** Releases resources (timers, watchers). Running jobs keep running. */
   close(): Promise<void>;
 }

@@ -15,6 +15,8 @@ const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
   attempt_ended: 409,
   illegal_transition: 409,
   campaign_exists: 409,
+  not_supported: 409,
+  executor_unavailable: 503,
 };
 
 /** No token, or one that is no operator's (nor, on a report, the job's). */

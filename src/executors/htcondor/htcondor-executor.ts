@@ -354,7 +354,15 @@ export class HTCondorExecutor implements Executor {
   /** Releases held jobs (an operator's action; the engine does not call it). */
   async release(jobs: readonly JobRef[]): Promise<void> {
     const ids = jobs.map((j) => j.executorId).filter((id): id is string => id !== null);
-    if (ids.length > 0) await this.#o.cli.release(ids);
+    if (ids.length === 0) return;
+    try {
+      await this.#o.cli.release(ids);
+    } catch (err) {
+      // condor_release acts on the others and exits 1 for a job released meanwhile or ended.
+      const lines = err instanceof CondorCommandError ? err.stderr.split('\n') : [];
+      const notHeld = (l: string) => l.trim() === '' || /not held to be released|not found/.test(l);
+      if (lines.length === 0 || !lines.every(notHeld)) throw err;
+    }
   }
 
   /** Jobs submitted here are watched through their event logs, so that `onExit` fires without a poll. */

@@ -1,14 +1,21 @@
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ExecutorUnavailableError } from '../../errors.ts';
+import { ExecutorUnavailableError, InfrastructureError } from '../../errors.ts';
 import { makeDirs } from '../../fs-util.ts';
 import type { Logger } from '../../logger.ts';
+import { forEachLimited } from '../../parallel.ts';
 import type { JobLaunch, SubmitAnswer } from '../contract.ts';
 import { ExecutorError } from '../local/errors.ts';
-import { stageOnSharedFs } from '../shared/staging.ts';
 import type { SlurmCommands } from './commands.ts';
 import { escapeFilePattern, type SlurmOptions, sharedArgs } from './sbatch-args.ts';
-import { launchProblem, taskFilePath, taskFileText } from './task-file.ts';
+import {
+  ARRAY_TASKS,
+  arrayLogLink,
+  launchProblem,
+  splitInputs,
+  taskFilePath,
+  taskFileText,
+} from './task-file.ts';
 
 export interface SubmitContext {
   executor: string;
@@ -57,15 +64,23 @@ export async function submitBatch(
   return answers;
 }
 
-/** The work area, the log's directory (when it is elsewhere), then the task file. */
-async function prepare(l: JobLaunch, name: string, index: number | null): Promise<string> {
-  await stageOnSharedFs(l);
-  if (dirname(l.logPath) !== l.workDir) await makeDirs(dirname(l.logPath));
-  const file = taskFilePath(l.workDir, l.attempt);
-  await writeFile(file, taskFileText(l, name, index));
-  return file;
-}
+/** Files made at once at most: enough to keep libuv's threads busy, few enough not to hold thousands of buffers. */
+const PARALLEL_FS = 16;
 
+/**
+ * The job's work directory and its log's, made by the controller because
+ * Slurm opens the log before the job runs (the job makes `out/` and its
+ * inputs file itself). One `mkdir` when the parent exists (the jobs of a
+ * task share it), `mkdir -p` otherwise.
+ */
+async function makeWorkDirs(l: JobLaunch): Promise<void> {
+  await mkdir(l.workDir).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') return;
+    if (err.code !== 'ENOENT') throw err;
+    await makeDirs(l.workDir);
+  });
+  if (dirname(l.logPath) !== l.workDir) await makeDirs(dirname(l.logPath));
+}
 /** `0-4,6-9`: the indexes of an array whose other tasks could not be prepared. */
 function arraySpec(indexes: readonly number[]): string {
   const ranges: string[] = [];
@@ -88,49 +103,26 @@ async function submitGroup(
   launches: readonly JobLaunch[],
   shared: readonly string[],
 ): Promise<SubmitAnswer[]> {
-  const answers: SubmitAnswer[] = launches.map(() => ({ executorId: null }));
   const first = launches[0] as JobLaunch;
   const array = launches.length > 1;
   // An array's tasks share one name: it names the first job and how many follow.
   const name = array ? `${first.name}+${launches.length - 1}` : first.name;
-  let target: string;
-  let output: string;
-  const taskFiles: Array<string | null> = launches.map(() => null);
-  const prepared = async (k: number, extra?: (file: string) => Promise<unknown>) => {
-    const l = launches[k] as JobLaunch;
-    try {
-      const file = await prepare(l, name, array ? k : null);
-      await extra?.(file);
-      taskFiles[k] = file;
-    } catch (err) {
-      answers[k] = { error: err as Error };
-    }
-  };
-  if (array) {
-    // Slurm gives an array one --output pattern: per task, a link to that task's file and log.
-    try {
-      await stageOnSharedFs(first);
-      target = await mkdtemp(join(first.workDir, 'slurm-array-'));
-    } catch (err) {
-      return launches.map(() => ({ error: err as Error }));
-    }
-    await Promise.all(
-      launches.map((l, k) =>
-        prepared(k, (file) =>
-          Promise.all([
-            symlink(file, join(target, `${k}.task`)),
-            symlink(l.logPath, join(target, `${k}.log`)),
-          ]),
-        ),
-      ),
+  const answers: SubmitAnswer[] = launches.map(() => ({ executorId: null }));
+  let prepared: { target: string; output: string; markers: Array<string | null> };
+  try {
+    prepared = array
+      ? await prepareArray(launches, name, answers)
+      : await prepareAlone(first, name);
+  } catch (err) {
+    const error = new InfrastructureError(
+      `preparing Slurm job ${name} in ${first.workDir}`,
+      err instanceof Error ? err.message : String(err),
+      { cause: err },
     );
-    output = `${escapeFilePattern(target)}/%a.log`;
-  } else {
-    await prepared(0);
-    target = taskFiles[0] ?? '';
-    output = escapeFilePattern(first.logPath);
+    return launches.map(() => ({ error }));
   }
-  const ready = taskFiles.flatMap((f, k) => (f === null ? [] : [k]));
+  const { target, output, markers } = prepared;
+  const ready = markers.flatMap((f, k) => (f === null ? [] : [k]));
   if (ready.length === 0) return answers;
   const args = [
     '--parsable',
@@ -150,16 +142,16 @@ async function submitGroup(
   try {
     ({ stdout } = await ctx.commands.run('sbatch', args));
   } catch (err) {
-    // Unanswered: the jobs may have arrived; status() finds them by their task files.
+    // Unanswered: the jobs may have arrived; status() finds them by their markers.
     if (err instanceof ExecutorUnavailableError) throw err;
-    // Refused: nothing was submitted, so no task file may say otherwise.
-    for (const k of ready) {
-      await rm(taskFiles[k] as string, { force: true });
+    // Refused: nothing was submitted, so no marker may say otherwise.
+    await forEachLimited(ready, PARALLEL_FS, async (k) => {
+      await rm(markers[k] as string, { force: true });
       const { jobId } = launches[k] as JobLaunch;
       answers[k] = {
         error: new ExecutorError(ctx.executor, jobId, (err as Error).message, { cause: err }),
       };
-    }
+    });
     return answers;
   }
   const id = /^(\d+)(;.*)?$/.exec(stdout.trim())?.[1];
@@ -170,4 +162,53 @@ async function submitGroup(
   ctx.log.info({ slurmJob: id, name, jobs: ready.length }, 'submitted to Slurm');
   for (const k of ready) answers[k] = { executorId: array ? `${id}_${k}` : id };
   return answers;
+}
+
+/** A job alone: its work directory, then its task file (which is also its marker). */
+async function prepareAlone(l: JobLaunch, name: string) {
+  await makeWorkDirs(l);
+  const file = taskFilePath(l.workDir, l.attempt);
+  await writeFile(file, taskFileText([l], name));
+  return { target: file, output: escapeFilePattern(l.logPath), markers: [file] };
+}
+
+/**
+ * An array: a directory (in the first job's work directory) with the one
+ * task file of all tasks and the inputs head(s); then per job its work
+ * directory, the log link Slurm's one `--output` pattern opens, and the
+ * marker: three file-system operations per job. A job whose own part fails
+ * gets its error in `answers` and no marker.
+ */
+async function prepareArray(launches: readonly JobLaunch[], name: string, answers: SubmitAnswer[]) {
+  const first = launches[0] as JobLaunch;
+  await makeWorkDirs(first);
+  const dir = await mkdtemp(join(first.workDir, 'slurm-array-'));
+  const heads = new Map<string, string>();
+  const headOf = launches.map((l) => {
+    const { head } = splitInputs(l);
+    const file = heads.get(head) ?? join(dir, `inputs.${heads.size}.head`);
+    heads.set(head, file);
+    return file;
+  });
+  await Promise.all([...heads].map(([text, file]) => writeFile(file, text)));
+  await writeFile(join(dir, ARRAY_TASKS), taskFileText(launches, name, headOf));
+  const markers: Array<string | null> = launches.map(() => null);
+  await forEachLimited(launches, PARALLEL_FS, async (l, k) => {
+    try {
+      if (k > 0) await makeWorkDirs(l);
+      const link = arrayLogLink(dir, k);
+      await symlink(l.logPath, link);
+      const marker = taskFilePath(l.workDir, l.attempt);
+      await symlink(link, marker);
+      markers[k] = marker;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      answers[k] = {
+        error: new InfrastructureError(`staging job ${l.jobId} in ${l.workDir}`, why, {
+          cause: err,
+        }),
+      };
+    }
+  });
+  return { target: dir, output: `${escapeFilePattern(dir)}/%a.log`, markers };
 }

@@ -1,32 +1,41 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, open, readFile, readlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { JobLaunch } from '../contract.ts';
 import { isCode } from '../local/wrapper.ts';
+import { STAGED } from '../shared/staging.ts';
 
 /**
  * The batch script of every job autoctrl hands to Slurm: constant text, no
  * job value is ever part of it. It runs the job its task file describes
- * (`$1`, or `$1/<index>.task` in an array) with `env -i`, so the job sees the
- * launch's environment and a few of Slurm's own variables, nothing else.
+ * (`$1`, or task `$SLURM_ARRAY_TASK_ID` of the array's one task file
+ * `$1/tasks`) with `env -i`, so the job sees the launch's environment and a
+ * few of Slurm's own variables, nothing else.
  *
- * A task file has one value per line, after a letter saying what it is:
- * `D` the working directory, `E` an environment entry NAME=value, `A` an
- * argument (argv[0] first); `N` and `I` (the Slurm job name and array index)
- * are for the executor only. Values escape `\` as `\\` and a newline as `\n`,
- * which `printf %b` undoes; the script never evaluates a value as code.
- * argv goes through `sh -c 'exec "$@"'` so that an argv[0] holding `=` is
- * not taken by `env` for a variable; `exec` looks it up in the job's PATH as
- * execvp would.
+ * A task file's first line is `N` and the Slurm job name (for the executor
+ * only). Every other line starts with whom it is for, `-` (every task) or
+ * the task's index, then a space, then one value after a letter saying what
+ * it is: `D` the working directory, `E` an environment entry NAME=value, `O`
+ * the outputs directory to create, `P` a file the inputs file starts with,
+ * `J` the inputs file, `T` the text that ends it, `A` an argument (argv[0]
+ * first). The job stages its own work area from them (on the shared
+ * filesystem), so the controller writes one file for a whole array instead of
+ * several per job. Values escape `\` as `\\` and a newline as `\n`, which
+ * `printf %b` undoes; the script never evaluates a value as code (a
+ * here-document does not expand what an expansion produced). argv goes
+ * through `sh -c 'exec "$@"'` so that an argv[0] holding `=` is not taken by
+ * `env` for a variable; `exec` looks it up in the job's PATH as execvp would.
  */
 export const JOB_SCRIPT = `#!/bin/sh
 # autoctrl's Slurm batch script (the same for every job): see task-file.ts.
 PATH=/usr/bin:/bin
 case \${SLURM_ARRAY_TASK_ID-} in
-'') f=$1 ;;
+'') f=$1 k=x ;;
 *[!0-9]*) echo "autoctrl: SLURM_ARRAY_TASK_ID is not a number" >&2; exit 97 ;;
-*) f=$1/$SLURM_ARRAY_TASK_ID.task ;;
+*) f=$1/tasks k=$SLURM_ARRAY_TASK_ID ;;
 esac
 if [ ! -r "$f" ]; then echo "autoctrl: cannot read the task file $f" >&2; exit 97; fi
+# A job alone has only lines for every task: its k (x) matches none.
+lines=$(sed -n -e 's/^- //p' -e "s/^$k //p" "$f") || exit 97
 set -- -i \${SLURM_JOB_ID+"SLURM_JOB_ID=$SLURM_JOB_ID"} \\
   \${SLURM_ARRAY_JOB_ID+"SLURM_ARRAY_JOB_ID=$SLURM_ARRAY_JOB_ID"} \\
   \${SLURM_ARRAY_TASK_ID+"SLURM_ARRAY_TASK_ID=$SLURM_ARRAY_TASK_ID"} \\
@@ -35,7 +44,7 @@ set -- -i \${SLURM_JOB_ID+"SLURM_JOB_ID=$SLURM_JOB_ID"} \\
   \${SLURM_CPUS_ON_NODE+"SLURM_CPUS_ON_NODE=$SLURM_CPUS_ON_NODE"} \\
   \${SLURM_MEM_PER_NODE+"SLURM_MEM_PER_NODE=$SLURM_MEM_PER_NODE"} \\
   \${SLURMD_NODENAME+"SLURMD_NODENAME=$SLURMD_NODENAME"}
-argv=
+argv= head= to=
 while IFS= read -r line; do
   case $line in
   *\\\\*) v=$(printf '%b_' "\${line#?}"); v=\${v%_} ;;
@@ -44,17 +53,36 @@ while IFS= read -r line; do
   case $line in
   D*) cd -- "$v" || exit 97 ;;
   E*) set -- "$@" "$v" ;;
+  O*) mkdir -p -- "$v" || exit 97 ;;
+  P*) head=$v ;;
+  J*) to=$v ;;
+  T*) { if [ -n "$head" ]; then cat -- "$head"; fi; printf '%s' "$v"; } >"$to" || exit 97 ;;
   A*)
     if [ -z "$argv" ]; then set -- "$@" /bin/sh -c 'exec "$@"' autoctrl-job; argv=1; fi
     set -- "$@" "$v" ;;
   esac
-done <"$f"
+done <<AUTOCTRL_TASK_LINES
+$lines
+AUTOCTRL_TASK_LINES
 exec env "$@"
 `;
 
-/** The task file of an attempt, in its work directory: written before `sbatch`, so it also marks the attempt as handed over. */
+/** The name of an array's one task file, in the array's directory. */
+export const ARRAY_TASKS = 'tasks';
+
+/**
+ * An attempt's marker in its work directory, written before `sbatch`, so it
+ * tells that the attempt was handed over: a job alone's own task file, or
+ * (array task) a symbolic link to the task's log link in the array's
+ * directory, `<array dir>/<index>.log`, which says both where and which.
+ */
 export function taskFilePath(workDir: string, attempt: number): string {
   return join(workDir, `slurm.${attempt}.task`);
+}
+
+/** The link in an array's directory that Slurm's `--output=<dir>/%a.log` opens for task `index`. */
+export function arrayLogLink(arrayDir: string, index: number): string {
+  return join(arrayDir, `${index}.log`);
 }
 
 function encode(kind: string, value: string): string {
@@ -78,13 +106,54 @@ export function launchProblem(launch: JobLaunch): string | null {
   return null;
 }
 
-/** The task file's text: who it is (N, I) for the executor, then what the script runs. */
-export function taskFileText(launch: JobLaunch, slurmName: string, index: number | null): string {
-  let text = encode('N', slurmName) + encode('I', index === null ? '' : String(index));
-  text += encode('D', launch.cwd);
-  for (const [k, v] of Object.entries(launch.env)) text += encode('E', `${k}=${v}`);
-  for (const a of launch.argv) text += encode('A', a);
-  return text;
+/**
+ * A launch's inputs file cut where the jobs of one instance stop sharing it:
+ * `head` (runs and upstream outputs, the same for every job of an instance,
+ * written once per array) and `tail` (the job's own input).
+ */
+export function splitInputs(launch: JobLaunch): { head: string; tail: string } {
+  const { input, ...shared } = launch.inputs;
+  return {
+    head: `${JSON.stringify(shared).slice(0, -1)},"input":`,
+    tail: `${JSON.stringify(input)}}\n`,
+  };
+}
+
+/** A task's lines: `env` (D and E) may be shared by every task, `own` are its alone. */
+function linesOf(launch: JobLaunch, inputsHead: string | null): { env: string[]; own: string[] } {
+  const env = [encode('D', launch.cwd)];
+  for (const [k, v] of Object.entries(launch.env)) env.push(encode('E', `${k}=${v}`));
+  const { head, tail } = splitInputs(launch);
+  const own = [encode('O', join(launch.workDir, STAGED.outputs))];
+  if (inputsHead !== null) own.push(encode('P', inputsHead));
+  own.push(encode('J', join(launch.workDir, STAGED.inputs)));
+  own.push(encode('T', inputsHead === null ? head + tail : tail));
+  for (const a of launch.argv) own.push(encode('A', a));
+  return { env, own };
+}
+
+/**
+ * The task file of a job alone (`inputsHeads` null: its inputs file is
+ * written whole from it) or of an array (task index = position in
+ * `launches`; `inputsHeads[k]` the file holding the head of task k's inputs).
+ */
+export function taskFileText(
+  launches: readonly JobLaunch[],
+  slurmName: string,
+  inputsHeads: ReadonlyArray<string> | null = null,
+): string {
+  const per = launches.map((l, k) => linesOf(l, inputsHeads?.[k] ?? null));
+  const count = new Map<string, number>();
+  for (const { env } of per) for (const line of env) count.set(line, (count.get(line) ?? 0) + 1);
+  const everyone = (line: string) => count.get(line) === launches.length;
+  const parts = [encode('N', slurmName)];
+  for (const line of count.keys()) if (everyone(line)) parts.push(`- ${line}`);
+  for (const [k, { env, own }] of per.entries()) {
+    const who = inputsHeads === null ? '-' : String(k);
+    for (const line of env) if (!everyone(line)) parts.push(`${who} ${line}`);
+    for (const line of own) parts.push(`${who} ${line}`);
+  }
+  return parts.join('');
 }
 
 /** What a task file says of its submission: the Slurm job name, the array index, when it was written. */
@@ -96,19 +165,35 @@ export interface TaskMarker {
 
 export async function readTaskMarker(workDir: string, attempt: number): Promise<TaskMarker | null> {
   const path = taskFilePath(workDir, attempt);
-  let text: string;
-  let writtenAt: number;
   try {
-    [text, writtenAt] = await Promise.all([
-      readFile(path, 'utf8'),
-      stat(path).then((s) => s.mtimeMs),
-    ]);
+    const info = await lstat(path);
+    if (!info.isSymbolicLink()) {
+      const name = nameLine(await readFile(path, 'utf8'));
+      return name === null ? null : { name, index: null, writtenAt: info.mtimeMs };
+    }
+    const link = await readlink(path);
+    const index = /^(\d+)\.log$/.exec(basename(link))?.[1];
+    const name = nameLine(await readStart(join(dirname(link), ARRAY_TASKS)));
+    if (index === undefined || name === null) return null;
+    return { name, index: Number(index), writtenAt: info.mtimeMs };
   } catch (err) {
     if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) return null;
     throw err;
   }
-  const [n, i] = text.split('\n');
-  if (!n?.startsWith('N') || !i?.startsWith('I')) return null;
-  const index = decode(i);
-  return { name: decode(n), index: index === '' ? null : Number(index), writtenAt };
+}
+
+function nameLine(text: string): string | null {
+  const first = text.split('\n', 1)[0];
+  return first?.startsWith('N') ? decode(first) : null;
+}
+
+/** The start of an array's task file (its name line) without reading every task. */
+async function readStart(path: string): Promise<string> {
+  const file = await open(path);
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(4096), 0, 4096, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await file.close();
+  }
 }

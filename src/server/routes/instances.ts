@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { reprocessInstance, resubmitInstance } from '../../app/actions.ts';
+import { releaseHeldJobs } from '../../app/release.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Instance } from '../../model/types.ts';
 import { attemptDiff } from '../../views/attempt-diff.ts';
@@ -231,6 +232,28 @@ export function instanceRoutes(api: Api, ctx: ServerContext): void {
       });
       ctx.hooks.trigger();
       return c.json({ instance: presentInstance(inst) });
+    },
+  );
+  api.route(
+    {
+      method: 'post',
+      path: '/api/instances/{id}/release',
+      summary:
+        "Releases the held jobs of an instance in their batch system (operator; HTCondor's condor_release)",
+      access: 'operator',
+      params: idPath,
+      body: actionBody,
+      response: z.object({
+        released: z.array(z.number().int()).describe('ids of the jobs released'),
+      }),
+    },
+    async (c, { params, body, who }) => {
+      const out = await releaseHeldJobs(ctx.rt.engine.ctx, params.id, {
+        by: actor(who),
+        reason: body.reason,
+      });
+      ctx.hooks.trigger();
+      return c.json(out);
     },
   );
 }
