@@ -4,6 +4,7 @@ import type { Lock, LockResult, LockTarget, PassMemo } from '../locks/contract.t
 import { errorText, humanDuration } from '../locks/options.ts';
 import { lockKinds } from '../locks/registry.ts';
 import type { Instance } from '../model/types.ts';
+import { forEachLimited } from '../parallel.ts';
 import { type LongTimer, setLongTimeout } from '../timers.ts';
 import type { EngineContext } from './context.ts';
 
@@ -267,19 +268,4 @@ async function createLock(
   } catch (err) {
     return fail(`cannot set up the ${config.kind} lock: ${errorText(err)}`);
   }
-}
-
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
