@@ -124,7 +124,7 @@ export class Harness {
   /** A launch (and the matching ref) for a job running the test program in `mode`. */
   async job(
     mode: string,
-    args: string[] | ((workDir: string) => string[]) = [],
+    args: readonly string[] | ((workDir: string) => string[]) = [],
     extra: Partial<JobLaunch> = {},
   ): Promise<TestJob> {
     const jobId = this.#nextJobId++;
