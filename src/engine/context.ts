@@ -5,6 +5,7 @@ import { PROMPT } from '../model/campaign.ts';
 import type { Fence, StateStore } from '../store/contract.ts';
 import { CampaignBook } from './campaign-book.ts';
 import type { ExecutorMemory, SubmissionBlock } from './executor-state.ts';
+import type { HealthStreak } from './health-streak.ts';
 import type { TaskLock } from './lock-checks.ts';
 import type { LockWait } from './lock-waits.ts';
 
@@ -50,10 +51,18 @@ export interface EngineMemory {
   executors: Map<string, ExecutorMemory>;
   /** Jobs held back by an infrastructure error at submission, by job id. */
   blocked: Map<number, SubmissionBlock>;
+  /** The executors' failure streaks, made at their first use (it needs the context). */
+  executorHealth: HealthStreak | null;
 }
 
 export function newEngineMemory(): EngineMemory {
-  return { lockWaits: new Map(), locks: new WeakMap(), executors: new Map(), blocked: new Map() };
+  return {
+    lockWaits: new Map(),
+    locks: new WeakMap(),
+    executors: new Map(),
+    blocked: new Map(),
+    executorHealth: null,
+  };
 }
 
 /**
