@@ -303,8 +303,8 @@ export class FeedMirror {
     try {
       await this.#o.store.appendEvent({
         at: this.#o.now(),
-        entity: 'source',
-        entityId: `export:${this.name}`,
+        entity: 'export',
+        entityId: this.name,
         campaign: null,
         task: null,
         instanceId: null,
