@@ -6,6 +6,7 @@ import { makeDirs } from '../../fs-util.ts';
 import type { Logger } from '../../logger.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
 import { FileLogExecutor } from '../shared/file-log-executor.ts';
+import { refOfLaunch } from '../shared/job-ref.ts';
 import { STAGED, stageOnSharedFs } from '../shared/staging.ts';
 import {
   batchesConstraint,
@@ -185,16 +186,7 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
     for (const [proc, g] of marked.entries()) {
       const executorId = `${range.cluster}.${range.first + proc}`;
       answers[g.i] = { executorId };
-      this.#watch({
-        jobId: g.launch.jobId,
-        attempt: g.launch.attempt,
-        name: g.launch.name,
-        executorId,
-        workDir: g.launch.workDir,
-        logPath: g.launch.logPath,
-        submittedAt: Date.now(),
-        timeoutMs: g.launch.timeoutMs,
-      });
+      this.#watch(refOfLaunch(g.launch, executorId, Date.now()));
     }
   }
 
