@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyJobReport } from '../src/app/report.ts';
 import type { JobLaunch } from '../src/executors/contract.ts';
+import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
 import { createSlurmExecutor } from '../src/executors/slurm/index.ts';
 import { silentLogger } from '../src/logger.ts';
 import { openRuntime } from '../src/runtime.ts';
@@ -96,16 +97,7 @@ export async function benchSlurmSubmit(opts: Partial<Options> = {}): Promise<Fig
       submits.push(performance.now() - t);
       const ids = answers.map((a) => ('executorId' in a ? a.executorId : null));
       if (ids.some((id) => id === null)) throw new Error(`some jobs were not submitted`);
-      const refs = launches.map((l, i) => ({
-        jobId: l.jobId,
-        attempt: 1,
-        name: l.name,
-        executorId: ids[i] ?? null,
-        workDir: l.workDir,
-        logPath: l.logPath,
-        submittedAt: Date.now(),
-        timeoutMs: l.timeoutMs,
-      }));
+      const refs = launches.map((l, i) => refOfLaunch(l, ids[i] ?? null, Date.now()));
       t = performance.now();
       const states = await ex.status(refs);
       statuses.push(performance.now() - t);

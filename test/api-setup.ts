@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { ChatConfig } from '../src/config/types.ts';
-import { jobRef } from '../src/engine/launch.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { InstanceStatus } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { createServerApp, type ServerApp } from '../src/server/app.ts';
-import { deployment, task, until } from './helpers.ts';
+import { closeRuntime, deployment, task, until } from './helpers.ts';
 
 export const OPERATOR_TOKEN = 'op-secret-token';
 export const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -98,10 +97,7 @@ export async function apiWorld(
     },
     async close() {
       server.close();
-      for (const job of await rt.store.activeJobs()) {
-        await rt.executors.get(job.executor)?.cancel(jobRef(rt.engine.ctx, job), 'test over');
-      }
-      await rt.close();
+      await closeRuntime(rt);
     },
   };
   return world;

@@ -3,18 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { autoctrl } from './cli-run.ts';
+import { autoctrl, oneLine } from './cli-run.ts';
 import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
 
 assertNoLeaksAtEnd();
-
-/** One line on stderr, `autoctrl: ...`, and no stack trace. */
-function oneLine(r: { stderr: string }, pattern: RegExp): void {
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? '', /^autoctrl: /);
-  assert.match(lines[0] ?? '', pattern);
-}
 
 describe('failures a user can cause give one line and exit 2 (usage) or 1', () => {
   const dir = tempDir();

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -18,4 +19,12 @@ export async function autoctrl(args: string[], env: Record<string, string> = {})
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** One line on stderr, `autoctrl: ...`, and no stack trace. */
+export function oneLine(r: { stderr: string }, pattern: RegExp): void {
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? '', /^autoctrl: /);
+  assert.match(lines[0] ?? '', pattern);
 }

@@ -253,4 +253,23 @@ describe('engine and executors', () => {
     assert.equal(batch.batches.length, 1);
     assert.notEqual((await rt.store.getJob(job?.id ?? 0))?.executorId, null);
   });
+
+  it('forgets the hold on a job that ends otherwise meanwhile', async () => {
+    const batch = new ScriptedBatch('farm');
+    batch.refuse = new InfrastructureError('staging', 'no space left on device');
+    const rt = await start(batch, [task('reco', { executor: 'farm', retries: 0 })]);
+    await rt.engine.pass();
+    const [job] = await jobsOf(rt, 'reco');
+    assert.ok(job && rt.engine.ctx.memory.blocked.has(job.id));
+    await rt.store.transitionJob(job.id, {
+      from: 'idle',
+      to: 'failed',
+      reason: 'cancelled by operator',
+      by: 'test',
+      at: Date.now(),
+      exitCode: null,
+    });
+    await rt.engine.pass();
+    assert.deepEqual([...rt.engine.ctx.memory.blocked.keys()], []);
+  });
 });

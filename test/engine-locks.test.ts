@@ -9,7 +9,15 @@ import { registerLockKind } from '../src/locks/registry.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { EventRecord, InstanceStatus } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
-import { assertNoLeaksAtEnd, deployment, sleep, task, tempDir, until } from './helpers.ts';
+import {
+  assertNoLeaksAtEnd,
+  closeRuntime,
+  deployment,
+  sleep,
+  task,
+  tempDir,
+  until,
+} from './helpers.ts';
 
 assertNoLeaksAtEnd();
 
@@ -57,7 +65,7 @@ const lock = (kind: string, options: Record<string, unknown>, over: Partial<Lock
 
 const open: Runtime[] = [];
 afterEach(async () => {
-  for (const rt of open.splice(0)) await rt.close();
+  for (const rt of open.splice(0)) await closeRuntime(rt);
 });
 
 async function start(

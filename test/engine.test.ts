@@ -7,13 +7,13 @@ import type { TaskConfig } from '../src/config/types.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { InstanceStatus } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
-import { assertNoLeaksAtEnd, deployment, task, tempDir, until } from './helpers.ts';
+import { assertNoLeaksAtEnd, closeRuntime, deployment, task, tempDir, until } from './helpers.ts';
 
 assertNoLeaksAtEnd();
 
 const open: Runtime[] = [];
 afterEach(async () => {
-  for (const rt of open.splice(0)) await rt.close();
+  for (const rt of open.splice(0)) await closeRuntime(rt);
 });
 
 async function start(

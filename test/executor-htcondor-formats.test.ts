@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ExecutorUnavailableError } from '../src/errors.ts';
+import { NASTY_ARGS } from '../src/executors/conformance/nasty.ts';
 import type { JobLaunch } from '../src/executors/contract.ts';
 import { CondorCli, parseAds, parseTerse } from '../src/executors/htcondor/commands.ts';
 import { EventLog, parseEvents } from '../src/executors/htcondor/event-log.ts';
@@ -228,52 +230,10 @@ describe('condor_submit, condor_q, condor_history output', () => {
   });
 });
 
-/** `split_args` after `V2QuotedToV2Raw` (condor_utils/condor_arglist.cpp), to check what HTCondor reads back. */
-function splitV2(quoted: string): string[] {
-  assert.ok(quoted.startsWith('"') && quoted.endsWith('"'));
-  const raw = quoted.slice(1, -1).replace(/""/g, '"');
-  const out: string[] = [];
-  let buf = '';
-  let token = false;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (c === "'") {
-      token = true;
-      for (i++; raw[i] !== "'" || raw[i + 1] === "'"; i++) {
-        assert.ok(i < raw.length, 'unbalanced quote');
-        if (raw[i] === "'") i++;
-        buf += raw[i];
-      }
-    } else if (c === ' ' || c === '\t') {
-      if (token) out.push(buf);
-      buf = '';
-      token = false;
-    } else {
-      token = true;
-      buf += c;
-    }
-  }
-  if (token) out.push(buf);
-  return out;
-}
-
-/** The conformance suite's argv values a shell would mangle. */
-const NASTY = [
-  'with space',
-  "single ' quote",
-  'double " quote',
-  '$(touch pwned-subst)',
-  '`touch pwned-backtick`',
-  'a; touch pwned-semicolon',
-  'line one\nline two',
-  `$HOME \${PATH}`,
-  '*',
-  '',
-  '-n',
-  'back\\slash',
-  '| cat > pwned-pipe',
-  'ünïcødé ✓',
-];
+/** What HTCondor reads back from a quoted new-syntax value (the stand-in's port of `split_args`). */
+const { splitV2 } = createRequire(import.meta.url)('./fixtures/htcondor/arglist.cjs') as {
+  splitV2: (quoted: string) => string[];
+};
 
 describe('submit-language quoting', () => {
   it("reads the manual's examples as documented", () => {
@@ -294,9 +254,9 @@ describe('submit-language quoting', () => {
   });
 
   it('round-trips every submit-safe NASTY value, and refuses the others', () => {
-    const safe = NASTY.filter((v) => !/[\n$]/.test(v));
+    const safe = NASTY_ARGS.filter((v) => !/[\n$]/.test(v));
     assert.deepEqual(splitV2(quoteArguments(safe)), safe);
-    for (const v of NASTY.filter((x) => /[\n$]/.test(x)))
+    for (const v of NASTY_ARGS.filter((x) => /[\n$]/.test(x)))
       assert.throws(() => quoteArguments([v]), SubmitQuotingError);
   });
 
@@ -328,7 +288,7 @@ describe('submit-language quoting', () => {
       await writeFile(wrapper, WRAPPER_SCRIPT, { mode: 0o755 });
       const value = '$(touch pwned-env); "x" \'y\'\n`z`\n\n';
       const lines = commandLines(
-        ['printf', '%s\\0', ...NASTY],
+        ['printf', '%s\\0', ...NASTY_ARGS],
         { V: value, PATH: '/usr/bin:/bin' },
         wrapper,
       );
@@ -344,7 +304,7 @@ describe('submit-language quoting', () => {
           err ? reject(err) : resolve(stdout),
         ),
       );
-      assert.deepEqual(out.split('\0').slice(0, -1), NASTY);
+      assert.deepEqual(out.split('\0').slice(0, -1), NASTY_ARGS);
       const seen = await new Promise<string>((resolve, reject) =>
         execFile(
           lines.executable,

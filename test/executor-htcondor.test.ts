@@ -10,8 +10,9 @@ import { ExecutorUnavailableError } from '../src/errors.ts';
 import { runExecutorConformance } from '../src/executors/conformance.ts';
 import type { JobLaunch, JobRef } from '../src/executors/contract.ts';
 import { createHTCondorExecutor, type HTCondorExecutor } from '../src/executors/htcondor/index.ts';
+import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
 import { silentLogger } from '../src/logger.ts';
-import { LAUNCH_DEFAULTS } from './executor-util.ts';
+import { LAUNCH_DEFAULTS, waitForState } from './executor-util.ts';
 
 /**
  * The HTCondor executor against stand-in condor_* programs (test/fixtures/htcondor/bin),
@@ -64,27 +65,7 @@ function job(argv: string[], extra: Partial<JobLaunch> = {}): { launch: JobLaunc
     timeoutMs: null,
     ...extra,
   };
-  const ref: JobRef = {
-    jobId,
-    attempt: 1,
-    name: launch.name,
-    executorId: null,
-    workDir,
-    logPath: launch.logPath,
-    submittedAt: Date.now(),
-    timeoutMs: launch.timeoutMs,
-  };
-  return { launch, ref };
-}
-
-async function until(ex: HTCondorExecutor, ref: JobRef, want: string) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const state = (await ex.status([ref])).get(ref.jobId);
-    if (state?.state === want) return state;
-    if (Date.now() > deadline) assert.fail(`no ${want}: ${JSON.stringify(state)}`);
-    await delay(30);
-  }
+  return { launch, ref: refOfLaunch(launch, null, Date.now()) };
 }
 
 describe('htcondor executor with stand-in tools', () => {
@@ -103,7 +84,8 @@ describe('htcondor executor with stand-in tools', () => {
     );
     for (const j of jobs) j.ref.executorId = ids[jobs.indexOf(j)] ?? null;
     const codes = [];
-    for (const j of jobs) codes.push((await until(ex, j.ref, 'exited')) as { exitCode: number });
+    for (const j of jobs)
+      codes.push((await waitForState(ex, j.ref, 'exited')) as { exitCode: number });
     assert.deepEqual(
       codes.map((c) => c.exitCode),
       [0, 1, 0],
@@ -135,14 +117,14 @@ describe('htcondor executor with stand-in tools', () => {
       j.ref.executorId = answer.executorId;
       // The stand-in's condor_hold: an operator holding the job.
       await run('condor_hold', [answer.executorId]);
-      const held = await until(ex, j.ref, 'held');
+      const held = await waitForState(ex, j.ref, 'held');
       assert.deepEqual(held, {
         state: 'held',
         executorId: answer.executorId,
         reason: `via condor_hold (by user ${process.env.USER ?? 'user'}) (code 1 subcode 0)`,
       });
       await ex.release([j.ref]);
-      const state = await until(ex, j.ref, 'exited');
+      const state = await waitForState(ex, j.ref, 'exited');
       assert.equal((state as { exitCode: number }).exitCode, 0);
     } finally {
       await rm(join(schedd, 'start-delay-ms'), { force: true });
@@ -160,7 +142,7 @@ describe('htcondor executor with stand-in tools', () => {
     await delay(500);
     await rm(marker.log, { force: true });
     const second = await open({ queue_check: 0.001 });
-    const state = await until(second, { ...j.ref, executorId: null }, 'exited');
+    const state = await waitForState(second, { ...j.ref, executorId: null }, 'exited');
     assert.equal((state as { exitCode: number }).exitCode, 4);
     assert.equal(second.calls.get('condor_submit') ?? 0, 0, 'submitted again');
     assert.ok((second.calls.get('condor_history') ?? 0) >= 1);
@@ -209,7 +191,7 @@ describe('htcondor executor with stand-in tools', () => {
     const j = job(['/bin/sh', '-c', script]);
     const [answer] = await ex.submit([j.launch]);
     assert.ok(answer && 'executorId' in answer);
-    const state = await until(ex, j.ref, 'exited');
+    const state = await waitForState(ex, j.ref, 'exited');
     assert.equal((state as { exitCode: number }).exitCode, 0);
     const log = await readFile(j.launch.logPath, 'utf8');
     assert.match(log, /inputs\.json out\n/);

@@ -10,8 +10,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runExecutorConformance } from '../src/executors/conformance.ts';
 import type { ExecutorJobState, JobLaunch, JobRef } from '../src/executors/contract.ts';
 import { createLocalExecutor, ExecutorError, LocalExecutor } from '../src/executors/local/index.ts';
+import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
 import { silentLogger } from '../src/logger.ts';
-import { LAUNCH_DEFAULTS, submitOne } from './executor-util.ts';
+import { LAUNCH_DEFAULTS, submitOne, waitForState } from './executor-util.ts';
 
 /** Everything this file creates lives here, so that the final check can find any process left behind. */
 const base = mkdtempSync(join(tmpdir(), 'autoctrl-local-test-'));
@@ -76,16 +77,7 @@ function job(argv: string[] | ((workDir: string) => string[]), timeoutMs: number
     logPath: join(workDir, 'log'),
     timeoutMs,
   };
-  const ref: JobRef = {
-    jobId,
-    attempt: 1,
-    name: launch.name,
-    executorId: null,
-    workDir,
-    logPath: launch.logPath,
-    submittedAt: Date.now(),
-    timeoutMs,
-  };
+  const ref = refOfLaunch(launch, null, Date.now());
   refs.push(ref);
   return { launch, ref, workDir, go: join(workDir, 'go') };
 }
@@ -93,15 +85,8 @@ function job(argv: string[] | ((workDir: string) => string[]), timeoutMs: number
 const waitJob = (code = 0, timeoutMs: number | null = null) =>
   job((dir) => [process.execPath, '-e', WAIT_JS, join(dir, 'go'), String(code)], timeoutMs);
 
-async function waitFor(ex: LocalExecutor, ref: JobRef, want: ExecutorJobState['state']) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const state = (await ex.status([ref])).get(ref.jobId);
-    if (state?.state === want) return state;
-    if (Date.now() > deadline) assert.fail(`no '${want}': ${JSON.stringify(state)}`);
-    await delay(20);
-  }
-}
+const waitFor = (ex: LocalExecutor, ref: JobRef, want: ExecutorJobState['state']) =>
+  waitForState(ex, ref, want, { ms: 10_000, everyMs: 20 });
 
 /** Gone, or a zombie nobody reaps (PID 1 of a container may not). */
 function processGone(pid: number): boolean {

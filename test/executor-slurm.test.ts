@@ -8,11 +8,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ExecutorUnavailableError } from '../src/errors.ts';
 import { runExecutorConformance } from '../src/executors/conformance.ts';
 import type { ExecutorJobState, JobLaunch, JobRef } from '../src/executors/contract.ts';
+import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
 import { createSlurmExecutor, type SlurmExecutor } from '../src/executors/slurm/index.ts';
 import { CANCELLED_OUTSIDE } from '../src/executors/slurm/states.ts';
 import { taskFilePath, taskFileText } from '../src/executors/slurm/task-file.ts';
 import { silentLogger } from '../src/logger.ts';
-import { LAUNCH_DEFAULTS } from './executor-util.ts';
+import { LAUNCH_DEFAULTS, waitForState } from './executor-util.ts';
 import { assertNoLeaksAtEnd } from './helpers.ts';
 import { slurmForThisFile } from './services/slurm.ts';
 
@@ -59,17 +60,7 @@ function job(argv: string[] | ((dir: string) => string[]), env: Record<string, s
     logPath: join(workDir, 'log.txt'),
     timeoutMs: null,
   };
-  const ref: JobRef = {
-    jobId,
-    attempt: 1,
-    name: launch.name,
-    executorId: null,
-    workDir,
-    logPath: launch.logPath,
-    submittedAt: Date.now(),
-    timeoutMs: null,
-  };
-  return { launch, ref, go: join(side, 'go') };
+  return { launch, ref: refOfLaunch(launch, null, Date.now()), go: join(side, 'go') };
 }
 
 /** Runs until its `go` file exists (at most 2 min), then exits 0. */
@@ -90,20 +81,12 @@ async function submitAll(ex: SlurmExecutor, jobs: Array<{ launch: JobLaunch; ref
   return jobs.map((j) => j.ref.executorId as string);
 }
 
-async function waitFor(
+const waitFor = (
   ex: SlurmExecutor,
   ref: JobRef,
   ok: (s: ExecutorJobState) => boolean,
   ms = 30_000,
-): Promise<ExecutorJobState> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const state = (await ex.status([ref])).get(ref.jobId) as ExecutorJobState;
-    if (ok(state)) return state;
-    if (Date.now() > deadline) assert.fail(`job ${ref.jobId}: still ${JSON.stringify(state)}`);
-    await delay(100);
-  }
-}
+) => waitForState(ex, ref, ok, { ms, everyMs: 100 });
 const is = (want: ExecutorJobState['state']) => (s: ExecutorJobState) => s.state === want;
 
 describe('slurm executor cases', { skip }, () => {

@@ -80,7 +80,7 @@ describe('InfluxDB mirror with authentication', { skip: influx.skip }, () => {
     await rt.store.upsertRuns([{ run: 1 }], 'test');
     await rt.engine.pass();
     const alerts = async (kind: string) =>
-      (await rt.store.listEvents({ entity: 'source' })).filter((e) => e.data?.alert === kind);
+      (await rt.store.listEvents({ entity: 'export' })).filter((e) => e.data?.alert === kind);
     const [failing] = await until(
       async () => {
         const a = await alerts('export_failing');
@@ -89,7 +89,7 @@ describe('InfluxDB mirror with authentication', { skip: influx.skip }, () => {
       10_000,
       'export_failing',
     );
-    assert.equal(failing?.entityId, 'export:influx');
+    assert.equal(failing?.entityId, 'influx');
     assert.match(
       failing?.reason ?? '',
       /^3 writes in a row failed, the last with: export influx: cannot reach InfluxDB/,

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { jobRef } from '../src/engine/launch.ts';
+import type { Runtime } from '../src/runtime.ts';
 
 /** A fresh directory removed when the test file ends. */
 export function tempDir(prefix = 'autoctrl-test-'): string {
@@ -12,6 +14,19 @@ export function tempDir(prefix = 'autoctrl-test-'): string {
 }
 
 export { deployment, task } from './fixtures.ts';
+
+/**
+ * Stops every job the runtime still has in flight, then closes it. Jobs
+ * outlive their controller by design: a test that failed before letting its
+ * jobs end would leave them running (waiting forever on a file in a removed
+ * directory) without this.
+ */
+export async function closeRuntime(rt: Runtime): Promise<void> {
+  for (const job of await rt.store.activeJobs()) {
+    await rt.executors.get(job.executor)?.cancel(jobRef(rt.engine.ctx, job), 'test over');
+  }
+  await rt.close();
+}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

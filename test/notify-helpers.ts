@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Deployment, NotifierConfig } from '../src/config/types.ts';
 import { silentLogger } from '../src/logger.ts';
-import type { Instance } from '../src/model/types.ts';
+import type { Instance, Job } from '../src/model/types.ts';
 import type { NotifyDispatcher } from '../src/notify/dispatcher.ts';
 import { openNotify } from '../src/notify/open.ts';
 import type { StateStore } from '../src/store/contract.ts';
@@ -83,6 +83,42 @@ export async function dispatcherFor(
   return d;
 }
 
+/** A `new` instance of `task` over `runs` in `prompt`, made through the store as the engine does it. */
+export async function newInstance(
+  store: StateStore,
+  task: string,
+  runs: number[],
+): Promise<Instance> {
+  const [inst] = await store.createInstances(
+    [{ campaign: 'prompt', task, groupKey: `test:${runs.join(',')}`, runs }],
+    'test',
+  );
+  if (inst === undefined) throw new Error('instance not created');
+  return inst;
+}
+
+/** A `newInstance` started at `at` with one idle job on `local`, not handed to it. */
+export async function startedInstance(
+  store: StateStore,
+  task: string,
+  runs: number[],
+  at = Date.now(),
+): Promise<{ instance: Instance; job: Job }> {
+  const inst = await newInstance(store, task, runs);
+  const { instance, jobs } = await store.startInstance(inst.id, {
+    from: 'new',
+    configHash: 'h',
+    config: {},
+    jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
+    reason: null,
+    by: 'test',
+    at,
+  });
+  const job = jobs[0];
+  if (job === undefined) throw new Error('job not created');
+  return { instance, job };
+}
+
 /**
  * An instance of `task` over `runs` that ran one job and failed for good,
  * made through the store as the engine does it (no executor involved).
@@ -94,22 +130,7 @@ export async function failedInstance(
   exitCode = 1,
 ): Promise<Instance> {
   const at = Date.now();
-  const [inst] = await store.createInstances(
-    [{ campaign: 'prompt', task, groupKey: `test:${runs.join(',')}`, runs }],
-    'test',
-  );
-  if (inst === undefined) throw new Error('instance not created');
-  const { jobs } = await store.startInstance(inst.id, {
-    from: 'new',
-    configHash: 'h',
-    config: {},
-    jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
-    reason: null,
-    by: 'test',
-    at,
-  });
-  const job = jobs[0];
-  if (job === undefined) throw new Error('job not created');
+  const { instance: inst, job } = await startedInstance(store, task, runs, at);
   await store.claimJobs([job.id], { owner: 'test', ttlMs: 60_000 });
   await store.setJobSubmitted(job.id, {
     owner: 'test',

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { jobToken } from '../src/app/tokens.ts';
-import { jobRef, jobWorkDir } from '../src/engine/launch.ts';
+import { jobWorkDir } from '../src/engine/launch.ts';
 import { silentLogger } from '../src/logger.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { createApp } from '../src/server/app.ts';
-import { assertNoLeaksAtEnd, deployment, task, tempDir } from './helpers.ts';
+import { assertNoLeaksAtEnd, closeRuntime, deployment, task, tempDir } from './helpers.ts';
 
 assertNoLeaksAtEnd();
 
@@ -29,11 +29,7 @@ describe('the job reporting endpoint', () => {
     jobId = job?.id ?? 0;
   });
   after(async () => {
-    for (const job of await rt.store.activeJobs()) {
-      const ex = rt.executors.get(job.executor);
-      await ex?.cancel(jobRef(rt.engine.ctx, job), 'test over');
-    }
-    await rt.close();
+    await closeRuntime(rt);
   });
 
   const post = (

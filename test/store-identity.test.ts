@@ -8,19 +8,11 @@ import { claimDataDir, STORE_ID_FILE, StoreMismatchError } from '../src/data-dir
 import { LocalExecutor } from '../src/executors/local/index.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
-import { autoctrl } from './cli-run.ts';
+import { autoctrl, oneLine } from './cli-run.ts';
 import { LAUNCH_DEFAULTS, submitOne } from './executor-util.ts';
 import { assertNoLeaksAtEnd, deployment, sleep, tempDir, until } from './helpers.ts';
 
 assertNoLeaksAtEnd();
-
-/** One line on stderr, `autoctrl: ...`, and no stack trace. */
-function oneLine(r: { stderr: string }, pattern: RegExp): void {
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? '', /^autoctrl: /);
-  assert.match(lines[0] ?? '', pattern);
-}
 
 function writeDeployment(dir: string, extra = ''): string {
   const file = join(dir, 'autoctrl.yaml');

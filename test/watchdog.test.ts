@@ -11,7 +11,14 @@ import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { parseAfsListquota, parseEosQuota } from '../src/server/quota.ts';
 import { Watchdog } from '../src/watchdog/watchdog.ts';
 import { assertNoLeaksAtEnd, deployment, task, tempDir, until } from './helpers.ts';
-import { dispatcherFor, type FakeHook, fakeHook, notifier } from './notify-helpers.ts';
+import {
+  dispatcherFor,
+  type FakeHook,
+  fakeHook,
+  newInstance,
+  notifier,
+  startedInstance,
+} from './notify-helpers.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/quota/', import.meta.url));
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
@@ -155,20 +162,7 @@ describe('watchdog alerts through the Mattermost stand-in', () => {
 
   it('job_stuck: a job queued longer than its task max_queue, once', async () => {
     const at = Date.now() - 1.5 * HOUR;
-    const [inst] = await rt.store.createInstances(
-      [{ campaign: 'prompt', task: 'reco', groupKey: 'run:7', runs: [7] }],
-      'test',
-    );
-    assert.ok(inst);
-    await rt.store.startInstance(inst.id, {
-      from: 'new',
-      configHash: 'h',
-      config: {},
-      jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
-      reason: null,
-      by: 'test',
-      at,
-    });
+    await startedInstance(rt.store, 'reco', [7], at);
     const before = texts().length;
     assert.equal((await watchdog.round(true)).stuckJobs, 1);
     await until(async () => texts().length === before + 1, 5_000, 'the job_stuck message');
@@ -180,11 +174,7 @@ describe('watchdog alerts through the Mattermost stand-in', () => {
   });
 
   it('run_stuck: a run whose instances did not move for max_run_age, once', async () => {
-    const [inst] = await rt.store.createInstances(
-      [{ campaign: 'prompt', task: 'calib', groupKey: 'run:9', runs: [9] }],
-      'test',
-    );
-    assert.ok(inst);
+    const inst = await newInstance(rt.store, 'calib', [9]);
     await rt.store.transitionInstance(inst.id, {
       from: 'new',
       to: 'waiting',

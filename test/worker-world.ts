@@ -6,12 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { jobToken } from '../src/app/tokens.ts';
-import { jobRef, jobWorkDir } from '../src/engine/launch.ts';
+import { jobWorkDir } from '../src/engine/launch.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Job } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { createServerApp } from '../src/server/app.ts';
-import { deployment, task, until } from './helpers.ts';
+import { closeRuntime, deployment, task, until } from './helpers.ts';
 
 export const CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'autoctrl-job');
 
@@ -113,10 +113,7 @@ export async function workerWorld(dir: string): Promise<WorkerWorld> {
     stopServer,
     async close() {
       await stopServer();
-      for (const job of await rt.store.activeJobs()) {
-        await rt.executors.get(job.executor)?.cancel(jobRef(rt.engine.ctx, job), 'test over');
-      }
-      await rt.close();
+      await closeRuntime(rt);
     },
   };
 }

@@ -6,7 +6,7 @@ import { streamUrl } from './api.js';
 
 const listeners = new Set();
 const stateListeners = new Set();
-const ENTITIES = ['run', 'instance', 'job', 'campaign', 'source'];
+const ENTITIES = ['run', 'instance', 'job', 'campaign', 'source', 'export'];
 let source = null;
 let state = 'connecting';
 

@@ -6,6 +6,7 @@ import type { Fence, StateStore } from '../store/contract.ts';
 import type { CodeCapture } from '../trace/code.ts';
 import { CampaignBook } from './campaign-book.ts';
 import type { ExecutorMemory, SubmissionBlock } from './executor-state.ts';
+import type { HealthStreak } from './health-streak.ts';
 import type { TaskLock } from './lock-checks.ts';
 import type { LockWait } from './lock-waits.ts';
 
@@ -53,10 +54,18 @@ export interface EngineMemory {
   blocked: Map<number, SubmissionBlock>;
   /** What the code of each task is (commits, file hashes, images), kept while it holds: made at first use. */
   code?: CodeCapture;
+  /** The executors' failure streaks, made at their first use (it needs the context). */
+  executorHealth: HealthStreak | null;
 }
 
 export function newEngineMemory(): EngineMemory {
-  return { lockWaits: new Map(), locks: new WeakMap(), executors: new Map(), blocked: new Map() };
+  return {
+    lockWaits: new Map(),
+    locks: new WeakMap(),
+    executors: new Map(),
+    blocked: new Map(),
+    executorHealth: null,
+  };
 }
 
 /**

@@ -20,18 +20,14 @@ const BLOCKED_MAX_MS = 600_000;
 export interface SubmissionBlock {
   until: number;
   failures: number;
+  /** The executor that refused the job: its pass prunes the block once the job is no longer idle. */
+  executor: string;
 }
 
-const streaks = new WeakMap<EngineContext['store'], HealthStreak>();
-
-/** The executor's failure streak (alerts after a few failed calls in a row, then on recovery). */
+/** The executors' failure streak (alerts after a few failed calls in a row, then on recovery). */
 export function executorHealth(ctx: EngineContext): HealthStreak {
-  let streak = streaks.get(ctx.store);
-  if (streak === undefined) {
-    streak = new HealthStreak(ctx, EXECUTOR_STREAK);
-    streaks.set(ctx.store, streak);
-  }
-  return streak;
+  ctx.memory.executorHealth ??= new HealthStreak(ctx, EXECUTOR_STREAK);
+  return ctx.memory.executorHealth;
 }
 
 export function executorMemory(ctx: EngineContext, name: string): ExecutorMemory {
@@ -64,13 +60,29 @@ export function nextPoll(
   return Number.isFinite(mem.lastPolled) ? mem.lastPolled + executor.pollIntervalMs : null;
 }
 
-/** Holds a job back after an infrastructure error; returns how long it waits. */
-export function blockSubmission(ctx: EngineContext, jobId: number, now: number): number {
+/** Holds a job back after an infrastructure error of `executor`; returns how long it waits. */
+export function blockSubmission(
+  ctx: EngineContext,
+  executor: string,
+  jobId: number,
+  now: number,
+): number {
   const prev = ctx.memory.blocked.get(jobId);
   const failures = (prev?.failures ?? 0) + 1;
   const wait = Math.min(BLOCKED_MAX_MS, BLOCKED_FIRST_MS * 2 ** (failures - 1));
-  ctx.memory.blocked.set(jobId, { until: now + wait, failures });
+  ctx.memory.blocked.set(jobId, { until: now + wait, failures, executor });
   return wait;
+}
+
+/**
+ * Forgets the blocks of `executor`'s jobs that are no longer idle among its
+ * `active` ones: cancelled, reprocessed or settled otherwise while held back.
+ */
+export function pruneBlocked(ctx: EngineContext, executor: string, active: readonly Job[]): void {
+  const idle = new Set(active.filter((j) => j.status === 'idle').map((j) => j.id));
+  for (const [jobId, block] of ctx.memory.blocked) {
+    if (block.executor === executor && !idle.has(jobId)) ctx.memory.blocked.delete(jobId);
+  }
 }
 
 /** Whether a job is held back by an infrastructure error now. */

@@ -1,4 +1,5 @@
 import type { EventRecord } from '../model/types.ts';
+import { healthEvent } from '../store/records.ts';
 import type { EngineContext } from './context.ts';
 
 /** Failures in a row after which an alert goes out: one blip is not worth a message. */
@@ -101,19 +102,15 @@ export class HealthStreak {
   }
 
   private async record(name: string, reason: string, data: Record<string, unknown>) {
-    await this.ctx.store.appendEvent({
-      at: this.ctx.now(),
-      entity: this.kind.entity,
-      entityId: name,
-      campaign: null,
-      task: null,
-      instanceId: null,
-      from: null,
-      to: null,
-      reason,
-      by: `controller:${this.ctx.controllerId}`,
-      configHash: null,
-      data,
-    });
+    await this.ctx.store.appendEvent(
+      healthEvent(
+        this.kind.entity,
+        name,
+        reason,
+        `controller:${this.ctx.controllerId}`,
+        this.ctx.now(),
+        data,
+      ),
+    );
   }
 }

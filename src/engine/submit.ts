@@ -8,6 +8,7 @@ import {
   blockSubmission,
   executorHealth,
   executorMemory,
+  pruneBlocked,
   submissionBlocked,
 } from './executor-state.ts';
 import { buildLaunch } from './launch.ts';
@@ -25,6 +26,7 @@ export async function submitIdle(
   executor: Executor,
   active: readonly Job[],
 ): Promise<number> {
+  pruneBlocked(ctx, executor.name, active);
   if (executorMemory(ctx, executor.name).unavailable) return 0;
   const inFlight = active.filter((j) => j.claimedBy !== null).length;
   const room = executor.maxJobs - inFlight;
@@ -144,7 +146,7 @@ async function submissionFailed(
   if (err instanceof InfrastructureError) {
     await ctx.store.releaseClaims([{ id: job.id, owner: ctx.controllerId }]);
     const firstTime = !ctx.memory.blocked.has(job.id);
-    const waitMs = blockSubmission(ctx, job.id, ctx.now());
+    const waitMs = blockSubmission(ctx, executor.name, job.id, ctx.now());
     ctx.logger.warn({ err, job: job.id, waitMs }, 'job held back by an infrastructure error');
     if (firstTime) await recordBlocked(ctx, executor, job, err);
     return;

@@ -9,27 +9,10 @@ import {
   type ConformanceTarget,
   Harness,
 } from './conformance/harness.ts';
+import { NASTY_ARGS } from './conformance/nasty.ts';
 import type { ExecutorJobState, JobRef } from './contract.ts';
 
 export type { ConformanceOptions, ConformanceTarget } from './conformance/harness.ts';
-
-/** Arguments a shell would mangle: each must arrive exactly as given. */
-const NASTY = [
-  'with space',
-  "single ' quote",
-  'double " quote',
-  '$(touch pwned-subst)',
-  '`touch pwned-backtick`',
-  'a; touch pwned-semicolon',
-  'line one\nline two',
-  `$HOME \${PATH}`,
-  '*',
-  '',
-  '-n',
-  'back\\slash',
-  '| cat > pwned-pipe',
-  'ünïcødé ✓',
-];
 
 /**
  * The suite every executor passes (`test/executor-<kind>.test.ts`). `make`
@@ -74,7 +57,7 @@ export function runExecutorConformance(
     it('passes argv and env verbatim, through no shell, and nothing of its own environment', async () => {
       const ex = await h.open();
       const value = '$(touch pwned-env); "x" \'y\'\n`z`';
-      const j = await h.job('record', NASTY);
+      const j = await h.job('record', NASTY_ARGS);
       j.launch.env = { ...j.launch.env, CONFORMANCE_VALUE: value };
       // A controller's secret (an operator token, a webhook URL) must not reach jobs.
       process.env.CONFORMANCE_LEAK = 'leaked';
@@ -85,7 +68,7 @@ export function runExecutorConformance(
       }
       assertExited(await h.waitFor(ex, j.ref, 'exited'), 0);
       const record = (what: string) => readFile(join(j.side, `record.${what}`), 'utf8');
-      assert.deepEqual((await record('argv')).split('\0').slice(0, -1), NASTY);
+      assert.deepEqual((await record('argv')).split('\0').slice(0, -1), NASTY_ARGS);
       assert.equal(await record('value'), value);
       assert.equal(await record('leak'), 'unset', "the controller's environment reached the job");
       assert.equal((await record('cwd')).trim(), j.launch.cwd);

@@ -2,6 +2,7 @@ import type { Deployment } from '../config/types.ts';
 import { FencedError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { FeedCursor, FeedItem, Fence, StateStore } from '../store/contract.ts';
+import { healthEvent } from '../store/records.ts';
 import type { Exporter, ExportItem } from './contract.ts';
 import { cursorKey, loadStatus, type MirrorStatus, statusKey } from './status.ts';
 import { SubjectLookup } from './subjects.ts';
@@ -301,20 +302,20 @@ export class FeedMirror {
 
   async #record(alert: 'export_failing' | 'export_recovered', reason: string): Promise<void> {
     try {
-      await this.#o.store.appendEvent({
-        at: this.#o.now(),
-        entity: 'source',
-        entityId: `export:${this.name}`,
-        campaign: null,
-        task: null,
-        instanceId: null,
-        from: null,
-        to: null,
-        reason,
-        by: `controller:${this.#o.controllerId}`,
-        configHash: null,
-        data: { alert, failures: this.#status.failures, target: this.#status.target },
-      });
+      await this.#o.store.appendEvent(
+        healthEvent(
+          'export',
+          this.name,
+          reason,
+          `controller:${this.#o.controllerId}`,
+          this.#o.now(),
+          {
+            alert,
+            failures: this.#status.failures,
+            target: this.#status.target,
+          },
+        ),
+      );
     } catch (err) {
       this.#o.logger.warn({ err, alert }, 'could not record the export alert');
     }

@@ -130,8 +130,17 @@ export interface Output {
 export interface EventRecord {
   id: number;
   at: number;
-  entity: 'run' | 'instance' | 'job' | 'campaign' | 'source' | 'executor' | 'controller' | 'disk';
-  /** Run number, instance id or job id; campaign, source, executor or controller name; an output area's path. */
+  entity:
+    | 'run'
+    | 'instance'
+    | 'job'
+    | 'campaign'
+    | 'source'
+    | 'executor'
+    | 'export'
+    | 'controller'
+    | 'disk';
+  /** Run number, instance id or job id; campaign, source, executor, export or controller name; an output area's path. */
   entityId: string;
   campaign: string | null;
   task: string | null;

@@ -44,7 +44,7 @@ export async function buildAlert(
   const job = await jobOf(e, kind, ctx.store);
   const task = e.task === null ? undefined : ctx.deployment.tasks.find((t) => t.name === e.task);
   const subject =
-    e.entity === 'source' || e.entity === 'executor'
+    e.entity === 'source' || e.entity === 'executor' || e.entity === 'export'
       ? e.entityId
       : typeof e.data?.lock === 'string'
         ? e.data.lock

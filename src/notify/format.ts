@@ -113,9 +113,9 @@ function headline(a: Alert, m: Markup, runs: string): string {
     case 'submission_blocked':
       return `${where}: a job cannot be handed over, it waits (its retries are kept): ${reason}`;
     case 'export_failing':
-      return `${m.bold(a.subject ?? 'export')} is failing: ${reason}`;
+      return `export ${m.bold(a.subject ?? '?')} is failing: ${reason}`;
     case 'export_recovered':
-      return `${m.bold(a.subject ?? 'export')} recovered: ${reason}`;
+      return `export ${m.bold(a.subject ?? '?')} recovered: ${reason}`;
     case 'controller_stalled':
       return `controller ${m.bold(a.subject ?? '?')} stalled: ${reason}`;
     case 'controller_recovered':

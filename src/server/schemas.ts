@@ -82,6 +82,7 @@ export const eventSchema = z.object({
     'campaign',
     'source',
     'executor',
+    'export',
     'controller',
     'disk',
   ]),

@@ -200,3 +200,28 @@ export function attemptEnded(
 export function attemptOpen(attempt: number, job: { status: JobStatus; attempt: number }): boolean {
   return job.attempt === attempt && (job.status === 'idle' || job.status === 'running');
 }
+
+/** An alert (or its end) about a whole source, executor or export: no campaign, task or instance. */
+export function healthEvent(
+  entity: 'source' | 'executor' | 'export',
+  name: string,
+  reason: string,
+  by: string,
+  at: number,
+  data: Record<string, unknown>,
+): NewEvent {
+  return {
+    at,
+    entity,
+    entityId: name,
+    campaign: null,
+    task: null,
+    instanceId: null,
+    from: null,
+    to: null,
+    reason,
+    by,
+    configHash: null,
+    data,
+  };
+}

@@ -1,23 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
+import {
+  booted,
+  freePort,
+  ServiceProcess,
+  serviceDir,
+  serviceForThisFile,
+  serviceMissing,
+  waitUntil,
+} from './service.ts';
 
 /** Debian's InfluxDB 1.6 (`apt-get install influxdb`). */
 const BIN = '/usr/bin/influxd';
 
-/**
- * Why InfluxDB tests cannot run here, or null when they can. In CI
- * (`AUTOCTRL_REQUIRE_SERVICES=1`) a missing server is a failure, not a skip.
- */
+/** Why InfluxDB tests cannot run here, or null when they can (see `serviceMissing`). */
 export function influxMissing(): string | null {
-  if (existsSync(BIN)) return null;
-  const why = `InfluxDB 1.6 not installed (${BIN}): apt-get install influxdb`;
-  if (process.env.AUTOCTRL_REQUIRE_SERVICES === '1') throw new Error(why);
-  return why;
+  return serviceMissing('InfluxDB 1.6', [BIN], 'apt-get install influxdb');
 }
 
 /** One server for the calling test file, started before its tests and removed after them. */
@@ -25,39 +24,10 @@ export function influxForThisFile(opts: { auth?: boolean } = {}): {
   skip: string | false;
   server: () => InfluxServer;
 } {
-  const skip = influxMissing() ?? false;
-  let server: InfluxServer | undefined;
-  before(
-    async () => {
-      if (skip === false) server = await InfluxServer.start(opts);
-    },
-    { timeout: 60_000 },
+  const { skip, get } = serviceForThisFile('InfluxDB server', influxMissing(), () =>
+    InfluxServer.start(opts),
   );
-  after(async () => {
-    await server?.stop();
-  });
-  return {
-    skip,
-    server: () => {
-      if (server === undefined) throw new Error('the InfluxDB server of this file did not start');
-      return server;
-    },
-  };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
+  return { skip, server: get };
 }
 
 /** One series of an InfluxQL answer. */
@@ -80,9 +50,7 @@ export class InfluxServer {
   readonly rpcPort: number;
   readonly auth: boolean;
   readonly admin = { username: 'admin', password: randomBytes(12).toString('hex') };
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> | undefined;
-  #log = '';
+  #process: ServiceProcess | undefined;
 
   private constructor(dir: string, port: number, rpcPort: number, auth: boolean) {
     this.dir = dir;
@@ -92,9 +60,9 @@ export class InfluxServer {
   }
 
   static async start(opts: { auth?: boolean } = {}): Promise<InfluxServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'autoctrl-influx-'));
+    const dir = serviceDir('influx');
     const server = new InfluxServer(dir, await freePort(), await freePort(), opts.auth ?? false);
-    try {
+    return booted(server, async () => {
       writeFileSync(join(dir, 'influxdb.conf'), server.#config());
       await server.resume();
       if (server.auth) {
@@ -104,11 +72,7 @@ export class InfluxServer {
           { anonymous: true },
         );
       }
-      return server;
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
+    });
   }
 
   #config(): string {
@@ -141,39 +105,25 @@ bind-address = "127.0.0.1:${this.rpcPort}"
   }
 
   get running(): boolean {
-    return this.#child !== undefined && this.#child.exitCode === null;
+    return this.#process?.running ?? false;
   }
 
   /** Starts `influxd` on the directory (again, after `pause`) and waits until it answers `/ping`. */
   async resume(): Promise<void> {
-    const child = spawn(BIN, ['-config', join(this.dir, 'influxdb.conf')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const influxd = new ServiceProcess(BIN, ['-config', join(this.dir, 'influxdb.conf')], {
+      logFile: join(this.dir, 'influxd.log'),
     });
-    this.#child = child;
-    child.stderr?.on('data', (d: Buffer) => {
-      this.#log = (this.#log + d.toString()).slice(-4000);
-    });
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const res = await fetch(`${this.url}/ping`);
-        if (res.status === 204) return;
-      } catch {
-        // not listening yet
-      }
-      if (child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`influxd did not start: ${this.#log}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    this.#process = influxd;
+    await waitUntil(
+      'influxd did not start',
+      async () => (await fetch(`${this.url}/ping`)).status === 204,
+      { process: influxd },
+    );
   }
 
   /** Takes the server away without losing its data (an outage); `resume` brings it back on the same port. */
   async pause(): Promise<void> {
-    if (!this.running) return;
-    this.#child?.kill('SIGTERM');
-    await this.#exited;
+    await this.#process?.stop();
   }
 
   /** A fresh database of its own, for one test. */

@@ -1,24 +1,24 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chownSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
 import pg from 'pg';
+import {
+  booted,
+  freePort,
+  ServiceProcess,
+  serviceDir,
+  serviceForThisFile,
+  serviceMissing,
+  waitUntil,
+} from './service.ts';
 
 /** Debian's PostgreSQL 15 (`apt-get install postgresql`). */
 const BIN = '/usr/lib/postgresql/15/bin';
 
-/**
- * Why PostgreSQL tests cannot run here, or null when they can. In CI
- * (`AUTOCTRL_REQUIRE_SERVICES=1`) a missing server is a failure, not a skip.
- */
+/** Why PostgreSQL tests cannot run here, or null when they can (see `serviceMissing`). */
 export function postgresMissing(): string | null {
-  if (existsSync(join(BIN, 'postgres'))) return null;
-  const why = `PostgreSQL 15 not installed (${BIN}): apt-get install postgresql`;
-  if (process.env.AUTOCTRL_REQUIRE_SERVICES === '1') throw new Error(why);
-  return why;
+  return serviceMissing('PostgreSQL 15', [join(BIN, 'postgres')], 'apt-get install postgresql');
 }
 
 /**
@@ -26,40 +26,10 @@ export function postgresMissing(): string | null {
  * and removed after them. `skip` goes to the file's `describe`.
  */
 export function postgresForThisFile(): { skip: string | false; server: () => PostgresServer } {
-  const skip = postgresMissing() ?? false;
-  let server: PostgresServer | undefined;
-  before(
-    async () => {
-      if (skip === false) server = await PostgresServer.start();
-    },
-    { timeout: 60_000 },
+  const { skip, get } = serviceForThisFile('PostgreSQL server', postgresMissing(), () =>
+    PostgresServer.start(),
   );
-  after(async () => {
-    await server?.stop();
-  });
-  return {
-    skip,
-    server: () => {
-      if (server === undefined) throw new Error('the PostgreSQL server of this file did not start');
-      return server;
-    },
-  };
-}
-
-/** A loopback port nobody listens on now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
+  return { skip, server: get };
 }
 
 /**
@@ -76,8 +46,7 @@ export class PostgresServer {
   readonly database = 'postgres';
   /** A file holding the password, for `?password_file=`. */
   readonly passwordFile: string;
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> | undefined;
+  #process: ServiceProcess | undefined;
 
   private constructor(dir: string, port: number) {
     this.dir = dir;
@@ -86,15 +55,8 @@ export class PostgresServer {
   }
 
   static async start(): Promise<PostgresServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'autoctrl-pg-'));
-    const server = new PostgresServer(dir, await freePort());
-    try {
-      await server.#boot();
-      return server;
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
+    const server = new PostgresServer(serviceDir('pg'), await freePort());
+    return booted(server, () => server.#boot());
   }
 
   async #boot(): Promise<void> {
@@ -127,7 +89,7 @@ export class PostgresServer {
   /** Starts the postmaster on the cluster and waits until it accepts connections. */
   async #launch(): Promise<void> {
     const data = join(this.dir, 'data');
-    const child = spawn(
+    const postgres = new ServiceProcess(
       ...asPostgres(join(BIN, 'postgres'), [
         '-D',
         data,
@@ -146,28 +108,19 @@ export class PostgresServer {
         '-c',
         'max_connections=200',
       ]),
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { logFile: join(this.dir, 'postgres.log') },
     );
-    this.#child = child;
-    let log = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      log = (log + d.toString()).slice(-4000);
-    });
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
+    this.#process = postgres;
+    await waitUntil(
+      'PostgreSQL did not start',
+      async () => {
         const c = new pg.Client(this.clientConfig());
         await c.connect();
         await c.end();
-        return;
-      } catch (err) {
-        if (child.exitCode !== null || Date.now() > deadline) {
-          throw new Error(`PostgreSQL did not start: ${log}`, { cause: err });
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+        return true;
+      },
+      { process: postgres },
+    );
   }
 
   /**
@@ -185,12 +138,11 @@ export class PostgresServer {
 
   async #shutdown(signal: NodeJS.Signals): Promise<void> {
     const pidFile = join(this.dir, 'data', 'postmaster.pid');
-    if (this.#child === undefined || this.#child.exitCode !== null) return;
+    if (this.#process?.running !== true) return;
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
     // The postmaster itself, not runuser: SIGQUIT is its immediate shutdown, SIGINT its fast one.
-    if (Number.isInteger(pid)) process.kill(pid, signal);
-    else this.#child.kill('SIGTERM');
-    await this.#exited;
+    if (Number.isInteger(pid)) await this.#process.stop(signal, { pid, graceMs: 30_000 });
+    else await this.#process.stop();
   }
 
   clientConfig(): pg.ClientConfig {

@@ -1,37 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  booted,
+  freePort,
+  ServiceProcess,
+  serviceDir,
+  serviceMissing,
+  waitUntil,
+} from './service.ts';
 
 /** Debian's Prometheus 2.42 (`apt-get install prometheus`), and its promtool. */
 export const PROMETHEUS = '/usr/bin/prometheus';
 export const PROMTOOL = '/usr/bin/promtool';
 
-/**
- * Why Prometheus tests cannot run here, or null when they can. In CI
- * (`AUTOCTRL_REQUIRE_SERVICES=1`) a missing server is a failure, not a skip.
- */
+/** Why Prometheus tests cannot run here, or null when they can (see `serviceMissing`). */
 export function prometheusMissing(): string | null {
-  if (existsSync(PROMETHEUS) && existsSync(PROMTOOL)) return null;
-  const why = `Prometheus not installed (${PROMETHEUS}, ${PROMTOOL}): apt-get install prometheus`;
-  if (process.env.AUTOCTRL_REQUIRE_SERVICES === '1') throw new Error(why);
-  return why;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
+  return serviceMissing('Prometheus', [PROMETHEUS, PROMTOOL], 'apt-get install prometheus');
 }
 
 export interface ScrapeTarget {
@@ -52,9 +36,7 @@ export interface Sample {
  * 200 ms) and TSDB in a temporary directory, listening on a loopback port.
  */
 export class PrometheusServer {
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> | undefined;
-  #log = '';
+  #process: ServiceProcess | undefined;
 
   private constructor(
     readonly dir: string,
@@ -62,7 +44,7 @@ export class PrometheusServer {
   ) {}
 
   static async start(target: ScrapeTarget): Promise<PrometheusServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'autoctrl-prom-'));
+    const dir = serviceDir('prom');
     const port = await freePort();
     const server = new PrometheusServer(dir, `http://127.0.0.1:${port}`);
     const host = new URL(target.url).host;
@@ -78,17 +60,11 @@ scrape_configs:
 ${auth}    static_configs: [{ targets: [${JSON.stringify(host)}] }]
 `,
     );
-    try {
-      await server.#launch(port);
-      return server;
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
+    return booted(server, () => server.#launch(port));
   }
 
   async #launch(port: number): Promise<void> {
-    const child = spawn(
+    const prometheus = new ServiceProcess(
       PROMETHEUS,
       [
         `--config.file=${join(this.dir, 'prometheus.yml')}`,
@@ -97,23 +73,16 @@ ${auth}    static_configs: [{ targets: [${JSON.stringify(host)}] }]
         '--web.console.templates=/nonexistent',
         '--web.console.libraries=/nonexistent',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { logFile: join(this.dir, 'prometheus.log') },
     );
-    this.#child = child;
-    child.stderr?.on('data', (d: Buffer) => {
-      this.#log = (this.#log + d.toString()).slice(-4000);
-    });
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const ready = await fetch(`${this.url}/-/ready`)
-        .then((r) => r.ok)
-        .catch(() => false);
-      if (ready) return;
-      if (child.exitCode !== null || Date.now() > deadline)
-        throw new Error(`Prometheus did not start: ${this.#log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    this.#process = prometheus;
+    await waitUntil(
+      'Prometheus did not start',
+      async () => (await fetch(`${this.url}/-/ready`)).ok,
+      {
+        process: prometheus,
+      },
+    );
   }
 
   /** An instant query through the HTTP API (`/api/v1/query`). */
@@ -137,15 +106,8 @@ ${auth}    static_configs: [{ targets: [${JSON.stringify(host)}] }]
     return body.data.activeTargets;
   }
 
-  get log(): string {
-    return this.#log;
-  }
-
   async stop(): Promise<void> {
-    if (this.#child !== undefined && this.#child.exitCode === null) {
-      this.#child.kill('SIGTERM');
-      await this.#exited;
-    }
+    await this.#process?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,61 +1,39 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from './postgres.ts';
+import {
+  booted,
+  freePort,
+  ServiceProcess,
+  serviceDir,
+  serviceForThisFile,
+  serviceMissing,
+  waitUntil,
+} from './service.ts';
 
 /** Debian's Slurm 22.05 and munge (`apt-get install slurm-wlm munge`). */
 const PROGRAMS = ['/usr/sbin/munged', '/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/bin/sbatch'];
 
-/**
- * Why Slurm tests cannot run here, or null when they can. In CI
- * (`AUTOCTRL_REQUIRE_SERVICES=1`) a missing Slurm is a failure, not a skip.
- */
+/** Why Slurm tests cannot run here, or null when they can (see `serviceMissing`). */
 export function slurmMissing(): string | null {
-  const absent = PROGRAMS.filter((p) => !existsSync(p));
-  let why: string | null = null;
-  if (absent.length > 0)
-    why = `Slurm not installed (${absent.join(', ')}): apt-get install slurm-wlm munge`;
-  else if (process.getuid?.() !== 0) why = 'slurmd runs jobs as their users, so it needs root';
-  if (why !== null && process.env.AUTOCTRL_REQUIRE_SERVICES === '1') throw new Error(why);
-  return why;
+  return serviceMissing(
+    'Slurm',
+    PROGRAMS,
+    'apt-get install slurm-wlm munge',
+    process.getuid?.() !== 0 ? 'slurmd runs jobs as their users, so it needs root' : null,
+  );
 }
 
 /** One cluster for the calling test file: started before its tests, stopped after them. */
 export function slurmForThisFile(): { skip: string | false; cluster: () => SlurmCluster } {
-  const skip = slurmMissing() ?? false;
-  let cluster: SlurmCluster | undefined;
-  before(
-    async () => {
-      if (skip === false) cluster = await SlurmCluster.start();
-    },
-    { timeout: 90_000 },
+  const { skip, get } = serviceForThisFile(
+    'Slurm cluster',
+    slurmMissing(),
+    () => SlurmCluster.start(),
+    { startMs: 90_000, stopMs: 60_000 },
   );
-  after(
-    async () => {
-      await cluster?.stop();
-    },
-    { timeout: 60_000 },
-  );
-  return {
-    skip,
-    cluster: () => {
-      if (cluster === undefined) throw new Error('the Slurm cluster of this file did not start');
-      return cluster;
-    },
-  };
+  return { skip, cluster: get };
 }
 
 /**
@@ -69,9 +47,9 @@ export class SlurmCluster {
   readonly dir: string;
   readonly conf: string;
   readonly node = `node-${randomBytes(3).toString('hex')}`;
-  #munged: ChildProcess | undefined;
-  #slurmctld: ChildProcess | undefined;
-  #slurmd: ChildProcess | undefined;
+  #munged: ServiceProcess | undefined;
+  #slurmctld: ServiceProcess | undefined;
+  #slurmd: ServiceProcess | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -79,14 +57,8 @@ export class SlurmCluster {
   }
 
   static async start(): Promise<SlurmCluster> {
-    const cluster = new SlurmCluster(mkdtempSync(join(tmpdir(), 'autoctrl-slurm-')));
-    try {
-      await cluster.#boot();
-      return cluster;
-    } catch (err) {
-      await cluster.stop();
-      throw err;
-    }
+    const cluster = new SlurmCluster(serviceDir('slurm'));
+    return booted(cluster, () => cluster.#boot());
   }
 
   /** The environment Slurm's commands need to find this cluster. */
@@ -107,7 +79,7 @@ export class SlurmCluster {
       `--pid-file=${join(this.dir, 'munged.pid')}`,
       `--seed-file=${join(this.dir, 'munged.seed')}`,
     ]);
-    await this.#until('munged socket', async () => existsSync(socket));
+    await this.#until('munged socket', async () => existsSync(socket), this.#munged);
     const [ctldPort, dPort] = [await freePort(), await freePort()];
     writeFileSync(this.conf, this.#config(socket, ctldPort, dPort));
     await this.startController();
@@ -155,18 +127,23 @@ PartitionName=debug Nodes=${this.node} Default=YES MaxTime=INFINITE State=UP
 `;
   }
 
-  #spawn(program: string, args: string[]): ChildProcess {
-    const log = openSync(join(this.dir, 'log', `${program}.out`), 'a');
-    return spawn(program, args, { env: this.env, stdio: ['ignore', log, log] });
+  #spawn(program: string, args: string[]): ServiceProcess {
+    return new ServiceProcess(program, args, {
+      env: this.env,
+      logFile: join(this.dir, 'log', `${program}.out`),
+    });
   }
 
-  async #until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!(await check().catch(() => false))) {
-      if (Date.now() > deadline)
-        throw new Error(`Slurm test cluster: no ${what} after ${ms} ms; logs in ${this.dir}/log`);
-      await delay(50);
-    }
+  #until(
+    what: string,
+    check: () => Promise<boolean>,
+    process?: ServiceProcess,
+    ms?: number,
+  ): Promise<void> {
+    return waitUntil(`Slurm test cluster: no ${what} (logs in ${this.dir}/log)`, check, {
+      ...(process === undefined ? {} : { process }),
+      ...(ms === undefined ? {} : { ms }),
+    });
   }
 
   /** Runs a Slurm command against this cluster; rejects with its stderr. */
@@ -182,50 +159,49 @@ PartitionName=debug Nodes=${this.node} Default=YES MaxTime=INFINITE State=UP
 
   /** Waits until the node takes jobs. */
   async waitIdle(): Promise<void> {
-    await this.#until('idle node', async () =>
-      /^idle/.test((await this.run('sinfo', ['-h', '-n', this.node, '-o', '%T'])).trim()),
+    await this.#until(
+      'idle node',
+      async () =>
+        /^idle/.test((await this.run('sinfo', ['-h', '-n', this.node, '-o', '%T'])).trim()),
+      this.#slurmd,
     );
   }
 
   /** Starts slurmctld (again: it reloads its saved state) and waits until it answers. */
   async startController(): Promise<void> {
     this.#slurmctld = this.#spawn('slurmctld', ['-D', '-i']);
-    await this.#until('slurmctld', async () => {
-      await this.run('scontrol', ['ping']);
-      return true;
-    });
+    await this.#until(
+      'slurmctld',
+      async () => {
+        await this.run('scontrol', ['ping']);
+        return true;
+      },
+      this.#slurmctld,
+    );
   }
 
   /** Stops slurmctld (an outage: jobs on the node go on), saving its state. */
   async stopController(): Promise<void> {
-    await stopChild(this.#slurmctld);
+    await this.#slurmctld?.stop();
   }
 
   /** Cancels every job, stops the daemons, and ends whatever they left (found by this cluster's SLURM_CONF). */
   async stop(): Promise<void> {
-    if (this.#slurmctld?.exitCode === null) {
+    if (this.#slurmctld?.running === true) {
       await this.run('scancel', ['--user=root']).catch(() => undefined);
       await this.#until(
         'jobs ended',
         async () => (await this.run('squeue', ['-h', '-t', 'CG,R,S,CF'])).trim() === '',
+        undefined,
         15_000,
       ).catch(() => undefined);
     }
-    await stopChild(this.#slurmd);
-    await stopChild(this.#slurmctld);
-    await stopChild(this.#munged);
+    await this.#slurmd?.stop();
+    await this.#slurmctld?.stop();
+    await this.#munged?.stop();
     killByEnv(`SLURM_CONF=${this.conf}`);
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(killer);
 }
 
 /** slurmstepd processes outlive slurmd: they carry its environment, so this cluster's SLURM_CONF tells them. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef } from '../contract.ts';
+import { refOfLaunch } from '../shared/job-ref.ts';
 
 export interface ConformanceTarget {
   executor: Executor;
@@ -124,7 +125,7 @@ export class Harness {
   /** A launch (and the matching ref) for a job running the test program in `mode`. */
   async job(
     mode: string,
-    args: string[] | ((workDir: string) => string[]) = [],
+    args: readonly string[] | ((workDir: string) => string[]) = [],
     extra: Partial<JobLaunch> = {},
   ): Promise<TestJob> {
     const jobId = this.#nextJobId++;
@@ -154,17 +155,7 @@ export class Harness {
       resources: {},
       ...extra,
     };
-    const ref: JobRef = {
-      jobId,
-      attempt: launch.attempt,
-      name: launch.name,
-      executorId: null,
-      workDir,
-      logPath: launch.logPath,
-      submittedAt: null,
-      timeoutMs: launch.timeoutMs,
-    };
-    return { launch, ref, side };
+    return { launch, ref: refOfLaunch(launch), side };
   }
 
   /** Submits like the engine: `submittedAt` recorded first, the returned id kept in `ref`. */

@@ -4,15 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import { ExecutorUnavailableError, InfrastructureError } from '../../errors.ts';
 import { makeDirs } from '../../fs-util.ts';
 import type { Logger } from '../../logger.ts';
-import type {
-  Executor,
-  ExecutorJobState,
-  JobLaunch,
-  JobRef,
-  LogOptions,
-  SubmitAnswer,
-} from '../contract.ts';
-import { readFileLog } from '../shared/file-log.ts';
+import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
+import { FileLogExecutor } from '../shared/file-log-executor.ts';
+import { refOfLaunch } from '../shared/job-ref.ts';
 import { STAGED, stageOnSharedFs } from '../shared/staging.ts';
 import {
   batchesConstraint,
@@ -69,10 +63,8 @@ const TERMINAL = new Set(['exited', 'gone', 'never-submitted']);
  * incrementally (as DAGMan does); `condor_q`/`condor_history` are asked at
  * most once per `queueCheckMs`, for jobs the log cannot account for.
  */
-export class HTCondorExecutor implements Executor {
+export class HTCondorExecutor extends FileLogExecutor implements Executor {
   readonly scope = 'cluster';
-  readonly maxJobs: number;
-  readonly pollIntervalMs: number;
   readonly #o: HTCondorExecutorOptions;
   readonly #logs = new Map<string, EventLog>();
   readonly #markers = new Map<string, Marker>();
@@ -88,13 +80,9 @@ export class HTCondorExecutor implements Executor {
   #watchTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
-  constructor(
-    readonly name: string,
-    opts: HTCondorExecutorOptions,
-  ) {
+  constructor(name: string, opts: HTCondorExecutorOptions) {
+    super(name, opts);
     this.#o = opts;
-    this.maxJobs = opts.maxJobs;
-    this.pollIntervalMs = opts.pollIntervalMs;
   }
 
   /** The tool calls so far (`condor_q` etc.), for benchmarks and tests. */
@@ -104,10 +92,6 @@ export class HTCondorExecutor implements Executor {
 
   onExit(listener: ExitListener): void {
     this.#listeners.push(listener);
-  }
-
-  readLog(job: JobRef, opts?: LogOptions): AsyncIterable<Uint8Array> {
-    return readFileLog(job.jobId, job.logPath, opts);
   }
 
   async submit(batch: readonly JobLaunch[]): Promise<SubmitAnswer[]> {
@@ -202,16 +186,7 @@ export class HTCondorExecutor implements Executor {
     for (const [proc, g] of marked.entries()) {
       const executorId = `${range.cluster}.${range.first + proc}`;
       answers[g.i] = { executorId };
-      this.#watch({
-        jobId: g.launch.jobId,
-        attempt: g.launch.attempt,
-        name: g.launch.name,
-        executorId,
-        workDir: g.launch.workDir,
-        logPath: g.launch.logPath,
-        submittedAt: Date.now(),
-        timeoutMs: g.launch.timeoutMs,
-      });
+      this.#watch(refOfLaunch(g.launch, executorId, Date.now()));
     }
   }
 

@@ -2,15 +2,8 @@ import { join, resolve } from 'node:path';
 import { InfrastructureError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { type LongTimer, setLongTimeout } from '../../timers.ts';
-import type {
-  Executor,
-  ExecutorJobState,
-  JobLaunch,
-  JobRef,
-  LogOptions,
-  SubmitAnswer,
-} from '../contract.ts';
-import { readFileLog } from '../shared/file-log.ts';
+import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
+import { FileLogExecutor } from '../shared/file-log-executor.ts';
 import { stageOnSharedFs } from '../shared/staging.ts';
 import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { ExecutorError } from './errors.ts';
@@ -67,10 +60,8 @@ interface StopTarget {
  * wrapper of `wrapper.ts`, detached so that they outlive the controller and
  * everything about them can be found again from their work directory.
  */
-export class LocalExecutor implements Executor {
+export class LocalExecutor extends FileLogExecutor implements Executor {
   readonly scope = 'host';
-  readonly maxJobs: number;
-  readonly pollIntervalMs: number;
   readonly #log: Logger;
   readonly #graceMs: number;
   readonly #timeouts = new Map<number, LongTimer>();
@@ -84,12 +75,8 @@ export class LocalExecutor implements Executor {
   readonly #cleanups = new Set<Promise<void>>();
   readonly #storeId: string | null;
 
-  constructor(
-    readonly name: string,
-    opts: LocalExecutorOptions,
-  ) {
-    this.maxJobs = opts.slots;
-    this.pollIntervalMs = opts.pollIntervalMs ?? 0;
+  constructor(name: string, opts: LocalExecutorOptions) {
+    super(name, { maxJobs: opts.slots, pollIntervalMs: opts.pollIntervalMs ?? 0 });
     this.#log = opts.logger;
     this.#graceMs = opts.killGraceMs ?? 3000;
     this.#launcher = new Launcher(opts.logger, opts.launcher);
@@ -112,10 +99,6 @@ export class LocalExecutor implements Executor {
         ),
       ),
     );
-  }
-
-  readLog(job: JobRef, opts?: LogOptions): AsyncIterable<Uint8Array> {
-    return readFileLog(job.jobId, job.logPath, opts);
   }
 
   async #submitOne(launch: JobLaunch): Promise<string> {

@@ -2,16 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDirs } from '../../fs-util.ts';
 import type { Logger } from '../../logger.ts';
-import type {
-  Executor,
-  ExecutorJobState,
-  JobLaunch,
-  JobRef,
-  LogOptions,
-  SubmitAnswer,
-} from '../contract.ts';
+import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
 import { isCode } from '../local/wrapper.ts';
-import { readFileLog } from '../shared/file-log.ts';
+import { FileLogExecutor } from '../shared/file-log-executor.ts';
 import { SlurmCommandError, SlurmCommands } from './commands.ts';
 import { parseSacct, parseSqueue, SACCT_FIELDS, type SlurmRow, SQUEUE_FIELDS } from './queue.ts';
 import type { SlurmOptions } from './sbatch-args.ts';
@@ -40,10 +33,8 @@ interface Wanted {
  * Slurm runs them on a filesystem the controller shares, so staging and logs
  * are plain files. Jobs are polled only: there is no `onExit`.
  */
-export class SlurmExecutor implements Executor {
+export class SlurmExecutor extends FileLogExecutor implements Executor {
   readonly scope = 'cluster' as const;
-  readonly maxJobs: number;
-  readonly pollIntervalMs: number;
   readonly #cfg: SlurmExecutorConfig;
   readonly #commands: SlurmCommands;
   readonly #log: Logger;
@@ -51,13 +42,9 @@ export class SlurmExecutor implements Executor {
   /** sacct answered "accounting storage is disabled": read the job completion log (`sacct -c`) instead. */
   #jobcompOnly = false;
 
-  constructor(
-    readonly name: string,
-    cfg: SlurmExecutorConfig,
-  ) {
+  constructor(name: string, cfg: SlurmExecutorConfig) {
+    super(name, cfg);
     this.#cfg = cfg;
-    this.maxJobs = cfg.maxJobs;
-    this.pollIntervalMs = cfg.pollIntervalMs;
     this.#log = cfg.logger;
     this.#commands = new SlurmCommands(name, cfg.commandTimeoutMs, cfg.slurmConf, cfg.logger);
   }
@@ -228,10 +215,6 @@ export class SlurmExecutor implements Executor {
         return;
       throw err;
     }
-  }
-
-  readLog(job: JobRef, opts?: LogOptions): AsyncIterable<Uint8Array> {
-    return readFileLog(job.jobId, job.logPath, opts);
   }
 
   async close(): Promise<void> {}
