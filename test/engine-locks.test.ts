@@ -207,7 +207,8 @@ describe('engine with locks', () => {
     );
     const t0 = Date.now();
     await rt.engine.pass();
-    assert.ok(Date.now() - t0 < 400, 'one timeout per pass, not one per instance');
+    // 40 timeouts one after the other would take 4 s; the bound leaves room for a loaded machine.
+    assert.ok(Date.now() - t0 < 3_000, 'one timeout per pass, not one per instance');
     assert.equal(stats.calls, 8, 'the checks already in flight');
     const reasons = (await rt.store.findInstances({ task: 'reco' })).map((i) => i.reason);
     const timeout = "no answer within 100ms: raise the lock's timeout if the service is slow";
