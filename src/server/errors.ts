@@ -15,6 +15,7 @@ const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
   attempt_ended: 409,
   illegal_transition: 409,
   campaign_exists: 409,
+  campaign_state: 409,
 };
 
 /** No token, or one that is no operator's (nor, on a report, the job's). */

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Db, Sql } from './db.ts';
+import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
 import { SCHEMA_V1 } from './schema.ts';
 
 /**
@@ -16,6 +17,8 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     sql: `ALTER TABLE jobs ADD COLUMN queue_state text CHECK (queue_state IN ('queued', 'held', 'suspended')),
                       ADD COLUMN queue_since bigint;`,
   },
+  // 3 is another branch's: merged together, 3 must be listed before this one (versions apply in order).
+  { version: 4, name: 'campaign control and counts', sql: CAMPAIGN_CONTROL_MIGRATION_SQL },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
 import { OVERVIEW_MIGRATION_SQL } from './migration-overview.ts';
 import { V2_MIGRATION_SQL } from './migration-v2.ts';
 
@@ -169,6 +170,8 @@ ALTER TABLE jobs ADD COLUMN queue_state TEXT CHECK (queue_state IN ('queued', 'h
 ALTER TABLE jobs ADD COLUMN queue_since INTEGER;
 `,
   },
+  // 6 is taken by another branch's migration: numbers need not be contiguous, each applies once.
+  { version: 7, name: 'campaign control and counts', sql: CAMPAIGN_CONTROL_MIGRATION_SQL },
 ];
 
 /**
