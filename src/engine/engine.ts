@@ -3,6 +3,7 @@ import { FencedError } from '../errors.ts';
 import type { Instance, Job } from '../model/types.ts';
 import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
+import { stopCancelledCampaigns, submittable } from './campaign-stop.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
 import { nextPoll, pollDue } from './executor-state.ts';
@@ -216,6 +217,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       );
       await syncExecutor(ctx, executor, asked);
     }
+    await stopCancelledCampaigns(ctx, campaigns);
     let scope = new PassScope(true);
     if (!full) {
       const changes = await this.readChanges();
@@ -232,7 +234,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const view of campaigns) {
       for (const task of view.tasks) {
         await this.renewOrStop();
-        const made = await intake(ctx, view.name, task);
+        const made = view.cancelled ? [] : await intake(ctx, view.name, task);
         created += made.length;
         scope.addGate(
           view.name,
@@ -251,7 +253,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           );
         }
         const toGate = full ? undefined : scope.gateIds(view.name, task.name);
-        started += await gate(ctx, view.name, task, locks, toGate);
+        if (!view.cancelled) started += await gate(ctx, view.name, task, locks, toGate);
       }
     }
     for (const inst of settled) this.emit('settled', inst);
@@ -261,7 +263,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const active = await this.activeJobs();
     for (const [name, executor] of ctx.executors) {
       await this.renewOrStop();
-      submitted += await submitIdle(ctx, executor, active.get(name) ?? []);
+      submitted += await submitIdle(ctx, executor, submittable(ctx, active.get(name) ?? []));
     }
     // The overview's global status of new or changed runs: computed here so that reading never writes.
     await refreshExpectations(ctx.store, ctx.deployment);

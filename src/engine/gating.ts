@@ -1,5 +1,6 @@
 import type { TaskConfig } from '../config/types.ts';
 import { StaleStateError } from '../errors.ts';
+import { jobsProblem } from '../limits.ts';
 import type { Instance } from '../model/types.ts';
 import type { NewJob } from '../store/contract.ts';
 import { configHash, taskFingerprint } from './config-hash.ts';
@@ -141,6 +142,9 @@ async function planJobs(
   const ids = upstreamInstanceIds(task, inst, upstream);
   const outputs = await ctx.store.outputsForInstances(ids);
   if (outputs.length === 0) return 'upstream instances registered no outputs to split over';
+  // One job per file: a million files must not become a million jobs in one transaction.
+  const tooMany = jobsProblem(outputs.length, ctx.deployment.limits);
+  if (tooMany !== null) return `one job per upstream output: ${tooMany}`;
   return outputs.map((o, index) => ({ ...base, index, input: o.path }));
 }
 
