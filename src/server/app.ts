@@ -8,6 +8,7 @@ import { errorHandler, tooLarge } from './errors.ts';
 import { EventHub } from './hub.ts';
 import { openApiDocument } from './openapi.ts';
 import { Api } from './route.ts';
+import { campaignRoutes } from './routes/campaigns.ts';
 import { eventRoutes } from './routes/events.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -63,6 +64,7 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
   statsRoutes(api, ctx);
   eventRoutes(api, ctx);
   metaRoutes(api, ctx);
+  campaignRoutes(api, ctx);
   const closeMetrics = metricsRoutes(api, ctx);
   api.route(
     {
