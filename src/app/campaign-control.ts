@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { CampaignStateError, InvalidInputError, NotFoundError } from '../errors.ts';
 import { type Campaign, PROMPT } from '../model/campaign.ts';
 import { UnknownCampaignError } from '../views/campaign-progress.ts';
 import { type CampaignDeps, describeSelection, parseRuns } from './campaigns.ts';
@@ -68,6 +68,8 @@ export async function extendCampaign(
   const range = parseRuns(runs);
   const c = await deps.store.getCampaign(name);
   if (c === null || c.state === 'deleted') throw new UnknownCampaignError(name);
+  if (c.state === 'cancelled')
+    throw new CampaignStateError(name, c.state, 'create a new campaign for more runs');
   const type = c.selection.type;
   const found = (
     await deps.store.selectRuns({ ...range, ...(type !== undefined ? { type } : {}) })
