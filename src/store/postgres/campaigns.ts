@@ -19,13 +19,10 @@ import { writeEvents } from './writers.ts';
 const COLUMNS = `name, selection, runs, tasks, overrides, share, created_at AS "createdAt", created_by AS "createdBy", state, revision`;
 const LISTED = "state <> 'deleted'";
 
-async function counts(sql: Pick<Sql, 'query'>, name: string): Promise<CampaignCounts> {
-  const rows = (
-    await sql.query<{ kind: 'instance' | 'job'; status: string; n: number }>(
-      'SELECT kind, status, sum(n) AS n FROM campaign_counts WHERE campaign = $1 GROUP BY kind, status',
-      [name],
-    )
-  ).rows;
+const COUNTS =
+  'SELECT kind, status, sum(n) AS n FROM campaign_counts WHERE campaign = $1 GROUP BY kind, status';
+
+function toCounts(rows: readonly { kind: 'instance' | 'job'; status: string; n: number }[]) {
   const instances: Record<string, number> = Object.fromEntries(
     INSTANCE_STATUSES.map((s) => [s, 0]),
   );
@@ -99,7 +96,8 @@ export function campaignOps(db: Db) {
         'campaignHeads',
         `SELECT name, state, revision FROM campaigns WHERE ${LISTED} ORDER BY created_at, name`,
       ),
-    campaignCounts: (name: string): Promise<CampaignCounts> => counts(db.pool, name),
+    campaignCounts: async (name: string): Promise<CampaignCounts> =>
+      toCounts(await db.query('campaignCounts', COUNTS, [name])),
     cancelCampaign: (name: string, change: CampaignChange) =>
       db.tx('cancelCampaign', async (sql) => {
         const c = await locked(sql, name);
@@ -153,7 +151,8 @@ export function campaignOps(db: Db) {
       db.tx('deleteCampaign', async (sql) => {
         const c = await locked(sql, name);
         // Counters are read after the lock: a job created later belongs to a campaign no engine runs.
-        const problem = unsettledProblem(c.state ?? 'active', await counts(sql, name), name);
+        const counts = toCounts((await sql.query(COUNTS, [name])).rows);
+        const problem = unsettledProblem(c.state ?? 'active', counts, name);
         if (problem !== null) throw new CampaignStateError(name, c.state ?? 'active', problem);
         const campaign = await setState(sql, name, 'deleted');
         await writeEvents(sql, [campaignChangedEvent(name, 'deleted', change, null)]);
