@@ -1,3 +1,4 @@
+import { benchApiCampaigns } from './api-campaigns.ts';
 import { benchApiOverview } from './api-overview.ts';
 import { benchApiReports } from './api-reports.ts';
 import { benchApiStream } from './api-stream.ts';
@@ -26,6 +27,7 @@ const figures = [
   ...(await benchStoreScale({ store })),
   ...(await benchHTCondorStatus()),
   ...(await benchApiOverview()),
+  ...(await benchApiCampaigns()),
   ...(await benchApiReports()),
   ...(await benchApiStream()),
   ...(await benchPageLoad()),

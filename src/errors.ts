@@ -98,6 +98,21 @@ export class CampaignExistsError extends AutoctrlError {
 }
 
 /**
+ * A campaign whose state does not allow what was asked: extending a
+ * cancelled one, deleting one with work still open. The message says what
+ * to do first.
+ */
+export class CampaignStateError extends AutoctrlError {
+  constructor(
+    readonly campaign: string,
+    readonly state: string,
+    message: string,
+  ) {
+    super('campaign_state', `campaign ${campaign} is ${state}: ${message}`);
+  }
+}
+
+/**
  * The store failed in a way worth retrying (a serialization failure, a
  * dropped connection, a busy database): the transaction was rolled back.
  */

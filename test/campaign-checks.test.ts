@@ -182,6 +182,7 @@ describe('ETA', () => {
   const progress = (settled: number, total: number, createdAt: number | null = 0) =>
     ({
       name: 'c',
+      state: 'active',
       runs: total,
       tasks: ['t'],
       share: 0.5,

@@ -94,6 +94,11 @@ export async function post(path, body = {}) {
   return answer(res);
 }
 
+export async function del(path) {
+  const res = await fetch(path, { method: 'DELETE', headers: headers() });
+  return answer(res);
+}
+
 /** The log's text (plain text, not JSON). */
 export async function getText(path, params) {
   const res = await fetch(`${path}${query(params)}`, { headers: headers() });

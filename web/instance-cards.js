@@ -265,13 +265,17 @@ export function actionsCard(instance, msg, reload) {
   const say = (text, ok) => {
     fill(msg, h('div', { class: `banner${ok ? ' ok' : ''}` }, text));
   };
+  const downstream = h('input', { type: 'checkbox', name: 'downstream' });
   const act = async (what, body) => {
     try {
-      await post(`/api/instances/${instance.id}/${what}`, body);
+      const got = await post(`/api/instances/${instance.id}/${what}`, body);
+      const busy = got?.downstream?.skipped.filter((s) => s.status === 'processing').length ?? 0;
       say(
-        what === 'reprocess'
-          ? 'Reprocess requested: a new attempt starts.'
-          : 'Failed jobs resubmitted.',
+        what !== 'reprocess'
+          ? 'Failed jobs resubmitted.'
+          : got?.downstream
+            ? `Reprocess requested for this instance and ${got.downstream.reprocessed.length - 1} downstream${busy ? `; ${busy} still processing: reprocess them once they settle` : ''}.`
+            : 'Reprocess requested: a new attempt starts.',
         true,
       );
       reload();
@@ -302,9 +306,18 @@ export function actionsCard(instance, msg, reload) {
               ? 'send back to new as a new attempt'
               : `cannot reprocess while ${instance.status}`,
             onclick: () =>
-              act('reprocess', reason.value.trim() ? { reason: reason.value.trim() } : {}),
+              act('reprocess', {
+                ...(reason.value.trim() ? { reason: reason.value.trim() } : {}),
+                ...(downstream.checked ? { downstream: true } : {}),
+              }),
           },
           'Reprocess',
+        ),
+        h(
+          'label',
+          { title: 'also send back every instance depending on this one, in its campaign' },
+          downstream,
+          ' with downstream',
         ),
         h(
           'button',

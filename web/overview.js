@@ -2,6 +2,7 @@
 // a time (a cursor), kept current by the event stream without reloading.
 
 import { ApiError, get, overviewPage, query, tasks as taskInfo } from './api.js';
+import { campaignActions } from './campaign-actions.js';
 import { fill, h } from './dom.js';
 import { onEvent } from './events.js';
 import { FILTER_KEYS, filterForm, setCampaigns } from './filters.js';
@@ -149,7 +150,21 @@ export function mount(root) {
     );
   }
 
+  /** A reprocessing campaign shown: its operator actions beside the filters (none for prompt). */
+  function syncActions() {
+    const bar = toolbar.querySelector('.campaign-actions');
+    if (bar?.dataset.campaign === campaign()) return;
+    bar?.remove();
+    if (campaign() === 'prompt') return;
+    toolbar.append(
+      campaignActions(campaign(), (name) => {
+        if (name === null) go(new URLSearchParams(), []);
+      }),
+    );
+  }
+
   async function loadPage(pending) {
+    syncActions();
     const seq = ++loadSeq;
     section.dataset.state = 'loading';
     try {
@@ -189,6 +204,7 @@ export function mount(root) {
         go(p, []),
       );
       fill(toolbar, form);
+      syncActions();
       table.replaceChildren(header(cols), tbody);
       // Asked for only when someone reaches for the menu: counting every
       // campaign's progress is heavy on a big store, and most visits never change campaign.

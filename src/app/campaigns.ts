@@ -124,6 +124,19 @@ function positiveInt(value: number | string, field: string, what: string): numbe
   return n;
 }
 
+/** `A-B` or `A`, as people type a run range (`--runs`, `runs` in the API). */
+export function parseRuns(text: unknown): { from: number; to: number } {
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(String(text));
+  const from = Number(m?.[1]);
+  const to = m?.[2] === undefined ? from : Number(m[2]);
+  if (m === null || to < from)
+    throw new InvalidInputError(
+      '--runs',
+      `"${text}" is not a run range: write A-B with A ≤ B, or A (e.g. 355100-355120)`,
+    );
+  return { from, to };
+}
+
 function parseSelection(req: CampaignRequest): {
   selection: CampaignSelection;
   query: RunSelection;
@@ -131,14 +144,7 @@ function parseSelection(req: CampaignRequest): {
   const selection: CampaignSelection = {};
   const query: RunSelection = {};
   if (req.runs !== undefined) {
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(String(req.runs));
-    const from = Number(m?.[1]);
-    const to = m?.[2] === undefined ? from : Number(m[2]);
-    if (m === null || to < from)
-      throw new InvalidInputError(
-        '--runs',
-        `"${req.runs}" is not a run range: write A-B with A ≤ B, or A (e.g. 355100-355120)`,
-      );
+    const { from, to } = parseRuns(req.runs);
     selection.runs = { from, to };
     Object.assign(query, { from, to });
   }

@@ -69,7 +69,14 @@ export function watchLine(
   etaMs: number | null,
   opts: { unicode: boolean; width?: number },
 ): string {
-  const eta = p.complete ? 'complete' : `ETA ${etaMs === null ? '--' : formatDuration(etaMs)}`;
+  const eta =
+    p.state === 'cancelled'
+      ? p.complete
+        ? 'cancelled'
+        : 'cancelling'
+      : p.complete
+        ? 'complete'
+        : `ETA ${etaMs === null ? '--' : formatDuration(etaMs)}`;
   return [
     p.name,
     progressBar(p.percent, opts.width ?? 24, opts.unicode),
@@ -104,7 +111,15 @@ export function campaignTable(list: readonly CampaignProgress[]): string {
       String(p.instances.failed),
       String(p.instances.processing),
       String(p.instances.new + p.instances.waiting),
-      p.share === null ? 'live' : p.complete ? 'complete' : `${p.percent.toFixed(1)}%`,
+      p.share === null
+        ? 'live'
+        : p.state === 'cancelled'
+          ? p.complete
+            ? 'cancelled'
+            : 'cancelling'
+          : p.complete
+            ? 'complete'
+            : `${p.percent.toFixed(1)}%`,
     ]),
   );
 }

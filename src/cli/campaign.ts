@@ -5,6 +5,7 @@ import { InvalidInputError } from '../errors.ts';
 import { PROMPT } from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
 import { allCampaignProgress, UnknownCampaignError } from '../views/campaign-progress.ts';
+import { registerCampaignControl } from './campaign-control.ts';
 import { campaignTable } from './campaign-render.ts';
 import { watchCampaign } from './campaign-watch.ts';
 import { durationArg, type GlobalOptions, printJson, withRuntime } from './common.ts';
@@ -43,7 +44,8 @@ export async function requireCampaign(store: StateStore, name: string): Promise<
 export function registerCampaign(program: Command): void {
   const campaign = program
     .command('campaign')
-    .description('reprocessing campaigns: create, list, watch');
+    .description('reprocessing campaigns: create, list, watch, extend, cancel, delete');
+  registerCampaignControl(campaign);
 
   campaign
     .command('create <name>')

@@ -9,12 +9,22 @@ export function registerReprocess(program: Command): void {
     .description('send the instances of TASK covering the runs back to new, as a new attempt')
     .requiredOption('--runs <A-B>', 'run range')
     .option('--campaign <name>', 'campaign', 'prompt')
+    .option(
+      '--downstream',
+      'also send back every instance depending on them in the campaign (transitively), in one transaction',
+    )
     .option('--reason <text>', 'why (kept in the history)')
     .option('--json', 'print JSON')
     .action(
       async (
         task: string,
-        opts: { runs: string; campaign: string; reason?: string; json?: boolean },
+        opts: {
+          runs: string;
+          campaign: string;
+          reason?: string;
+          json?: boolean;
+          downstream?: boolean;
+        },
         cmd: Command,
       ) => {
         const range = parseRunRange(opts.runs);
@@ -24,12 +34,14 @@ export function registerReprocess(program: Command): void {
             rt.store,
             { campaign: opts.campaign, task, from: range.from, to: range.to },
             { by: `cli:${process.env.USER ?? 'unknown'}`, reason: opts.reason },
+            opts.downstream ? { deployment: rt.deployment } : undefined,
           );
           if (opts.json) return printJson({ reprocessed: sent, skipped });
+          const busy = skipped.filter((s) => s.status === 'processing').length;
           process.stdout.write(
-            `${sent.length} instance(s) of ${task} sent back to new` +
+            `${sent.length} instance(s) ${opts.downstream ? `of ${task} and downstream ` : `of ${task} `}sent back to new` +
               (skipped.length
-                ? `; ${skipped.length} skipped (still processing or new: wait for them to settle)`
+                ? `; ${skipped.length} skipped (${busy} still processing: reprocess them once they settle; the others are new already)`
                 : '') +
               '\n',
           );

@@ -8,8 +8,10 @@ export interface CampaignView {
   name: string;
   /** Fraction of an executor's slots its jobs may hold; null for `prompt`, which is never capped. */
   share: number | null;
-  /** The runs it processes, ascending; null for `prompt`, fed by every run as it comes. */
+  /** The runs it processes, in intake order; null for `prompt`, fed by every run as it comes. */
   runs: readonly number[] | null;
+  /** Cancelled: nothing more is taken in or started, its active jobs are stopped. */
+  cancelled: boolean;
   /** Its copies of the tasks it runs, overrides applied, upstream first. */
   tasks: readonly TaskConfig[];
   /**
@@ -27,6 +29,7 @@ export function campaignView(deployment: Deployment, c: Campaign): CampaignView 
     name: c.name,
     share: c.share,
     runs: c.runs,
+    cancelled: c.state === 'cancelled',
     // A task since removed from the deployment file is dropped: its jobs fail as for prompt.
     tasks: deployment.tasks
       .filter((t) => own.has(t.name))
@@ -40,20 +43,23 @@ export function promptView(deployment: Deployment): CampaignView {
     name: PROMPT,
     share: null,
     runs: null,
+    cancelled: false,
     tasks: deployment.tasks,
     upstreamCampaign: () => PROMPT,
   };
 }
 
 /**
- * The campaigns the engine works on, read from the store. Campaigns never
- * change once created, so each is read and resolved once; `refresh` only
- * looks for new ones.
+ * The campaigns the engine works on, read from the store. A campaign is
+ * read and resolved again only when its revision changed (extended,
+ * cancelled); `refresh` otherwise reads names and revisions only.
  */
 export class CampaignBook {
   readonly #deployment: Deployment;
   readonly #views = new Map<string, CampaignView>();
   readonly #broken = new Set<string>();
+  /** The revision each view was resolved from. */
+  readonly #revisions = new Map<string, number>();
 
   constructor(deployment: Deployment) {
     this.#deployment = deployment;
@@ -71,10 +77,11 @@ export class CampaignBook {
     onBroken: (name: string, err: unknown) => void = () => {},
   ): Promise<CampaignView[]> {
     const list = [this.#views.get(PROMPT) as CampaignView];
-    for (const name of await store.campaignNames()) {
-      if (this.#broken.has(name)) continue;
-      const known = this.#views.get(name);
-      const c = known === undefined ? await store.getCampaign(name) : null;
+    for (const head of await store.campaignHeads()) {
+      if (this.#broken.has(head.name)) continue;
+      if (this.#revisions.get(head.name) !== head.revision) this.#views.delete(head.name);
+      const known = this.#views.get(head.name);
+      const c = known === undefined ? await store.getCampaign(head.name) : null;
       const view = known ?? (c === null ? undefined : this.#resolve(c, onBroken));
       if (view !== undefined) list.push(view);
     }
@@ -100,6 +107,7 @@ export class CampaignBook {
     try {
       const view = campaignView(this.#deployment, c);
       this.#views.set(c.name, view);
+      this.#revisions.set(c.name, c.revision ?? 1);
       return view;
     } catch (err) {
       this.#broken.add(c.name);

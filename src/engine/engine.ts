@@ -4,6 +4,7 @@ import type { ExecutorJobState } from '../executors/contract.ts';
 import type { Instance, Job } from '../model/types.ts';
 import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
+import { stopCancelledCampaigns, submittable } from './campaign-stop.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
 import { nextPoll, pollDue } from './executor-state.ts';
@@ -217,6 +218,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       );
       await syncExecutor(ctx, executor, asked, exited);
     }
+    await stopCancelledCampaigns(ctx, campaigns);
     let scope = new PassScope(true);
     if (!full) {
       const changes = await this.readChanges();
@@ -233,7 +235,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const view of campaigns) {
       for (const task of view.tasks) {
         await this.renewOrStop();
-        const made = scope.runsChanged ? await intake(ctx, view.name, task) : [];
+        const made = scope.runsChanged && !view.cancelled ? await intake(ctx, view.name, task) : [];
         created += made.length;
         scope.addGate(
           view.name,
@@ -252,7 +254,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           );
         }
         const toGate = full ? undefined : scope.gateIds(view.name, task.name);
-        started += await gate(ctx, view.name, task, locks, toGate);
+        if (!view.cancelled) started += await gate(ctx, view.name, task, locks, toGate);
       }
     }
     for (const inst of settled) this.emit('settled', inst);
@@ -262,7 +264,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const active = await this.activeJobs();
     for (const [name, executor] of ctx.executors) {
       await this.renewOrStop();
-      submitted += await submitIdle(ctx, executor, active.get(name) ?? []);
+      submitted += await submitIdle(ctx, executor, submittable(ctx, active.get(name) ?? []));
     }
     // The overview's global status of new or changed runs: computed here so that reading never writes.
     await refreshExpectations(ctx.store, ctx.deployment);

@@ -181,7 +181,7 @@ async function planJobs(
     return 'no inputs to split over: upstream instances registered no outputs and no lock named files';
   }
   const tooMany = jobsProblem(inputs.length, ctx.deployment.limits);
-  if (tooMany !== null) return tooMany;
+  if (tooMany !== null) return `one job per input: ${tooMany}`;
   return inputs.map((input, index) => ({ ...base, index, input }));
 }
 

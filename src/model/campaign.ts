@@ -27,7 +27,16 @@ export interface CampaignOverride {
   value: string | number | string[];
 }
 
-/** A reprocessing campaign as stored: everything it will ever process is decided at creation. */
+/**
+ * Where a reprocessing campaign stands: `active` runs its work; `cancelled`
+ * starts nothing more and its jobs are stopped; `deleted` (once settled) is
+ * off the lists, its instances, events and outputs kept for the history.
+ */
+export type CampaignState = 'active' | 'cancelled' | 'deleted';
+
+export const CAMPAIGN_STATES: readonly CampaignState[] = ['active', 'cancelled', 'deleted'];
+
+/** A reprocessing campaign as stored: its runs are decided at creation, and grow only by `campaign extend`. */
 export interface Campaign {
   name: string;
   selection: CampaignSelection;
@@ -40,6 +49,24 @@ export interface Campaign {
   share: number;
   createdAt: number;
   createdBy: string;
+  /** As stored; a campaign being created is `active`. */
+  state?: CampaignState;
+  /** Grows by one at each change after creation (extend, cancel, delete): what the engine re-reads on. */
+  revision?: number;
+}
+
+/** A campaign as the engine polls it each pass, without its run list. */
+export interface CampaignHead {
+  name: string;
+  state: CampaignState;
+  revision: number;
+}
+
+/** Who changes a campaign, when and why: recorded in its event. */
+export interface CampaignChange {
+  by: string;
+  at: number;
+  reason?: string | null;
 }
 
 /** Progress numbers of one campaign, straight from the store. */

@@ -8,6 +8,7 @@ import { errorHandler, tooLarge } from './errors.ts';
 import { EventHub } from './hub.ts';
 import { openApiDocument } from './openapi.ts';
 import { Api } from './route.ts';
+import { campaignRoutes } from './routes/campaigns.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { eventRoutes } from './routes/events.ts';
 import { instanceRoutes } from './routes/instances.ts';
@@ -65,6 +66,7 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
   metaRoutes(api, ctx);
   chatRoutes(api, ctx);
   probeRoutes(api, ctx);
+  campaignRoutes(api, ctx);
   const closeMetrics = metricsRoutes(api, ctx);
   api.route(
     {

@@ -17,6 +17,7 @@ const STATUS_OF_CODE: Record<string, ContentfulStatusCode> = {
   campaign_exists: 409,
   not_supported: 409,
   executor_unavailable: 503,
+  campaign_state: 409,
 };
 
 /** No token, or one that is no operator's (nor, on a report, the job's). */

@@ -15,7 +15,7 @@ export interface RouteSpec<
   Q extends z.ZodType = Empty,
   B extends z.ZodType = Empty,
 > {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** OpenAPI style: `/api/jobs/{id}`. */
   path: string;
   summary: string;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe } from 'node:test';
+import { testCampaignControl } from './conformance/campaign-control.ts';
 import { testCampaigns } from './conformance/campaigns.ts';
 import { testCoordination } from './conformance/coordination.ts';
 import { testFeed } from './conformance/feed.ts';
@@ -49,6 +50,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     testHistory(f);
     testOverview(f);
     testCampaigns(f);
+    testCampaignControl(f);
     testFeed(f);
     testCoordination(f);
   });

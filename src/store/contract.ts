@@ -1,4 +1,10 @@
-import type { Campaign, CampaignCounts, RunSelection } from '../model/campaign.ts';
+import type {
+  Campaign,
+  CampaignChange,
+  CampaignCounts,
+  CampaignHead,
+  RunSelection,
+} from '../model/campaign.ts';
 import type {
   EventRecord,
   Instance,
@@ -144,6 +150,20 @@ export interface StateStore extends OverviewStore {
    */
   transitionInstance(id: number, change: InstanceChange): Promise<Instance>;
   /**
+   * Sends every given instance that may go back to `new` (done, failed,
+   * waiting) to `new` as a new attempt, with an event each carrying
+   * `change.data`, all in one transaction: a reprocess and its downstream
+   * cascade. The others (new, processing, unknown ids) are left alone and
+   * listed in `skipped` with their status (null: unknown).
+   */
+  reprocessInstances(
+    ids: readonly number[],
+    change: ReprocessChange,
+  ): Promise<{
+    reprocessed: Instance[];
+    skipped: Array<{ id: number; status: InstanceStatus | null }>;
+  }>;
+  /**
    * Starts an instance: `from → processing` with `configHash` (and the
    * configuration it names, kept by hash), creating its jobs in `idle`, all
    * in one transaction.
@@ -237,7 +257,13 @@ export interface StateStore extends OverviewStore {
 
   // ---- outputs and history ----
   listOutputs(q: OutputQuery): Promise<Output[]>;
-  /** Outputs of the given instances (a downstream task's inputs). */
+  /**
+   * Outputs of the current attempt of each given instance (a downstream
+   * task's inputs): of its jobs' latest attempts only, so nothing of a
+   * superseded instance attempt or of a retried job attempt. Decided in one
+   * statement, so an instance reprocessed concurrently never hands over its
+   * old outputs. `listOutputs` keeps every attempt's.
+   */
   outputsForInstances(instanceIds: readonly number[]): Promise<Output[]>;
   /** Events ascending by id. */
   listEvents(q: EventQuery): Promise<EventRecord[]>;
@@ -256,12 +282,48 @@ export interface StateStore extends OverviewStore {
    */
   createCampaign(campaign: Campaign): Promise<Campaign>;
   getCampaign(name: string): Promise<Campaign | null>;
-  /** Every stored campaign, oldest first. */
+  /** Every stored campaign but deleted ones, oldest first. */
   listCampaigns(): Promise<Campaign[]>;
-  /** Their names only, oldest first: what the engine polls each pass without reading run lists. */
+  /** Their names only (deleted ones left out), oldest first. */
   campaignNames(): Promise<string[]>;
-  /** Instances per status and jobs per status of one campaign (`prompt` included); zeros when none. */
+  /** Name, state and revision of every campaign but deleted ones, oldest first: what the engine polls each pass. */
+  campaignHeads(): Promise<CampaignHead[]>;
+  /**
+   * Instances per status and jobs per status of one campaign (`prompt`
+   * included); zeros when none. Kept incrementally in the transaction of
+   * every change, so reading them costs the same at any size.
+   */
   campaignCounts(name: string): Promise<CampaignCounts>;
+  /**
+   * Marks an active campaign `cancelled` with a `campaign` event, and fails
+   * its idle jobs no process has claimed (no executor has them), so none is
+   * submitted any more; all in one transaction. Jobs already claimed or
+   * running are the engine's to stop through their executor. Cancelling a
+   * cancelled campaign changes nothing. `NotFoundError` for an unknown or
+   * deleted name.
+   */
+  cancelCampaign(
+    name: string,
+    change: CampaignChange,
+  ): Promise<{ campaign: Campaign; failedJobs: number[] }>;
+  /**
+   * Appends runs to an active campaign's run list (those it has are left
+   * out; the list's existing order is kept, since intake walks it by
+   * position) with a `campaign` event. `CampaignStateError` unless active.
+   */
+  extendCampaign(
+    name: string,
+    runs: readonly number[],
+    change: CampaignChange,
+  ): Promise<{ campaign: Campaign; added: number[] }>;
+  /**
+   * Marks a settled campaign `deleted` with a `campaign` event: it leaves
+   * the lists, its instances, jobs, events and outputs stay. Settled: no job
+   * queued or running, no instance processing, and, unless cancelled, none
+   * new or waiting; otherwise `CampaignStateError` (cancel it first).
+   * `NotFoundError` for an unknown or already deleted name.
+   */
+  deleteCampaign(name: string, change: CampaignChange): Promise<Campaign>;
 
   // ---- leases: for several controllers sharing a store ----
   /**
@@ -376,6 +438,13 @@ export interface InstanceChange {
   from: InstanceStatus;
   to: InstanceStatus;
   reason: string | null;
+  by: string;
+  at: number;
+  data?: Record<string, unknown>;
+}
+
+export interface ReprocessChange {
+  reason: string;
   by: string;
   at: number;
   data?: Record<string, unknown>;

@@ -225,3 +225,43 @@ export function healthEvent(
     data,
   };
 }
+
+/** A campaign cancelled, extended or deleted after its creation. */
+export function campaignChangedEvent(
+  name: string,
+  to: 'cancelled' | 'extended' | 'deleted',
+  change: { by: string; at: number; reason?: string | null },
+  data: Record<string, unknown> | null,
+): NewEvent {
+  return {
+    at: change.at,
+    entity: 'campaign',
+    entityId: name,
+    campaign: name,
+    task: null,
+    instanceId: null,
+    from: null,
+    to,
+    reason: change.reason ?? null,
+    by: change.by,
+    configHash: null,
+    data,
+  };
+}
+
+/** Why a campaign cannot be deleted yet, or null when it has settled (see `StateStore.deleteCampaign`). */
+export function unsettledProblem(
+  state: string,
+  counts: { instances: Record<string, number>; jobs: Record<string, number> },
+  name: string,
+): string | null {
+  const active = (counts.jobs.idle ?? 0) + (counts.jobs.running ?? 0);
+  const processing = counts.instances.processing ?? 0;
+  const open = (counts.instances.new ?? 0) + (counts.instances.waiting ?? 0);
+  const cancel = `\`autoctrl campaign cancel ${name}\``;
+  if (active > 0 || processing > 0)
+    return `${active} job(s) queued or running and ${processing} instance(s) processing: ${state === 'cancelled' ? 'wait until its jobs have stopped' : `cancel it first (${cancel}) and wait until its jobs have stopped`}, then delete it`;
+  if (state !== 'cancelled' && open > 0)
+    return `${open} instance(s) not started yet: cancel it first (${cancel}), then delete it`;
+  return null;
+}

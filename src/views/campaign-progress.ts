@@ -1,7 +1,12 @@
 import type { Deployment } from '../config/types.ts';
 import { intakeDone } from '../engine/intake.ts';
 import { NotFoundError } from '../errors.ts';
-import { type Campaign, type CampaignCounts, PROMPT } from '../model/campaign.ts';
+import {
+  type Campaign,
+  type CampaignCounts,
+  type CampaignState,
+  PROMPT,
+} from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
 
 /** A campaign name that names nothing (code `not_found`, as every missing record). */
@@ -15,6 +20,8 @@ export class UnknownCampaignError extends NotFoundError {
 /** How far a campaign has come, for `campaign list`, `campaign watch` and the API. */
 export interface CampaignProgress {
   name: string;
+  /** `prompt` is always active. */
+  state: CampaignState;
   /** Runs it covers; for `prompt`, every run in the store. */
   runs: number;
   tasks: string[];
@@ -27,7 +34,7 @@ export interface CampaignProgress {
   settled: number;
   /** `settled` over all instances, 0-100; 0 before any instance exists. */
   percent: number;
-  /** Every run went through intake and every instance is done or failed. Never for `prompt`. */
+  /** Every run went through intake and every instance is done or failed (a cancelled campaign: no job left active). Never for `prompt`. */
   complete: boolean;
 }
 
@@ -55,6 +62,7 @@ async function promptProgress(deps: Deps): Promise<CampaignProgress> {
   const counts = await deps.store.campaignCounts(PROMPT);
   return {
     name: PROMPT,
+    state: 'active',
     runs: await deps.store.countRuns(),
     tasks: deps.deployment.tasks.map((t) => t.name),
     share: null,
@@ -68,6 +76,12 @@ async function progressOf(deps: Deps, c: Campaign): Promise<CampaignProgress> {
   const counts = await deps.store.campaignCounts(c.name);
   const s = summary(counts);
   const open = counts.instances.new + counts.instances.waiting + counts.instances.processing;
+  if (c.state === 'cancelled')
+    return {
+      ...base(c),
+      ...s,
+      complete: counts.jobs.idle + counts.jobs.running === 0 && counts.instances.processing === 0,
+    };
   let complete = open === 0;
   // A task since removed from the deployment file never takes its runs in: it cannot hold completion back.
   const live = c.tasks.filter((t) => deps.deployment.tasks.some((d) => d.name === t));
@@ -75,14 +89,17 @@ async function progressOf(deps: Deps, c: Campaign): Promise<CampaignProgress> {
     if (!complete) break;
     complete = await intakeDone(deps, c, task);
   }
+  return { ...base(c), ...s, complete };
+}
+
+function base(c: Campaign) {
   return {
     name: c.name,
+    state: c.state ?? 'active',
     runs: c.runs.length,
     tasks: c.tasks,
     share: c.share,
     createdAt: c.createdAt,
-    ...s,
-    complete,
   };
 }
 

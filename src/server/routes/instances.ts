@@ -200,19 +200,43 @@ export function instanceRoutes(api: Api, ctx: ServerContext): void {
     {
       method: 'post',
       path: '/api/instances/{id}/reprocess',
-      summary: 'Sends a settled instance back to new, as a new attempt (operator)',
+      summary:
+        'Sends a settled instance back to new, as a new attempt; with downstream, the instances depending on it too (operator)',
       access: 'operator',
       params: idPath,
-      body: actionBody,
-      response: z.object({ instance: instanceSchema }),
+      body: actionBody.extend({
+        downstream: z
+          .boolean()
+          .optional()
+          .describe(
+            'also the instances depending on it in its campaign, transitively, in one transaction',
+          ),
+      }),
+      response: z.object({
+        instance: instanceSchema,
+        downstream: z
+          .object({
+            reprocessed: z.array(z.number().int()),
+            skipped: z.array(z.object({ id: z.number().int(), status: instanceStatus.nullable() })),
+          })
+          .optional()
+          .describe(
+            'with downstream: every instance sent back, and those left as they were (processing, new)',
+          ),
+      }),
     },
     async (c, { params, body, who }) => {
-      const inst = await reprocessInstance(store, params.id, {
-        by: actor(who),
-        reason: body.reason,
-      });
+      const { cascade, ...inst } = await reprocessInstance(
+        store,
+        params.id,
+        { by: actor(who), reason: body.reason },
+        body.downstream === true ? { deployment: ctx.rt.deployment } : undefined,
+      );
       ctx.hooks.trigger();
-      return c.json({ instance: presentInstance(inst) });
+      return c.json({
+        instance: presentInstance(inst),
+        ...(cascade !== undefined ? { downstream: cascade } : {}),
+      });
     },
   );
   api.route(

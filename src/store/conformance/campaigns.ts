@@ -22,13 +22,16 @@ function campaign(name: string, over: Partial<Campaign> = {}): Campaign {
 }
 
 /** Campaigns, their progress counts, and the selection of runs that feeds them. */
+export { campaign as sampleCampaign };
+
 export function testCampaigns(f: Fixture): void {
   describe('campaigns', () => {
     it('stores a campaign whole, with a created event, and lists campaigns oldest first', async () => {
       const c = campaign('rereco');
-      assert.deepEqual(await f.store.createCampaign(c), c);
+      const stored = { ...c, state: 'active', revision: 1 };
+      assert.deepEqual(await f.store.createCampaign(c), stored);
       await f.store.createCampaign(campaign('alpha', { createdAt: T0 + 5, share: 1 }));
-      assert.deepEqual(await f.store.getCampaign('rereco'), c);
+      assert.deepEqual(await f.store.getCampaign('rereco'), stored);
       assert.equal(await f.store.getCampaign('nope'), null);
       assert.deepEqual(
         (await f.store.listCampaigns()).map((x) => [x.name, x.share]),

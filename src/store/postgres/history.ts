@@ -29,7 +29,13 @@ export function historyOps(db: Db) {
     outputsForInstances: (ids: readonly number[]): Promise<Output[]> =>
       db.query<Output>(
         'outputsForInstances',
-        `${OUTPUT_SELECT} WHERE o.instance_id = ANY($1) ORDER BY o.id`,
+        // The instance's current attempt and, within it, each job's latest attempt: one statement, so
+        // an instance reprocessed meanwhile is seen either before (its old outputs) or after (none yet).
+        `${OUTPUT_SELECT} JOIN jobs j ON j.id = o.job_id
+         WHERE o.instance_id = ANY($1) AND j.instance_attempt = i.attempt
+           AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.instance_id = j.instance_id
+             AND k.instance_attempt = j.instance_attempt AND k.job_index = j.job_index AND k.attempt > j.attempt)
+         ORDER BY o.id`,
         [ids],
       ),
     listEvents: (q: EventQuery): Promise<EventRecord[]> =>

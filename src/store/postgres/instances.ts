@@ -1,5 +1,5 @@
 import { FencedError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
-import { assertInstanceTransition } from '../../model/transitions.ts';
+import { assertInstanceTransition, canTransitionInstance } from '../../model/transitions.ts';
 import type { Instance, InstanceStatus } from '../../model/types.ts';
 import type {
   Cell,
@@ -10,6 +10,7 @@ import type {
   InstanceQuery,
   InstanceStart,
   NewInstance,
+  ReprocessChange,
 } from '../contract.ts';
 import { instanceAfter, instanceEvent, instanceStarted, type NewEvent } from '../records.ts';
 import { instanceColumns, limitOf } from './columns.ts';
@@ -200,6 +201,30 @@ export function instanceOps(db: Db) {
         return after;
       });
     },
+    reprocessInstances: (ids: readonly number[], c: ReprocessChange) =>
+      db.tx('reprocessInstances', async (sql) => {
+        // Locked in id order, as every writer of several instances takes them: no deadlock.
+        const rows = (
+          await sql.query<Instance>(
+            `${INSTANCES} WHERE i.id = ANY($1) ORDER BY i.id FOR UPDATE OF i`,
+            [[...new Set(ids)]],
+          )
+        ).rows;
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        const reprocessed: Instance[] = [];
+        const skipped: Array<{ id: number; status: InstanceStatus | null }> = [];
+        for (const id of [...new Set(ids)]) {
+          const row = byId.get(id);
+          if (row === undefined || !canTransitionInstance(row.status, 'new')) {
+            skipped.push({ id, status: row?.status ?? null });
+            continue;
+          }
+          const after = instanceAfter(row, { ...c, from: row.status, to: 'new' }) as Instance;
+          await update(sql, after, instanceEvent(after, row.status, c.by, c.data ?? null));
+          reprocessed.push(after);
+        }
+        return { reprocessed, skipped };
+      }),
     startInstance: async (id: number, s: InstanceStart) => {
       assertInstanceTransition(id, s.from, 'processing');
       return db.tx('startInstance', async (sql) => {

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Db, Sql } from './db.ts';
+import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
 import { SCHEMA_V1 } from './schema.ts';
 
 /**
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
 INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
   SELECT id, attempt, config_hash, updated_at FROM instances WHERE config_hash IS NOT NULL;`,
   },
+  { version: 4, name: 'campaign control and counts', sql: CAMPAIGN_CONTROL_MIGRATION_SQL },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

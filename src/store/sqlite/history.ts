@@ -20,8 +20,14 @@ import {
 /** Outputs and the event log: the read side for people. */
 export function historyOps(db: Db) {
   const cache = new StatementCache(db);
+  // The instance's current attempt and, within it, each job's latest attempt: one statement, so
+  // an instance reprocessed meanwhile is seen either before (its old outputs) or after (none yet).
   const ofInstances = db.prepare<[string], OutputRow>(
-    `${OUTPUT_SELECT} WHERE o.instance_id IN (SELECT value FROM json_each(?)) ORDER BY o.id`,
+    `${OUTPUT_SELECT} JOIN jobs j ON j.id = o.job_id
+     WHERE o.instance_id IN (SELECT value FROM json_each(?)) AND j.instance_attempt = i.attempt
+       AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.instance_id = j.instance_id
+         AND k.instance_attempt = j.instance_attempt AND k.job_index = j.job_index AND k.attempt > j.attempt)
+     ORDER BY o.id`,
   );
 
   function listOutputs(q: OutputQuery): Output[] {

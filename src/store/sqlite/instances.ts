@@ -1,5 +1,5 @@
 import { InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
-import { assertInstanceTransition } from '../../model/transitions.ts';
+import { assertInstanceTransition, canTransitionInstance } from '../../model/transitions.ts';
 import type { Instance, InstanceStatus, Job } from '../../model/types.ts';
 import type {
   Cell,
@@ -10,6 +10,7 @@ import type {
   InstanceQuery,
   InstanceStart,
   NewInstance,
+  ReprocessChange,
 } from '../contract.ts';
 import { instanceAfter, instanceEvent as instanceRecord, instanceStarted } from '../records.ts';
 import type { Coordination } from './coordination.ts';
@@ -159,6 +160,24 @@ export function instanceOps(
     return after;
   });
 
+  const reprocess = db.transaction((ids: readonly number[], c: ReprocessChange) => {
+    const reprocessed: Instance[] = [];
+    const skipped: Array<{ id: number; status: InstanceStatus | null }> = [];
+    for (const id of [...new Set(ids)]) {
+      const row = byId.get(id);
+      if (row === undefined || !canTransitionInstance(row.status, 'new')) {
+        skipped.push({ id, status: row?.status ?? null });
+        continue;
+      }
+      const change = { ...c, from: row.status, to: 'new' as const };
+      const after = instanceAfter(toInstance(row), change) as Instance;
+      update.run(after.status, after.reason, after.attempt, after.configHash, c.at, id, row.status);
+      instanceEvent(after, row.status, c.by, c.data ?? null);
+      reprocessed.push(after);
+    }
+    return { reprocessed, skipped };
+  });
+
   const start = db.transaction((id: number, s: InstanceStart) => {
     coord.checkFence(s.fence);
     const before = toInstance(current(id, s.from));
@@ -230,6 +249,7 @@ export function instanceOps(
       assertInstanceTransition(id, c.from, c.to);
       return transition.immediate(id, c);
     },
+    reprocessInstances: (ids: readonly number[], c: ReprocessChange) => reprocess.immediate(ids, c),
     startInstance: (id: number, s: InstanceStart) => {
       assertInstanceTransition(id, s.from, 'processing');
       return start.immediate(id, s);

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
 import { OVERVIEW_MIGRATION_SQL } from './migration-overview.ts';
 import { V2_MIGRATION_SQL } from './migration-v2.ts';
 
@@ -185,6 +186,7 @@ INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
   SELECT id, attempt, config_hash, updated_at FROM instances WHERE config_hash IS NOT NULL;
 `,
   },
+  { version: 7, name: 'campaign control and counts', sql: CAMPAIGN_CONTROL_MIGRATION_SQL },
 ];
 
 /**

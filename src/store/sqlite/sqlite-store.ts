@@ -1,5 +1,11 @@
 import type { Logger } from '../../logger.ts';
-import type { Campaign, CampaignCounts, RunSelection } from '../../model/campaign.ts';
+import type {
+  Campaign,
+  CampaignChange,
+  CampaignCounts,
+  CampaignHead,
+  RunSelection,
+} from '../../model/campaign.ts';
 import type {
   EventRecord,
   Instance,
@@ -28,6 +34,7 @@ import type {
   Lease,
   NewInstance,
   OutputQuery,
+  ReprocessChange,
   StateStore,
 } from '../contract.ts';
 import type {
@@ -216,6 +223,10 @@ export class SqliteStore implements StateStore {
     return this.#instances.transitionInstance(id, change);
   }
 
+  async reprocessInstances(ids: readonly number[], change: ReprocessChange) {
+    return this.#instances.reprocessInstances(ids, change);
+  }
+
   async startInstance(
     id: number,
     start: InstanceStart,
@@ -315,6 +326,22 @@ export class SqliteStore implements StateStore {
 
   async campaignCounts(name: string): Promise<CampaignCounts> {
     return this.#campaigns.campaignCounts(name);
+  }
+
+  async campaignHeads(): Promise<CampaignHead[]> {
+    return this.#campaigns.campaignHeads();
+  }
+
+  async cancelCampaign(name: string, change: CampaignChange) {
+    return this.#campaigns.cancelCampaign(name, change);
+  }
+
+  async extendCampaign(name: string, runs: readonly number[], change: CampaignChange) {
+    return this.#campaigns.extendCampaign(name, runs, change);
+  }
+
+  async deleteCampaign(name: string, change: CampaignChange): Promise<Campaign> {
+    return this.#campaigns.deleteCampaign(name, change);
   }
 
   async overviewRuns(q: OverviewQuery): Promise<OverviewRun[]> {

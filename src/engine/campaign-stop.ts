@@ -1,0 +1,62 @@
+import { StaleStateError } from '../errors.ts';
+import type { Job } from '../model/types.ts';
+import type { CampaignView } from './campaign-book.ts';
+import type { EngineContext } from './context.ts';
+import { jobRef } from './launch.ts';
+
+/**
+ * Stops the active jobs of cancelled campaigns: those an executor may have
+ * (claimed, submitted, running) are cancelled through it first, then each
+ * fails without a retry; settling then fails their instances. A job whose
+ * executor does not answer stays as it is, and is tried again next pass:
+ * marking it failed while it may still run would be a lie. Returns how
+ * many jobs it stopped.
+ */
+export async function stopCancelledCampaigns(
+  ctx: EngineContext,
+  campaigns: readonly CampaignView[],
+): Promise<number> {
+  const cancelled = new Set(campaigns.filter((c) => c.cancelled).map((c) => c.name));
+  if (cancelled.size === 0) return 0;
+  let stopped = 0;
+  for (const job of await ctx.store.activeJobs()) {
+    if (!cancelled.has(job.campaign)) continue;
+    if (await stopJob(ctx, job)) stopped++;
+  }
+  return stopped;
+}
+
+async function stopJob(ctx: EngineContext, job: Job): Promise<boolean> {
+  const reason = `campaign ${job.campaign} cancelled`;
+  const handedOver = job.claimedBy !== null || job.executorId !== null || job.status === 'running';
+  const executor = ctx.executors.get(job.executor);
+  if (handedOver && executor !== undefined) {
+    try {
+      await executor.cancel(jobRef(ctx, job), reason);
+    } catch (err) {
+      ctx.logger.warn(
+        { err, job: job.id, executor: job.executor },
+        'could not cancel a job of a cancelled campaign: tried again next pass',
+      );
+      return false;
+    }
+  }
+  try {
+    await ctx.store.transitionJob(job.id, {
+      from: job.status,
+      to: 'failed',
+      reason,
+      by: 'engine',
+      at: ctx.now(),
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof StaleStateError) return false;
+    throw err;
+  }
+}
+
+/** The active jobs an executor may still be handed: none of a cancelled campaign. */
+export function submittable(ctx: Pick<EngineContext, 'campaigns'>, jobs: readonly Job[]): Job[] {
+  return jobs.filter((j) => ctx.campaigns.get(j.campaign)?.cancelled !== true);
+}
