@@ -141,7 +141,7 @@ describe('downstream inputs', () => {
     );
     assert.match(
       split?.reason ?? '',
-      /^one job per upstream output: 3 jobs is more than the 2 one instance may have: use fewer, or raise limits\.max_jobs_per_instance/,
+      /^one job per input: 3 jobs is more than the 2 one instance may have: use fewer, or raise limits\.max_jobs_per_instance/,
     );
   });
 });
@@ -215,8 +215,14 @@ describe('campaign cancel, extend, delete', () => {
     for (const j of running) {
       const now = (await rt.store.getJob(j.id)) as Job;
       assert.deepEqual([now.status, now.reason], ['failed', 'campaign rr cancelled']);
-      const st = await rt.executors.get('local')?.status([jobRef(rt.engine.ctx, now)]);
-      assert.notEqual(st?.get(j.id)?.state, 'running', 'the process was stopped');
+      // `cancel` resolves once the signal is sent: the process ends soon after, not at once.
+      const executor = rt.executors.get('local');
+      await passUntil(
+        rt,
+        async () =>
+          (await executor?.status([jobRef(rt.engine.ctx, now)]))?.get(j.id)?.state !== 'running',
+        'the process was stopped',
+      );
     }
     assert.equal(
       (

@@ -2,7 +2,7 @@ import { StaleStateError } from '../errors.ts';
 import type { Job } from '../model/types.ts';
 import type { CampaignView } from './campaign-book.ts';
 import type { EngineContext } from './context.ts';
-import { jobRef } from './launch.ts';
+import { cancelJob } from './launch.ts';
 
 /**
  * Stops the active jobs of cancelled campaigns: those an executor may have
@@ -32,7 +32,7 @@ async function stopJob(ctx: EngineContext, job: Job): Promise<boolean> {
   const executor = ctx.executors.get(job.executor);
   if (handedOver && executor !== undefined) {
     try {
-      await executor.cancel(jobRef(ctx, job), reason);
+      await cancelJob(ctx, executor, job, reason);
     } catch (err) {
       ctx.logger.warn(
         { err, job: job.id, executor: job.executor },

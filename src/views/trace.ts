@@ -52,7 +52,8 @@ export async function traceRun(
   const [attempts, jobs, outputs] = await Promise.all([
     store.attemptsForInstances(ids),
     store.jobsForInstances(ids),
-    store.outputsForInstances(ids),
+    // Every attempt's outputs (`outputsForInstances` has the current attempt's only): the trace tells them apart.
+    store.listOutputs({ campaign, runFrom: run, runTo: run, limit: 10_000 }),
   ]);
   const attemptOfJob = new Map(jobs.map((j) => [j.id, j.instanceAttempt]));
   const byInstance = new Map<number, InstanceAttempt[]>();
