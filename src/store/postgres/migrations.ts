@@ -16,6 +16,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     sql: `ALTER TABLE jobs ADD COLUMN queue_state text CHECK (queue_state IN ('queued', 'held', 'suspended')),
                       ADD COLUMN queue_since bigint;`,
   },
+  {
+    version: 5,
+    name: 'samples read as time series, and pruned by age',
+    sql: `CREATE INDEX job_samples_by_key ON job_samples (key, at, id);
+          CREATE INDEX job_samples_by_at ON job_samples (at);`,
+  },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

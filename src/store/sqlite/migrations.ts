@@ -169,6 +169,14 @@ ALTER TABLE jobs ADD COLUMN queue_state TEXT CHECK (queue_state IN ('queued', 'h
 ALTER TABLE jobs ADD COLUMN queue_since INTEGER;
 `,
   },
+  {
+    version: 8,
+    name: 'samples read as time series, and pruned by age',
+    sql: `
+CREATE INDEX job_samples_by_key ON job_samples (key, at, pos);
+CREATE INDEX job_samples_by_at ON job_samples (at);
+`,
+  },
 ];
 
 /**
