@@ -3,6 +3,7 @@ import { FencedError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { FeedCursor, FeedItem, Fence, StateStore } from '../store/contract.ts';
 import type { Exporter, ExportItem } from './contract.ts';
+import { registerFeedLag } from './metrics-hooks.ts';
 import { cursorKey, loadStatus, type MirrorStatus, statusKey } from './status.ts';
 import { SubjectLookup } from './subjects.ts';
 
@@ -49,6 +50,8 @@ interface Batch {
   items: ExportItem[];
   cursor: FeedCursor;
   full: boolean;
+  /** When the feed was read: a short page means everything committed before this is in it. */
+  readAt: number;
 }
 
 export class FeedMirror {
@@ -67,6 +70,9 @@ export class FeedMirror {
   #loop: Promise<void> | null = null;
   #unwatch: (() => void) | null = null;
   #stopped = false;
+  /** When the mirror last had everything the feed held written (the feed lag of `/metrics` counts from it). */
+  #caughtUpAt: number;
+  #unregisterLag: (() => void) | null = null;
 
   constructor(options: MirrorOptions) {
     this.#o = {
@@ -77,6 +83,7 @@ export class FeedMirror {
       now: Date.now,
       ...options,
     };
+    this.#caughtUpAt = this.#o.now();
     this.#from = options.from ?? null;
     this.#cursorKey =
       options.cursorKey === undefined ? cursorKey(options.exporter.name) : options.cursorKey;
@@ -98,6 +105,11 @@ export class FeedMirror {
     return this.#status;
   }
 
+  /** Seconds since the mirror last had everything the feed held written: about the poll interval while it keeps up. */
+  get lagSeconds(): number {
+    return Math.max(0, this.#o.now() - this.#caughtUpAt) / 1000;
+  }
+
   get name(): string {
     return this.#o.exporter.name;
   }
@@ -106,6 +118,7 @@ export class FeedMirror {
   start(): void {
     if (this.#loop !== null) return;
     this.#unwatch = this.#o.store.watch(() => this.poke());
+    this.#unregisterLag = registerFeedLag(this.name, () => this.lagSeconds);
     this.#loop = this.#run().catch((err: unknown) => {
       this.#o.logger.error({ err }, 'the export mirror stopped');
     });
@@ -128,6 +141,7 @@ export class FeedMirror {
     this.#stopped = true;
     this.#abort.abort();
     this.#unwatch?.();
+    this.#unregisterLag?.();
     this.#wake?.done();
     await this.#loop;
   }
@@ -192,6 +206,7 @@ export class FeedMirror {
         continue;
       }
       const full = batch.full;
+      if (!full) this.#caughtUpAt = batch.readAt;
       batch = null;
       if (!full) await this.#sleep(this.#o.pollMs, true);
     }
@@ -213,6 +228,7 @@ export class FeedMirror {
   }
 
   async #read(): Promise<Batch> {
+    const readAt = this.#o.now();
     const page = await this.#o.store.readFeed(this.#cursor, { limit: this.#o.batch });
     const since = this.#o.since;
     const wanted = since === undefined ? page.items : page.items.filter((i) => timeOf(i) >= since);
@@ -223,6 +239,7 @@ export class FeedMirror {
       items: [...items, ...figures],
       cursor: page.cursor,
       full: page.items.length === this.#o.batch,
+      readAt,
     };
   }
 
