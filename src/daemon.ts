@@ -4,6 +4,7 @@ import { sourcePolled } from './export/metrics-hooks.ts';
 import { openExportService } from './export/open.ts';
 import type { Logger } from './logger.ts';
 import { openNotify } from './notify/open.ts';
+import { SamplePruner } from './retention/samples.ts';
 import { openRuntime, type Runtime } from './runtime.ts';
 import { startServer } from './server/serve.ts';
 import type { Source } from './sources/contract.ts';
@@ -97,6 +98,17 @@ export async function startDaemon(
     owner: ctx.controllerId,
   });
   watchdog.start();
+  const samplesMs = deployment.retention?.samplesMs ?? null;
+  const pruner =
+    samplesMs === null
+      ? null
+      : new SamplePruner({
+          store: runtime.store,
+          logger: opts.logger.child({ part: 'retention' }),
+          retentionMs: samplesMs,
+          leading: () => runtime.engine.leading !== null,
+        });
+  pruner?.start();
   controller.start();
   return {
     runtime,
@@ -106,6 +118,7 @@ export async function startDaemon(
       await controller.stop();
       await exports?.stop();
       await watchdog.stop();
+      await pruner?.stop();
       await heartbeat.settle();
       await notify?.stop();
       await server.close();

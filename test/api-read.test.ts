@@ -237,6 +237,7 @@ describe('the REST API: reading', () => {
       ['get', '/api/fields/names'],
       ['get', '/api/stats/durations'],
       ['get', '/api/stats/throughput'],
+      ['get', '/api/samples'],
       ['get', '/api/events'],
       ['get', '/api/events/stream'],
       ['post', '/api/trigger'],

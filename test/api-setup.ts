@@ -29,7 +29,7 @@ export interface ApiWorld {
  */
 export async function apiWorld(
   dir: string,
-  over: { readOpen?: boolean; chat?: ChatConfig } = {},
+  over: { readOpen?: boolean; chat?: ChatConfig; store?: string } = {},
 ): Promise<ApiWorld> {
   const tasks = [
     task('reco', {
@@ -53,6 +53,7 @@ export async function apiWorld(
         operators: [{ name: 'alice', tokenSha256: sha256(OPERATOR_TOKEN) }],
       },
       ...(over.chat ? { chat: over.chat } : {}),
+      ...(over.store ? { store: over.store } : {}),
     }),
     { logger: silentLogger() },
   );

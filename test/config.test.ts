@@ -226,7 +226,7 @@ describe('problems name the line and column', () => {
       '4:5: tasks.reco.retry: unknown key (known: workflow, after, group, command, jobs, retries, retry_delay, timeout, executor, env, cwd, resources, locks, when, container, code, max_queue)',
     ]);
     assert.deepEqual(problemsOf('stores: x\n'), [
-      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, mirror, notify, export, limits, auth, watchdog, chat)',
+      '1:1: stores: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, mirror, notify, export, limits, auth, watchdog, retention, chat)',
     ]);
   });
 
@@ -407,7 +407,7 @@ tasks:
 `);
     assert.deepEqual(problems, [
       '1:21: engine.interval: bad duration "soon": write a number and a unit (ms, s, m, h, d), e.g. 30s or 1.5h',
-      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, mirror, notify, export, limits, auth, watchdog, chat)',
+      '2:1: bogus: unknown key (known: store, data_dir, server, engine, executors, sources, tasks, name, env_pass, environment, plugins, mirror, notify, export, limits, auth, watchdog, retention, chat)',
       "4:30: tasks.a.after[0]: unknown task 'nope' (tasks: a, b)",
       '4:46: tasks.a.retries: must be at least 0',
       "5:6: tasks.b: missing required key 'command'",

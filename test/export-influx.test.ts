@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { feedLagReaders } from '../src/export/metrics-hooks.ts';
 import { type ExportService, openExportService } from '../src/export/open.ts';
 import { cursorKey } from '../src/export/status.ts';
 import { silentLogger } from '../src/logger.ts';
@@ -122,6 +123,11 @@ describe('InfluxDB mirror', { skip: influx.skip }, () => {
       'failed writes',
     );
     assert.equal(service.mirrors[0]?.status.state, 'failing');
+    // /metrics sees the mirror falling behind while it cannot write.
+    const lag = feedLagReaders().get(service.mirrors[0]?.name ?? '');
+    assert.ok(lag, 'the mirror registered its feed lag');
+    const behind = await lag();
+    await until(async () => (await lag()) > behind, 5_000, 'a growing feed lag');
     assert.match(
       service.mirrors[0]?.status.error ?? '',
       /cannot reach InfluxDB at http:\/\/127\.0\.0\.1:\d+/,

@@ -52,6 +52,12 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
       120_000,
       'the chain to settle',
     );
+    const [reco] = await daemon.runtime.store.findInstances({ task: 'reco' });
+    const [job] = await daemon.runtime.store.jobsForInstance(reco?.id ?? 0);
+    await daemon.runtime.store.recordJobData(job?.id ?? 0, {
+      fields: { gain: 1.25, tag: 'text is no gauge' },
+      at: Date.now(),
+    });
     setExecutorAvailable('local', false);
     unregister = registerFeedLag('influx', () => 2.5);
     // Unfinished instances are counted every 15 s: wait until a scrape shows the settled chain.
@@ -63,6 +69,7 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
             'autoctrl_instances_settled_total{campaign="prompt",task="calib",status="failed"} 1',
           ) &&
           t.includes('autoctrl_instances{campaign="prompt",task="calib",status="processing"} 0') &&
+          t.includes('autoctrl_job_field{campaign="prompt",task="reco",field="gain"} 1.25') &&
           t
         );
       },
@@ -104,6 +111,7 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
       text,
       /autoctrl_instances_settled_total\{campaign="prompt",task="reco",status="done"\} 3/,
     );
+    assert.doesNotMatch(text, /field="tag"/);
     assert.match(text, /autoctrl_jobs_ended_total\{executor="local",status="failed"\} 1/);
     assert.match(text, /autoctrl_jobs\{executor="local",status="running"\} 0/);
     const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });

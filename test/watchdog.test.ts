@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { validateDeploymentText } from '../src/config/load.ts';
 import type { Deployment } from '../src/config/types.ts';
 import { silentLogger } from '../src/logger.ts';
@@ -169,6 +170,38 @@ describe('watchdog alerts through the Mattermost stand-in', () => {
     assert.match(
       texts().at(-1) ?? '',
       /^`test` :turtle: \*\*reco\*\* for run 7 \(campaign prompt, attempt 1\): a job is stuck: job 0 \(attempt 1\) queued on local for 1h 30m, longer than max\\_queue 1h \(not submitted yet\) — log: \[instance\]\(http:\/\/calib.example.org\/instances\/\d+\)/,
+    );
+    assert.equal((await watchdog.round(true)).stuckJobs, 0);
+  });
+
+  it('job_stuck: a running job its batch system held longer than max_queue, once', async () => {
+    const [inst] = await rt.store.createInstances(
+      [{ campaign: 'prompt', task: 'reco', groupKey: 'run:8', runs: [8] }],
+      'test',
+    );
+    assert.ok(inst);
+    const { jobs } = await rt.store.startInstance(inst.id, {
+      from: 'new',
+      configHash: 'h',
+      config: {},
+      jobs: [{ index: 0, attempt: 1, executor: 'local', input: null, notBefore: null }],
+      reason: null,
+      by: 'test',
+      at: Date.now(),
+    });
+    const id = jobs[0]?.id ?? 0;
+    // An executor said so two hours ago: queue_since is the store's clock, so it is set back here.
+    const db = new Database(rt.deployment.store.replace(/^sqlite:/, ''));
+    db.prepare(
+      "UPDATE jobs SET status = 'running', executor_id = '77', queue_state = 'held', queue_since = ? WHERE id = ?",
+    ).run(Date.now() - 2 * HOUR, id);
+    db.close();
+    const before = texts().length;
+    assert.equal((await watchdog.round(true)).stuckJobs, 1);
+    await until(async () => texts().length === before + 1, 5_000, 'the job_stuck message');
+    assert.match(
+      texts().at(-1) ?? '',
+      /\*\*reco\*\* for run 8 .*job 0 \(attempt 1\) held on local for 2h, longer than max\\_queue 1h \(submitted as 77\)/,
     );
     assert.equal((await watchdog.round(true)).stuckJobs, 0);
   });

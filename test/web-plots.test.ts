@@ -62,6 +62,11 @@ describe('the plots page', { skip, timeout: 60_000 }, () => {
       // The URL changes first, then the chart is drawn again: wait for it, do not sample once.
       await page.waitForSelector('#plot-field canvas', { timeout: 10_000 });
       assert.equal(await page.locator('#plot-field canvas').count(), 1);
+      // Every report as a sample over the time it was made, through /api/samples.
+      await page.selectOption('select[name=x]', 'samples');
+      await page.waitForURL(/x=samples/);
+      await page.locator('#plot-field', { hasText: 'every report' }).waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator('#plot-field canvas').count(), 1);
       assert.deepEqual(errors, []);
     } finally {
       await close();

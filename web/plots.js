@@ -40,8 +40,43 @@ function fillSpans(points, xOf) {
   return spans.filter((s) => s.fill !== null && s.fill !== undefined);
 }
 
+/** Samples drawn at most: a few pages of /api/samples, the oldest first. */
+const MAX_SAMPLES = 50_000;
+
+/** Every value jobs reported for the field (progress reports, retries), over the time it was reported. */
+async function samplesPlot(el, { task, field, campaign }) {
+  const pts = [];
+  let cursor;
+  do {
+    const page = await get('/api/samples', { task, key: field, campaign, cursor, limit: 10_000 });
+    pts.push(...page.samples.filter((s) => typeof s.value === 'number'));
+    cursor = page.next ?? undefined;
+  } while (cursor && pts.length < MAX_SAMPLES);
+  if (pts.length === 0) return empty(el, `no samples of ${field} for ${task} kept`);
+  const t = timeX('reported (UTC)');
+  return chart(
+    el,
+    {
+      tzDate: t.tzDate,
+      scales: { x: t.scale },
+      axes: [t.axis, { label: field, size: 70 }],
+      series: [
+        t.series,
+        {
+          label: `${task}: ${field} (every report)`,
+          stroke: PALETTE[1],
+          width: 0,
+          points: { show: true, size: 3, fill: PALETTE[1] },
+        },
+      ],
+    },
+    [pts.map((p) => sec(p.at)), pts.map((p) => p.value)],
+  );
+}
+
 async function fieldPlot(el, { task, field, x, campaign }) {
   if (!task || !field) return empty(el, 'choose a task and a field');
+  if (x === 'samples') return samplesPlot(el, { task, field, campaign });
   const { points } = await get('/api/fields', { task, field, campaign });
   const pts = points.filter((p) => typeof p.value === 'number' && (x === 'run' || p.time));
   if (pts.length === 0) return empty(el, `no numeric values of ${field} for ${task} yet`);
@@ -194,7 +229,7 @@ export function mount(root) {
     campaign: params.get('campaign') || 'prompt',
     task: params.get('task') || '',
     field: params.get('field') || '',
-    x: params.get('x') === 'run' ? 'run' : 'time',
+    x: ['run', 'samples'].includes(params.get('x')) ? params.get('x') : 'time',
     window: WINDOWS[params.get('window')] ? params.get('window') : '24h',
   };
   const fieldEl = h('div', { class: 'plot', id: 'plot-field' });
@@ -283,6 +318,7 @@ export function mount(root) {
         [
           ['time', 'time'],
           ['run', 'run number'],
+          ['samples', 'every report'],
         ],
         state.x,
         (v) => {

@@ -147,6 +147,9 @@ export function resolveDeployment(
       intervalMs: parsed.watchdog?.interval ?? DEFAULTS.watchdogIntervalMs,
       maxRunAgeMs: parsed.watchdog?.max_run_age ?? null,
     },
+    ...(parsed.retention?.samples != null
+      ? { retention: { samplesMs: parsed.retention.samples } }
+      : {}),
     executors,
     sources,
     tasks: topoOrder(tasks),

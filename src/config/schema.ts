@@ -289,6 +289,7 @@ export const fileSchema = z.strictObject({
       max_run_age: duration('positive').nullish(),
     })
     .nullish(),
+  retention: z.strictObject({ samples: duration('positive').nullish() }).nullish(),
   chat: z
     .strictObject({
       mattermost: z.strictObject({ token_env: ENV_NAME }).nullish(),

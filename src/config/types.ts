@@ -34,6 +34,8 @@ export interface Deployment {
   limits: Limits;
   /** A dev mirror's `mirror:` section (prod's runs and the tasks taken from prod); absent for others. */
   mirror?: MirrorConfig;
+  /** How long history is kept (`retention:`); absent: for ever. */
+  retention?: RetentionConfig;
   /** Mirrors, by kind (`export:`): each kind's options as its schema checked them. */
   exports: Record<string, Record<string, unknown>>;
 }
@@ -134,6 +136,11 @@ export interface WatchdogConfig {
   intervalMs: number;
   /** A run whose instances made no progress for this long is stuck; null: never judged. */
   maxRunAgeMs: number | null;
+}
+
+export interface RetentionConfig {
+  /** Job-field samples older than this are deleted by the leader; null: kept for ever. */
+  samplesMs: number | null;
 }
 
 export interface ExecutorConfig {

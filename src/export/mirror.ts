@@ -4,6 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { FeedCursor, FeedItem, Fence, StateStore } from '../store/contract.ts';
 import { healthEvent } from '../store/records.ts';
 import type { Exporter, ExportItem } from './contract.ts';
+import { registerFeedLag } from './metrics-hooks.ts';
 import { cursorKey, loadStatus, type MirrorStatus, statusKey } from './status.ts';
 import { SubjectLookup } from './subjects.ts';
 
@@ -50,6 +51,8 @@ interface Batch {
   items: ExportItem[];
   cursor: FeedCursor;
   full: boolean;
+  /** When the feed was read: a short page means everything committed before this is in it. */
+  readAt: number;
 }
 
 export class FeedMirror {
@@ -68,6 +71,9 @@ export class FeedMirror {
   #loop: Promise<void> | null = null;
   #unwatch: (() => void) | null = null;
   #stopped = false;
+  /** When the mirror last had everything the feed held written (the feed lag of `/metrics` counts from it). */
+  #caughtUpAt: number;
+  #unregisterLag: (() => void) | null = null;
 
   constructor(options: MirrorOptions) {
     this.#o = {
@@ -78,6 +84,7 @@ export class FeedMirror {
       now: Date.now,
       ...options,
     };
+    this.#caughtUpAt = this.#o.now();
     this.#from = options.from ?? null;
     this.#cursorKey =
       options.cursorKey === undefined ? cursorKey(options.exporter.name) : options.cursorKey;
@@ -99,6 +106,11 @@ export class FeedMirror {
     return this.#status;
   }
 
+  /** Seconds since the mirror last had everything the feed held written: about the poll interval while it keeps up. */
+  get lagSeconds(): number {
+    return Math.max(0, this.#o.now() - this.#caughtUpAt) / 1000;
+  }
+
   get name(): string {
     return this.#o.exporter.name;
   }
@@ -107,6 +119,7 @@ export class FeedMirror {
   start(): void {
     if (this.#loop !== null) return;
     this.#unwatch = this.#o.store.watch(() => this.poke());
+    this.#unregisterLag = registerFeedLag(this.name, () => this.lagSeconds);
     this.#loop = this.#run().catch((err: unknown) => {
       this.#o.logger.error({ err }, 'the export mirror stopped');
     });
@@ -129,6 +142,7 @@ export class FeedMirror {
     this.#stopped = true;
     this.#abort.abort();
     this.#unwatch?.();
+    this.#unregisterLag?.();
     this.#wake?.done();
     await this.#loop;
   }
@@ -193,6 +207,7 @@ export class FeedMirror {
         continue;
       }
       const full = batch.full;
+      if (!full) this.#caughtUpAt = batch.readAt;
       batch = null;
       if (!full) await this.#sleep(this.#o.pollMs, true);
     }
@@ -214,6 +229,7 @@ export class FeedMirror {
   }
 
   async #read(): Promise<Batch> {
+    const readAt = this.#o.now();
     const page = await this.#o.store.readFeed(this.#cursor, { limit: this.#o.batch });
     const since = this.#o.since;
     const wanted = since === undefined ? page.items : page.items.filter((i) => timeOf(i) >= since);
@@ -224,6 +240,7 @@ export class FeedMirror {
       items: [...items, ...figures],
       cursor: page.cursor,
       full: page.items.length === this.#o.batch,
+      readAt,
     };
   }
 

@@ -8,7 +8,7 @@ import {
   lastSourceSuccess,
   reportsTaken,
 } from './metrics-hooks.ts';
-import { StatusTally } from './status-tally.ts';
+import { MAX_FIELD_SERIES, StatusTally } from './status-tally.ts';
 
 /** How old the counts of unfinished instances may be. */
 const COUNTS_TTL_MS = 15_000;
@@ -95,6 +95,20 @@ export class PrometheusMetrics {
         // After the settled counter's collect, which read the feed for both.
         await self.tally.follow();
         addDeltas(this, self.tally.jobsEnded, ['executor', 'status'], endedSeen);
+      },
+    });
+    new Gauge({
+      name: 'autoctrl_job_field',
+      help: `The latest numeric value jobs reported for each field, by campaign and task, since this process started following the change feed (at most ${MAX_FIELD_SERIES} series)`,
+      labelNames: ['campaign', 'task', 'field'],
+      registers,
+      async collect() {
+        await self.tally.follow();
+        this.reset();
+        for (const [key, value] of self.tally.latestFields) {
+          const [campaign = '', task = '', field = ''] = JSON.parse(key) as string[];
+          this.set({ campaign, task, field }, value);
+        }
       },
     });
     let reportsSeen = 0;

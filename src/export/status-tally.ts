@@ -1,12 +1,14 @@
 import { PROMPT } from '../model/campaign.ts';
 import type { InstanceStatus } from '../model/types.ts';
 import type { Runtime } from '../runtime.ts';
-import type { FeedCursor } from '../store/contract.ts';
+import type { FeedCursor, FieldSample } from '../store/contract.ts';
 
 const ACTIVE: readonly InstanceStatus[] = ['new', 'waiting', 'processing'];
 const PAGE = 1_000;
 /** Feed pages read per scrape at most: a burst is caught up over the next scrapes, not in one. */
 const MAX_PAGES = 20;
+/** Series of `autoctrl_job_field` at most: field names come from jobs, so their number is capped. */
+export const MAX_FIELD_SERIES = 1_000;
 
 export interface ActiveCount {
   campaign: string;
@@ -22,7 +24,7 @@ export interface ActiveCount {
  * (campaign, task) through the status index, cached for `ttlMs`; what
  * settles (instances and jobs turning done or failed) is counted as it
  * passes on the change feed, as Prometheus counters since this process
- * started following it.
+ * started following it; so is the latest value of each numeric job field.
  */
 export class StatusTally {
   private active: { at: number; rows: ActiveCount[] } | null = null;
@@ -32,6 +34,8 @@ export class StatusTally {
   /** Settled instances by JSON [campaign, task, status]; ended jobs by JSON [executor, status]. */
   readonly settled = new Map<string, number>();
   readonly jobsEnded = new Map<string, number>();
+  /** The latest numeric sample by JSON [campaign, task, key], for at most `MAX_FIELD_SERIES` series. */
+  readonly latestFields = new Map<string, number>();
 
   constructor(
     private readonly rt: Runtime,
@@ -81,8 +85,9 @@ export class StatusTally {
     }
     const executorOf = new Map(deployment.tasks.map((t) => [t.name, t.executor]));
     for (let page = 0; page < MAX_PAGES; page++) {
-      const got = await store.readFeed(this.cursor, { limit: PAGE, kinds: ['event'] });
+      const got = await store.readFeed(this.cursor, { limit: PAGE, kinds: ['event', 'sample'] });
       for (const item of got.items) {
+        if (item.kind === 'sample') this.noteSample(item.sample);
         if (item.kind !== 'event') continue;
         const e = item.event;
         if (e.to !== 'done' && e.to !== 'failed') continue;
@@ -93,6 +98,13 @@ export class StatusTally {
       this.cursor = got.cursor;
       if (got.items.length < PAGE) return;
     }
+  }
+
+  private noteSample(s: FieldSample): void {
+    if (typeof s.value !== 'number') return;
+    const key = JSON.stringify([s.campaign, s.task, s.key]);
+    if (this.latestFields.size < MAX_FIELD_SERIES || this.latestFields.has(key))
+      this.latestFields.set(key, s.value);
   }
 
   private async countActive(): Promise<ActiveCount[]> {

@@ -17,6 +17,7 @@ import { metaRoutes } from './routes/meta.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { overviewRoutes } from './routes/overview.ts';
 import { probeRoutes } from './routes/probes.ts';
+import { sampleRoutes } from './routes/samples.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { mountStatic, webDir } from './static.ts';
 
@@ -62,6 +63,7 @@ export function createServerApp(rt: Runtime, hooks: AppHooks, opts: AppOptions =
   instanceRoutes(api, ctx);
   jobRoutes(api, ctx);
   statsRoutes(api, ctx);
+  sampleRoutes(api, ctx);
   eventRoutes(api, ctx);
   metaRoutes(api, ctx);
   chatRoutes(api, ctx);

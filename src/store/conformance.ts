@@ -9,6 +9,7 @@ import { testInstances } from './conformance/instances.ts';
 import { testJobs } from './conformance/jobs.ts';
 import { testOverview } from './conformance/overview.ts';
 import { testRuns } from './conformance/runs.ts';
+import { testSamples } from './conformance/samples.ts';
 import { testTransitions } from './conformance/transitions.ts';
 import type { StateStore } from './contract.ts';
 
@@ -52,6 +53,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     testCampaigns(f);
     testCampaignControl(f);
     testFeed(f);
+    testSamples(f);
     testCoordination(f);
   });
 }

@@ -18,6 +18,7 @@ import type {
   RunInput,
 } from '../model/types.ts';
 import type { OverviewStore } from './overview-contract.ts';
+import type { SampleStore } from './samples-contract.ts';
 
 /**
  * The `StateStore` contract: everything autoctrl remembers. Backends live in
@@ -43,7 +44,7 @@ import type { OverviewStore } from './overview-contract.ts';
  *   transaction rolled back; anything else is a bug or bad input.
  * - Methods may be called concurrently; results are plain objects the caller may keep.
  */
-export interface StateStore extends OverviewStore {
+export interface StateStore extends OverviewStore, SampleStore {
   /**
    * Applies pending numbered migrations under the store's own lock (an
    * advisory lock, `BEGIN IMMEDIATE`): idempotent, and controllers starting

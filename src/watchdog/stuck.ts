@@ -8,14 +8,21 @@ const RUNS_KEY = 'watchdog:stuck-runs';
 /** Kept by the memories: what is stuck is few; a flood beyond this is alerted again later, not lost. */
 const MEMORY_LIMIT = 10_000;
 
-/** Since when a job waits to run: a retry's backoff is waiting on purpose, not queueing. */
-function queuedSince(j: Job): number {
-  return Math.max(j.createdAt, j.notBefore ?? 0);
+/**
+ * Since when a job waits to run, null when it runs: a retry's backoff is
+ * waiting on purpose, not queueing; a running job the batch system holds or
+ * suspended waits since it was put there.
+ */
+function waitingSince(j: Job): number | null {
+  if (j.status === 'idle') return Math.max(j.createdAt, j.notBefore ?? 0);
+  if (j.queueState === 'held' || j.queueState === 'suspended') return j.queueSince;
+  return null;
 }
 
 /**
  * `job_stuck` for each job queued (`idle`: not yet submitted, or submitted
- * and not running) longer than its task's `max_queue`, once per job attempt.
+ * and not running) or held by its batch system longer than its task's
+ * `max_queue`, once per job attempt.
  * Returns how many it recorded.
  */
 export async function checkStuckJobs(ctx: WatchdogContext, now: number): Promise<number> {
@@ -27,15 +34,15 @@ export async function checkStuckJobs(ctx: WatchdogContext, now: number): Promise
   const mem = await memory<number[]>(ctx.store, JOBS_KEY, []);
   const activeIds = new Set(active.map((j) => j.id));
   const known = new Set(mem.value.filter((id) => activeIds.has(id)));
-  const stuck = active.filter((j) => {
+  const stuck = active.flatMap((j) => {
     const limit = limits.get(j.task);
-    return (
-      j.status === 'idle' && limit !== undefined && now - queuedSince(j) > limit && !known.has(j.id)
-    );
+    const since = waitingSince(j);
+    return limit !== undefined && since !== null && now - since > limit && !known.has(j.id)
+      ? [{ j, since, limit }]
+      : [];
   });
-  if (!(await mem.save([...known, ...stuck.map((j) => j.id)].slice(-MEMORY_LIMIT)))) return 0;
-  for (const j of stuck) {
-    const limit = limits.get(j.task) ?? 0;
+  if (!(await mem.save([...known, ...stuck.map((s) => s.j.id)].slice(-MEMORY_LIMIT)))) return 0;
+  for (const { j, since, limit } of stuck) {
     const where = j.executorId === null ? 'not submitted yet' : `submitted as ${j.executorId}`;
     await recordAlert(
       ctx,
@@ -45,7 +52,7 @@ export async function checkStuckJobs(ctx: WatchdogContext, now: number): Promise
         campaign: j.campaign,
         task: j.task,
         instanceId: j.instanceId,
-        reason: `job ${j.index} (attempt ${j.attempt}) queued on ${j.executor} for ${humanDuration(now - queuedSince(j))}, longer than max_queue ${humanDuration(limit)} (${where})`,
+        reason: `job ${j.index} (attempt ${j.attempt}) ${j.queueState ?? 'queued'} on ${j.executor} for ${humanDuration(now - since)}, longer than max_queue ${humanDuration(limit)} (${where})`,
         data: { alert: 'job_stuck', attempt: j.instanceAttempt, job: j.id, maxQueueMs: limit },
       },
       now,

@@ -13,6 +13,7 @@ import { migrate } from './migrations.ts';
 import { overviewOps } from './overview.ts';
 import { checkSchemaVersion } from './read-only.ts';
 import { runOps } from './runs.ts';
+import { sampleOps } from './samples.ts';
 import { parsePostgresUrl } from './url.ts';
 import { ChangeWatcher } from './watch.ts';
 
@@ -46,6 +47,7 @@ export async function createPostgresStore(
       ...campaignOps(db),
       ...overviewOps(db),
       ...feedOps(db),
+      ...sampleOps(db),
       migrate: () => migrate(db, logger),
       watch: (listener) => watcher.watch(listener),
       close: async () => {

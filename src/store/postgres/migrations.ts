@@ -32,6 +32,12 @@ INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
   SELECT id, attempt, config_hash, updated_at FROM instances WHERE config_hash IS NOT NULL;`,
   },
   { version: 4, name: 'campaign control and counts', sql: CAMPAIGN_CONTROL_MIGRATION_SQL },
+  {
+    version: 5,
+    name: 'samples read as time series, and pruned by age',
+    sql: `CREATE INDEX job_samples_by_key ON job_samples (key, at, id);
+          CREATE INDEX job_samples_by_at ON job_samples (at);`,
+  },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -187,6 +187,14 @@ INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
 `,
   },
   { version: 7, name: 'campaign control and counts', sql: CAMPAIGN_CONTROL_MIGRATION_SQL },
+  {
+    version: 8,
+    name: 'samples read as time series, and pruned by age',
+    sql: `
+CREATE INDEX job_samples_by_key ON job_samples (key, at, pos);
+CREATE INDEX job_samples_by_at ON job_samples (at);
+`,
+  },
 ];
 
 /**

@@ -46,6 +46,7 @@ import type {
   TaskJob,
   TaskJobsQuery,
 } from '../overview-contract.ts';
+import type { SamplePoint, SampleQuery } from '../samples-contract.ts';
 import { campaignOps } from './campaigns.ts';
 import { type Coordination, coordinationOps } from './coordination.ts';
 import { feedOps } from './feed.ts';
@@ -55,6 +56,7 @@ import { type JobCount, type JobData, jobOps } from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { overviewOps } from './overview.ts';
 import { runOps } from './runs.ts';
+import { sampleOps } from './samples.ts';
 import { type Db, eventWriter, feedPositions } from './shared.ts';
 import { jobWriter } from './writers.ts';
 
@@ -80,6 +82,7 @@ export class SqliteStore implements StateStore {
   readonly #overview;
   readonly #coord: Coordination;
   readonly #feed;
+  readonly #samples;
   readonly #file: string;
 
   constructor(db: Db, logger: Logger, file: string) {
@@ -100,6 +103,7 @@ export class SqliteStore implements StateStore {
     this.#history = historyOps(db);
     this.#overview = overviewOps(db);
     this.#campaigns = campaignOps(db, writeEvent);
+    this.#samples = sampleOps(db);
   }
 
   async migrate(): Promise<{ from: number; to: number }> {
@@ -366,6 +370,14 @@ export class SqliteStore implements StateStore {
 
   async settledCounts(q: SettledQuery): Promise<SettledCount[]> {
     return this.#overview.settledCounts(q);
+  }
+
+  async listSamples(q: SampleQuery): Promise<{ samples: SamplePoint[]; next: string | null }> {
+    return this.#samples.listSamples(q);
+  }
+
+  async pruneSamples(before: number, limit: number): Promise<number> {
+    return this.#samples.pruneSamples(before, limit);
   }
 
   async acquireLease(
