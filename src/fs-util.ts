@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -15,5 +15,23 @@ export async function makeDirs(dir: string): Promise<void> {
       // Created meanwhile by someone else: as good as by us.
       if (err.code !== 'EEXIST') throw err;
     });
+  }
+}
+
+/** Whether `p` is a directory (following links); false when it is anything else or absent. */
+export async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `p` is a regular file (following links); false when it is anything else or absent. */
+export async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
   }
 }

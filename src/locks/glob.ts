@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isDirectory } from '../fs-util.ts';
 
 /*
  * Just enough globbing for file locks, since Node 20 has no `fs.glob`:
@@ -95,14 +96,6 @@ async function exists(p: string): Promise<boolean> {
   try {
     await stat(p);
     return true;
-  } catch {
-    return false;
-  }
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
   } catch {
     return false;
   }

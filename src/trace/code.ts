@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerConfig, TaskConfig } from '../config/types.ts';
 import { resolveImageDigest } from '../executors/container/digest.ts';
+import { isDirectory, isFile } from '../fs-util.ts';
 import { globPaths, hasMagic } from '../locks/glob.ts';
 import type { Logger } from '../logger.ts';
 import { AUTOCTRL_VERSION } from '../version.ts';
@@ -230,22 +231,6 @@ async function declaredFiles(task: TaskConfig): Promise<Array<[string, string | 
     }
   }
   return found;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 function sha256File(p: string): Promise<string> {
