@@ -9,7 +9,8 @@ import type { Runtime } from '../src/runtime.ts';
 /** A fresh directory removed when the test file ends. */
 export function tempDir(prefix = 'autoctrl-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  // Retried: a job that ended with the test may still be writing its exit file (ENOTEMPTY).
+  after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
   return dir;
 }
 
