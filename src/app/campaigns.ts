@@ -11,6 +11,7 @@ import {
   type RunSelection,
 } from '../model/campaign.ts';
 import type { StateStore } from '../store/contract.ts';
+import { UnknownCampaignError } from '../views/campaign-progress.ts';
 import { parseOverride } from './overrides.ts';
 
 export type {
@@ -198,4 +199,10 @@ function parseShare(value: number | string | undefined): number {
       `${JSON.stringify(value)} is not a fraction of the job slots: give a number in (0, 1], e.g. 0.3`,
     );
   return n;
+}
+
+/** Refuses a `--campaign` that names nothing, instead of showing an empty grid. */
+export async function requireCampaign(store: StateStore, name: string): Promise<void> {
+  if (name !== PROMPT && (await store.getCampaign(name)) === null)
+    throw new UnknownCampaignError(name);
 }

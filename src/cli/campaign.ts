@@ -2,9 +2,7 @@ import type { Command } from 'commander';
 import { createCampaign, describeSelection } from '../app/campaigns.ts';
 import { overrideText } from '../app/overrides.ts';
 import { InvalidInputError } from '../errors.ts';
-import { PROMPT } from '../model/campaign.ts';
-import type { StateStore } from '../store/contract.ts';
-import { allCampaignProgress, UnknownCampaignError } from '../views/campaign-progress.ts';
+import { allCampaignProgress } from '../views/campaign-progress.ts';
 import { registerCampaignControl } from './campaign-control.ts';
 import { campaignTable } from './campaign-render.ts';
 import { watchCampaign } from './campaign-watch.ts';
@@ -33,12 +31,6 @@ function collectSetting(
       'write TASK.KEY=VALUE, e.g. --set reco.env.GT=130X_dataRun3_v4',
     );
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
-
-/** Refuses a `--campaign` that names nothing, instead of showing an empty grid. */
-export async function requireCampaign(store: StateStore, name: string): Promise<void> {
-  if (name !== PROMPT && (await store.getCampaign(name)) === null)
-    throw new UnknownCampaignError(name);
 }
 
 export function registerCampaign(program: Command): void {

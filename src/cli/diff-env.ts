@@ -7,8 +7,9 @@ import { type DiffRow, diffResults } from '../mirror/diff.ts';
 import { openReader } from '../mirror/open.ts';
 import type { DeploymentReader } from '../mirror/reader.ts';
 import { PROMPT } from '../model/campaign.ts';
+import { parseRunRange } from '../model/run-numbers.ts';
 import { redactStoreUrl } from '../store/url.ts';
-import { cliLogger, parseRunRange, printJson, table } from './common.ts';
+import { cliLogger, printJson, table } from './common.ts';
 
 const URL_FORM = /^(https?:\/\/|sqlite:|postgres(ql)?:\/\/)/;
 const WHAT =

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
+import { requireCampaign } from '../app/campaigns.ts';
+import { parseRunRange } from '../model/run-numbers.ts';
 import { outputsWithMeta } from '../views/output-filter.ts';
-import { requireCampaign } from './campaign.ts';
 import {
   collectPair,
   countArg,
   type GlobalOptions,
   iso,
-  parseRunRange,
   printJson,
   table,
   withRuntime,

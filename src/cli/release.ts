@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { requireCampaign } from '../app/campaigns.ts';
 import { releaseHeldJobs } from '../app/release.ts';
 import { NotFoundError } from '../errors.ts';
-import { requireCampaign } from './campaign.ts';
-import { type GlobalOptions, parseRunNumber, printJson, withRuntime } from './common.ts';
+import { parseRunNumber } from '../model/run-numbers.ts';
+import { type GlobalOptions, printJson, withRuntime } from './common.ts';
 
 export function registerRelease(program: Command): void {
   program

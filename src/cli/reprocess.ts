@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { reprocessRange } from '../app/actions.ts';
-import { requireCampaign } from './campaign.ts';
-import { type GlobalOptions, parseRunRange, printJson, withRuntime } from './common.ts';
+import { requireCampaign } from '../app/campaigns.ts';
+import { parseRunRange } from '../model/run-numbers.ts';
+import { type GlobalOptions, printJson, withRuntime } from './common.ts';
 
 export function registerReprocess(program: Command): void {
   program

@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../errors.ts';
+import { parseRunNumber, parseRunRange } from '../model/run-numbers.ts';
 import type { Run, RunInput } from '../model/types.ts';
 import {
   collectPair,
   countArg,
   type GlobalOptions,
   iso,
-  parseRunNumber,
-  parseRunRange,
   printJson,
   table,
   withRuntime,

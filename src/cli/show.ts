@@ -1,16 +1,9 @@
 import type { Command } from 'commander';
+import { requireCampaign } from '../app/campaigns.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { parseRunNumber } from '../model/run-numbers.ts';
 import { type AttemptDiff, attemptDiff } from '../views/attempt-diff.ts';
-import { requireCampaign } from './campaign.ts';
-import {
-  type GlobalOptions,
-  iso,
-  paint,
-  parseRunNumber,
-  printJson,
-  table,
-  withRuntime,
-} from './common.ts';
+import { type GlobalOptions, iso, paint, printJson, table, withRuntime } from './common.ts';
 
 export function registerShow(program: Command): void {
   program

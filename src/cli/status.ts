@@ -1,15 +1,8 @@
 import type { Command } from 'commander';
+import { requireCampaign } from '../app/campaigns.ts';
+import { parseRunRange } from '../model/run-numbers.ts';
 import { overview } from '../views/overview.ts';
-import { requireCampaign } from './campaign.ts';
-import {
-  countArg,
-  type GlobalOptions,
-  paint,
-  parseRunRange,
-  printJson,
-  table,
-  withRuntime,
-} from './common.ts';
+import { countArg, type GlobalOptions, paint, printJson, table, withRuntime } from './common.ts';
 
 const LETTER = { new: 'N', waiting: 'W', processing: 'P', done: 'D', failed: 'F' } as const;
 

@@ -1,15 +1,9 @@
 import type { Command } from 'commander';
+import { requireCampaign } from '../app/campaigns.ts';
+import { parseRunNumber } from '../model/run-numbers.ts';
 import { commitLabel } from '../views/attempt-diff.ts';
 import { traceRun } from '../views/trace.ts';
-import { requireCampaign } from './campaign.ts';
-import {
-  type GlobalOptions,
-  paint,
-  parseRunNumber,
-  printJson,
-  table,
-  withRuntime,
-} from './common.ts';
+import { type GlobalOptions, paint, printJson, table, withRuntime } from './common.ts';
 
 /** Outputs listed under the table before `--json` is the way to see them all: one screen. */
 const OUTPUTS_SHOWN = 20;

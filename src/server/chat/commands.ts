@@ -1,9 +1,9 @@
 import { reprocessRange } from '../../app/actions.ts';
-import { requireCampaign } from '../../cli/campaign.ts';
-import { parseRunNumber, parseRunRange } from '../../cli/common.ts';
+import { requireCampaign } from '../../app/campaigns.ts';
 import type { Deployment } from '../../config/types.ts';
 import { AutoctrlError, InvalidInputError } from '../../errors.ts';
 import { PROMPT } from '../../model/campaign.ts';
+import { parseRunNumber, parseRunRange } from '../../model/run-numbers.ts';
 import type { Instance } from '../../model/types.ts';
 import { describeRuns } from '../../notify/alerts.ts';
 import type { Markup } from '../../notify/format.ts';
