@@ -1,4 +1,4 @@
-import { AttemptEndedError, InvalidInputError } from '../errors.ts';
+import { AttemptEndedError, CampaignStateError, InvalidInputError } from '../errors.ts';
 import type { Campaign } from '../model/campaign.ts';
 import type { EventRecord, Instance, InstanceStatus, Job, JobStatus } from '../model/types.ts';
 import type { InstanceChange, InstanceStart, JobChange } from './contract.ts';
@@ -264,4 +264,16 @@ export function unsettledProblem(
   if (state !== 'cancelled' && open > 0)
     return `${open} instance(s) not started yet: cancel it first (${cancel}), then delete it`;
   return null;
+}
+
+/** The runs `extendCampaign` adds to `c` (new ones, ascending); refuses a campaign no longer active. */
+export function runsToAdd(c: Campaign, runs: readonly number[]): number[] {
+  if (c.state !== 'active')
+    throw new CampaignStateError(
+      c.name,
+      c.state ?? 'active',
+      'create a new campaign for more runs',
+    );
+  const have = new Set(c.runs);
+  return [...new Set(runs)].filter((r) => !have.has(r)).sort((a, b) => a - b);
 }

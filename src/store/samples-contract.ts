@@ -55,3 +55,35 @@ export function parseSampleCursor(c: string): { at: number; id: number } {
     throw new RangeError(`not a sample page cursor: ${c}; pass the "next" of a previous page`);
   return { at, id };
 }
+
+/** A sample row as both stores read it: `id` is what orders samples of one instant. */
+export interface SampleRow {
+  id: number;
+  at: number;
+  num: number | null;
+  text: string | null;
+  jobId: number;
+  attempt: number;
+  instanceId: number;
+  runs: number[];
+}
+
+/** The first `limit` of `rows` (asked as `limit + 1`) and the cursor of the next page, if any. */
+export function samplePage(
+  rows: readonly SampleRow[],
+  limit: number,
+): { samples: SamplePoint[]; next: string | null } {
+  const samples = rows.slice(0, limit).map((r) => ({
+    at: r.at,
+    value: r.num ?? r.text ?? '',
+    jobId: r.jobId,
+    attempt: r.attempt,
+    instanceId: r.instanceId,
+    runs: r.runs,
+  }));
+  const last = rows[limit - 1];
+  return {
+    samples,
+    next: rows.length > limit && last !== undefined ? `${last.at}:${last.id}` : null,
+  };
+}

@@ -10,6 +10,7 @@ import {
   campaignChangedEvent,
   campaignEvent,
   jobChangedEvent,
+  runsToAdd,
   unsettledProblem,
 } from '../records.ts';
 import { jobColumns } from './columns.ts';
@@ -129,14 +130,7 @@ export function campaignOps(db: Db) {
     extendCampaign: (name: string, runs: readonly number[], change: CampaignChange) =>
       db.tx('extendCampaign', async (sql) => {
         const c = await locked(sql, name);
-        if (c.state !== 'active')
-          throw new CampaignStateError(
-            name,
-            c.state ?? 'active',
-            'create a new campaign for more runs',
-          );
-        const have = new Set(c.runs);
-        const added = [...new Set(runs)].filter((r) => !have.has(r)).sort((a, b) => a - b);
+        const added = runsToAdd(c, runs);
         if (added.length === 0) return { campaign: c, added };
         const res = await sql.query<Campaign>(
           `UPDATE campaigns SET runs = $2, revision = revision + 1 WHERE name = $1 RETURNING ${COLUMNS}`,

@@ -1,5 +1,5 @@
 import type { SamplePoint, SampleQuery } from '../samples-contract.ts';
-import { parseSampleCursor } from '../samples-contract.ts';
+import { parseSampleCursor, samplePage } from '../samples-contract.ts';
 import type { Db } from './db.ts';
 
 interface Row {
@@ -46,17 +46,10 @@ export function sampleOps(db: Db) {
           limit + 1,
         ],
       );
-      const samples = rows.slice(0, limit).map((r) => ({
-        at: r.at,
-        value: r.num ?? r.text ?? '',
-        jobId: r.job_id,
-        attempt: r.attempt,
-        instanceId: r.instance_id,
-        runs: r.runs,
-      }));
-      const last = rows[limit - 1];
-      const next = rows.length > limit && last !== undefined ? `${last.at}:${last.id}` : null;
-      return { samples, next };
+      return samplePage(
+        rows.map((r) => ({ ...r, jobId: r.job_id, instanceId: r.instance_id })),
+        limit,
+      );
     },
     async pruneSamples(before: number, limit: number): Promise<number> {
       const rows = await db.query<{ n: number }>(

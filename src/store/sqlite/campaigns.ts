@@ -13,6 +13,7 @@ import {
   campaignEvent,
   jobAfter,
   jobChangedEvent,
+  runsToAdd,
   unsettledProblem,
 } from '../records.ts';
 import { JOB_COLUMNS, type JobRow, RUN_COLUMNS, type RunRow, toJob, toRun } from './rows.ts';
@@ -162,14 +163,7 @@ export function campaignOps(db: Db, writeEvent: (e: NewEvent) => number) {
 
   const extend = db.transaction((name: string, runs: readonly number[], change: CampaignChange) => {
     const c = listed(name);
-    if (c.state !== 'active')
-      throw new CampaignStateError(
-        name,
-        c.state ?? 'active',
-        'create a new campaign for more runs',
-      );
-    const have = new Set(c.runs);
-    const added = [...new Set(runs)].filter((r) => !have.has(r)).sort((a, b) => a - b);
+    const added = runsToAdd(c, runs);
     if (added.length === 0) return { campaign: c, added };
     setRuns.run(JSON.stringify([...c.runs, ...added]), name);
     writeEvent(

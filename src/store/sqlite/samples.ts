@@ -1,5 +1,5 @@
 import type { SamplePoint, SampleQuery } from '../samples-contract.ts';
-import { parseSampleCursor } from '../samples-contract.ts';
+import { parseSampleCursor, samplePage } from '../samples-contract.ts';
 import type { Db } from './shared.ts';
 
 interface Row {
@@ -54,17 +54,19 @@ export function sampleOps(db: Db) {
             limit + 1,
           )
         : plain.all(...head, ...page, limit + 1);
-      const more = rows.length > limit;
-      const samples = rows.slice(0, limit).map((r) => ({
-        at: r.at,
-        value: r.num ?? r.text ?? '',
-        jobId: r.job_id,
-        attempt: r.attempt,
-        instanceId: r.instance_id,
-        runs: JSON.parse(r.runs) as number[],
-      }));
-      const last = rows[limit - 1];
-      return { samples, next: more && last !== undefined ? `${last.at}:${last.pos}` : null };
+      return samplePage(
+        rows.map((r) => ({
+          id: r.pos,
+          at: r.at,
+          num: r.num,
+          text: r.text,
+          jobId: r.job_id,
+          attempt: r.attempt,
+          instanceId: r.instance_id,
+          runs: JSON.parse(r.runs) as number[],
+        })),
+        limit,
+      );
     },
     pruneSamples: (before: number, limit: number): number =>
       prune.run(before, Math.max(1, Math.floor(limit))).changes,
