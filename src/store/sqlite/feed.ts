@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import type { FeedCursor, FeedItem, FeedKind } from '../contract.ts';
 import { EVENT_COLUMNS, type EventRow, RUN_COLUMNS, type RunRow, toEvent, toRun } from './rows.ts';
 import type { Db } from './shared.ts';
@@ -80,32 +79,32 @@ export function feedOps(db: Db, file: string) {
   });
 
   const listeners = new Set<() => void>();
-  let watcher: { db: Database.Database; timer: NodeJS.Timeout } | null = null;
+  let timer: NodeJS.Timeout | null = null;
 
   /**
-   * `PRAGMA data_version` on a connection of its own changes whenever any
-   * other connection commits: a cheap poll that needs no shared memory of
-   * its own and works across processes.
+   * `PRAGMA data_version` changes whenever another connection, of this
+   * process or another, commits; and not for this connection's own commits,
+   * which is why it is asked on the store's own connection: the engine's own
+   * writes must not wake it for a pass over what it just did. Safe between
+   * statements: every transaction of this store is synchronous, so the timer
+   * never runs inside one.
    */
   function startWatching(): void {
-    const own = new Database(file, { readonly: true, fileMustExist: true });
-    const version = own.prepare<[], number>('PRAGMA data_version').pluck();
+    const version = db.prepare<[], number>('PRAGMA data_version').pluck();
     let seen = version.get();
-    const timer = setInterval(() => {
+    timer = setInterval(() => {
       const now = version.get();
       if (now === seen) return;
       seen = now;
       for (const l of listeners) l();
     }, WATCH_EVERY_MS);
     timer.unref();
-    watcher = { db: own, timer };
   }
 
   function stopWatching(): void {
-    if (watcher === null) return;
-    clearInterval(watcher.timer);
-    watcher.db.close();
-    watcher = null;
+    if (timer === null) return;
+    clearInterval(timer);
+    timer = null;
   }
 
   return {
@@ -120,7 +119,7 @@ export function feedOps(db: Db, file: string) {
       // An in-memory database has no other connections to hear from.
       if (file === ':memory:') return () => {};
       listeners.add(listener);
-      if (watcher === null) startWatching();
+      if (timer === null) startWatching();
       return () => {
         listeners.delete(listener);
         if (listeners.size === 0) stopWatching();
