@@ -45,8 +45,11 @@ export const MISSING = 'missing';
  * - a file's hash while its size, mtime and inode stay the same;
  * - a repository's commit and dirty flag while `.git/HEAD`, `.git/index`
  *   and the reflog are unchanged (a commit, a checkout or an add changes
- *   them), and for at most `maxAgeMs` (edits of tracked files show in the
- *   dirty flag within that time);
+ *   them) and no file a task names or declares in it has changed (its edit
+ *   shows in the dirty flag at once), and for at most `maxAgeMs` (edits of
+ *   other tracked files show within that time): git is a `fork()` of the
+ *   whole controller, which blocks its event loop for tens of milliseconds
+ *   on machines where page tables are expensive to copy;
  * - a container image's digest for `maxAgeMs`; a directory's repository for
  *   a minute.
  * Concurrent records share every answer, so a pass starting a thousand
@@ -73,7 +76,7 @@ export class CodeCapture {
   ) {
     this.#logger = logger;
     this.#env = env;
-    this.#maxAgeMs = opts.maxAgeMs ?? 2_000;
+    this.#maxAgeMs = opts.maxAgeMs ?? 30_000;
   }
 
   async record(task: TaskConfig): Promise<CodeRecord> {
@@ -126,8 +129,15 @@ export class CodeCapture {
   }
 
   async #hash(abs: string): Promise<string> {
+    const sig = await signature([abs]);
+    const kept = this.#hashes.get(abs);
+    if (kept !== undefined && kept.sig !== sig) {
+      // The file changed: the dirty flag of its repository may have too.
+      for (const root of this.#states.keys())
+        if (abs.startsWith(root + path.sep)) this.#states.delete(root);
+    }
     // An unreadable file is still recorded: its becoming readable changes the record.
-    return recall(this.#hashes, abs, await signature([abs]), Infinity, () =>
+    return recall(this.#hashes, abs, sig, Infinity, () =>
       sha256File(abs).catch((err: NodeJS.ErrnoException) => `unreadable (${err.code ?? 'error'})`),
     );
   }
