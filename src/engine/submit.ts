@@ -12,7 +12,7 @@ import {
   submissionBlocked,
 } from './executor-state.ts';
 import { buildLaunch } from './launch.ts';
-import { markRunning, settleJob } from './outcome.ts';
+import { settleJob } from './outcome.ts';
 import { chooseJobs } from './slot-share.ts';
 
 /**
@@ -110,21 +110,30 @@ export async function submitBatch(
       await submissionFailed(ctx, executor, job, answer.error);
     } else {
       ctx.memory.blocked.delete(job.id);
-      await recordSubmitted(ctx, job.id, answer.executorId, launch.logPath);
-      if (answer.running === true) await markRunning(ctx, job, `executor:${executor.name}`);
+      const running = answer.running === true ? `executor:${executor.name}` : undefined;
+      await recordSubmitted(ctx, job.id, answer.executorId, launch.logPath, running);
     }
   }
 }
 
-/** Records that this controller handed a job it claims to its executor. */
+/**
+ * Records that this controller handed a job it claims to its executor; with
+ * `runningBy`, that it runs already (one transaction for both).
+ */
 export async function recordSubmitted(
   ctx: EngineContext,
   jobId: number,
   executorId: string | null,
   logPath: string | null,
+  runningBy?: string,
 ): Promise<void> {
   try {
-    await ctx.store.setJobSubmitted(jobId, { owner: ctx.controllerId, executorId, logPath });
+    await ctx.store.setJobSubmitted(jobId, {
+      owner: ctx.controllerId,
+      executorId,
+      logPath,
+      ...(runningBy === undefined ? {} : { running: { by: runningBy, at: ctx.now() } }),
+    });
   } catch (err) {
     if (!(err instanceof ClaimLostError)) throw err;
     // Submitted after its claim was taken back: the executor's record of it keeps the attempt single.

@@ -204,12 +204,21 @@ export interface StateStore extends OverviewStore, SampleStore {
   claimJobs(ids: readonly number[], claim: Claim, fence?: Fence): Promise<number[]>;
   /**
    * Records the executor's id and log location once submitted, and
-   * `submittedAt` by the store's clock. No state change, no event. Throws
-   * `ClaimLostError` unless the job is claimed by `owner`.
+   * `submittedAt` by the store's clock. No state change, no event; with
+   * `running` (the executor answered that the job already runs), also the
+   * move from `idle` to `running` with its event, in the same transaction,
+   * when the job is still idle (otherwise that part is skipped silently: it
+   * moved on already). Throws `ClaimLostError` unless the job is claimed by
+   * `owner`.
    */
   setJobSubmitted(
     id: number,
-    submitted: { owner: string; executorId: string | null; logPath: string | null },
+    submitted: {
+      owner: string;
+      executorId: string | null;
+      logPath: string | null;
+      running?: { by: string; at: number };
+    },
   ): Promise<void>;
   /**
    * Records where a submitted job waits in its batch system (null: it runs

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   AttemptEndedError,
+  ClaimLostError,
   IllegalTransitionError,
   InvalidInputError,
   NotFoundError,
@@ -95,6 +96,37 @@ export function testJobs(f: Fixture): void {
       );
       const jobEvents = await f.store.listEvents({ entity: 'job', entityId: String(a.id) });
       assert.equal(jobEvents.length, 1, 'claiming and submission are not state changes');
+
+      // An executor that answers "running": both recorded in one call, the move with its event.
+      const running = { by: 'executor:local', at: T0 + 5 };
+      await f.store.setJobSubmitted(b.id, {
+        owner: 'ctl-1',
+        executorId: '7',
+        logPath: null,
+        running,
+      });
+      const runs = await f.store.getJob(b.id);
+      assert.deepEqual([runs?.executorId, runs?.status, runs?.startedAt], ['7', 'running', T0 + 5]);
+      const moved = await f.store.listEvents({ entity: 'job', entityId: String(b.id) });
+      assert.deepEqual(
+        moved.map((e) => [e.from, e.to, e.by]),
+        [
+          [null, 'idle', moved[0]?.by],
+          ['idle', 'running', 'executor:local'],
+        ],
+      );
+      // Submitted again (a restarted controller adopting it): already running, nothing more.
+      await f.store.setJobSubmitted(b.id, {
+        owner: 'ctl-1',
+        executorId: '7',
+        logPath: null,
+        running,
+      });
+      assert.equal((await f.store.listEvents({ entity: 'job', entityId: String(b.id) })).length, 2);
+      await assert.rejects(
+        f.store.setJobSubmitted(b.id, { owner: 'ctl-2', executorId: '7', logPath: null, running }),
+        ClaimLostError,
+      );
     });
 
     it('moves a job with times, exit code and an event', async () => {

@@ -14,6 +14,7 @@ const ACTIVE = "j.status IN ('idle', 'running')";
 
 type JobData = Parameters<StateStore['recordJobData']>[1];
 type JobCount = Awaited<ReturnType<StateStore['activeJobCounts']>>[number];
+type Submitted = Parameters<StateStore['setJobSubmitted']>[1];
 
 /** Jobs: claiming, state changes, reported fields and outputs. */
 export function jobOps(db: Db) {
@@ -59,21 +60,19 @@ export function jobOps(db: Db) {
         return claim(sql);
       });
     },
-    setJobSubmitted: (
-      id: number,
-      s: { owner: string; executorId: string | null; logPath: string | null },
-    ): Promise<void> =>
-      db.auto('setJobSubmitted', async (sql) => {
-        const res = await sql.query<{ updated: boolean; holder: string | null }>(
-          `WITH u AS (UPDATE jobs SET executor_id = $2, log_path = $3, submitted_at = now_ms()
-                      WHERE id = $1 AND claimed_by = $4 RETURNING id)
-           SELECT EXISTS (SELECT 1 FROM u) AS updated, j.claimed_by AS holder FROM jobs j WHERE j.id = $1`,
-          [id, s.executorId, s.logPath, s.owner],
-        );
-        const row = res.rows[0];
-        if (row === undefined) throw new NotFoundError('job', id);
-        if (!row.updated) throw new ClaimLostError(id, s.owner, row.holder);
-      }),
+    setJobSubmitted: (id: number, s: Submitted): Promise<void> => {
+      const { running } = s;
+      if (running === undefined) return db.auto('setJobSubmitted', (sql) => submitted(sql, id, s));
+      return db.tx('setJobSubmitted', async (sql) => {
+        await submitted(sql, id, s);
+        try {
+          await transitionIn(sql, id, { from: 'idle', to: 'running', reason: null, ...running });
+        } catch (err) {
+          // It moved on already (a report of its end came first): nothing to mark.
+          if (!(err instanceof StaleStateError)) throw err;
+        }
+      });
+    },
     setJobQueueState: async (
       id: number,
       q: { owner: string; state: QueueState | null; reason: string | null },
@@ -109,39 +108,7 @@ export function jobOps(db: Db) {
           `job ${id}: a retry is created only when the job fails, not on ${c.to}`,
         );
       }
-      return db.tx('transitionJob', async (sql) => {
-        const row = (
-          await sql.query<Job & { configHash: string | null }>(
-            `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
-             FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
-            [id],
-          )
-        ).rows[0];
-        if (row === undefined) throw new NotFoundError('job', id);
-        if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
-        const { configHash, ...before } = row;
-        const job = jobAfter(before, c);
-        await writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
-          sql: `UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7,
-                  queue_state = NULL, queue_since = NULL WHERE id = $2`,
-          params: [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
-        });
-        const parent = {
-          instanceId: job.instanceId,
-          campaign: job.campaign,
-          task: job.task,
-          instanceAttempt: job.instanceAttempt,
-          configHash,
-        };
-        // The next attempt runs where the failed one did, whatever executor the caller names.
-        const [retry] =
-          c.retry === undefined
-            ? []
-            : await writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
-                retryOf: id,
-              });
-        return { job, retry: retry ?? null };
-      });
+      return db.tx('transitionJob', (sql) => transitionIn(sql, id, c));
     },
     /**
      * One statement, so one round trip per report: fields merged in place (concurrent
@@ -183,4 +150,56 @@ export function jobOps(db: Db) {
       throw attemptEnded(id, data.attempt, now);
     },
   };
+}
+
+/** Records the executor's answer for a job `owner` claims (see `setJobSubmitted`). */
+async function submitted(sql: Sql, id: number, s: Submitted): Promise<void> {
+  const res = await sql.query<{ updated: boolean; holder: string | null }>(
+    `WITH u AS (UPDATE jobs SET executor_id = $2, log_path = $3, submitted_at = now_ms()
+                WHERE id = $1 AND claimed_by = $4 RETURNING id)
+     SELECT EXISTS (SELECT 1 FROM u) AS updated, j.claimed_by AS holder FROM jobs j WHERE j.id = $1`,
+    [id, s.executorId, s.logPath, s.owner],
+  );
+  const row = res.rows[0];
+  if (row === undefined) throw new NotFoundError('job', id);
+  if (!row.updated) throw new ClaimLostError(id, s.owner, row.holder);
+}
+
+/** A job's move from `c.from`, in the caller's transaction (see `transitionJob`). */
+async function transitionIn(
+  sql: Sql,
+  id: number,
+  c: JobChange,
+): Promise<{ job: Job; retry: Job | null }> {
+  const row = (
+    await sql.query<Job & { configHash: string | null }>(
+      `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
+       FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
+      [id],
+    )
+  ).rows[0];
+  if (row === undefined) throw new NotFoundError('job', id);
+  if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
+  const { configHash, ...before } = row;
+  const job = jobAfter(before, c);
+  await writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
+    sql: `UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7,
+            queue_state = NULL, queue_since = NULL WHERE id = $2`,
+    params: [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
+  });
+  const parent = {
+    instanceId: job.instanceId,
+    campaign: job.campaign,
+    task: job.task,
+    instanceAttempt: job.instanceAttempt,
+    configHash,
+  };
+  // The next attempt runs where the failed one did, whatever executor the caller names.
+  const [retry] =
+    c.retry === undefined
+      ? []
+      : await writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
+          retryOf: id,
+        });
+  return { job, retry: retry ?? null };
 }

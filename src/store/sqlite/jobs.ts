@@ -10,6 +10,8 @@ import type { jobWriter } from './writers.ts';
 
 const ACTIVE = "status IN ('idle', 'running')";
 
+type Submitted = Parameters<StateStore['setJobSubmitted']>[1];
+
 /** What a job reports besides its status. */
 export type JobData = Parameters<StateStore['recordJobData']>[1];
 
@@ -123,6 +125,22 @@ export function jobOps(
     return { job, retry };
   });
 
+  const submit = db.transaction((id: number, s: Submitted) => {
+    if (submitted.run(s.executorId, s.logPath, clock(), id, s.owner).changes !== 1) {
+      const holder = claimedBy.get(id);
+      if (holder === undefined) throw new NotFoundError('job', id);
+      throw new ClaimLostError(id, s.owner, holder);
+    }
+    if (s.running === undefined || byId.get(id)?.status !== 'idle') return;
+    transition(id, {
+      from: 'idle',
+      to: 'running',
+      reason: null,
+      by: s.running.by,
+      at: s.running.at,
+    });
+  });
+
   // The few columns a report needs: building a whole Job per progress report is the hot path's biggest cost.
   const headOf = db.prepare<
     [number],
@@ -169,15 +187,7 @@ export function jobOps(
       claimMany.immediate(ids, c, fence),
     releaseClaims: (jobs: readonly { id: number; owner: string }[]): number[] =>
       release.immediate(jobs),
-    setJobSubmitted: (
-      id: number,
-      s: { owner: string; executorId: string | null; logPath: string | null },
-    ): void => {
-      if (submitted.run(s.executorId, s.logPath, clock(), id, s.owner).changes === 1) return;
-      const holder = claimedBy.get(id);
-      if (holder === undefined) throw new NotFoundError('job', id);
-      throw new ClaimLostError(id, s.owner, holder);
-    },
+    setJobSubmitted: (id: number, s: Submitted): void => submit.immediate(id, s),
     setJobQueueState: (
       id: number,
       q: { owner: string; state: QueueState | null; reason: string | null },

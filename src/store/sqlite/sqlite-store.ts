@@ -272,7 +272,7 @@ export class SqliteStore implements StateStore {
 
   async setJobSubmitted(
     id: number,
-    submitted: { owner: string; executorId: string | null; logPath: string | null },
+    submitted: Parameters<StateStore['setJobSubmitted']>[1],
   ): Promise<void> {
     this.#jobs.setJobSubmitted(id, submitted);
   }
