@@ -267,7 +267,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       submitted += await submitIdle(ctx, executor, submittable(ctx, active.get(name) ?? []));
     }
     // The overview's global status of new or changed runs: computed here so that reading never writes.
-    await refreshExpectations(ctx.store, ctx.deployment);
+    // Only runs and campaigns (which make a pass full) leave rows to compute.
+    if (scope.runsChanged) await refreshExpectations(ctx.store, ctx.deployment);
     // The next triggered pass reads from where this one started reading: it sees this pass's own
     // writes again (cheap, and idempotent) but never misses what another process wrote meanwhile.
     return {
