@@ -55,8 +55,3 @@ async function stopJob(ctx: EngineContext, job: Job): Promise<boolean> {
     throw err;
   }
 }
-
-/** The active jobs an executor may still be handed: none of a cancelled campaign. */
-export function submittable(ctx: Pick<EngineContext, 'campaigns'>, jobs: readonly Job[]): Job[] {
-  return jobs.filter((j) => ctx.campaigns.get(j.campaign)?.cancelled !== true);
-}

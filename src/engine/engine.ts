@@ -4,7 +4,7 @@ import type { ExecutorJobState } from '../executors/contract.ts';
 import type { Instance, Job } from '../model/types.ts';
 import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
-import { stopCancelledCampaigns, submittable } from './campaign-stop.ts';
+import { stopCancelledCampaigns } from './campaign-stop.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
 import { nextPoll, pollDue } from './executor-state.ts';
@@ -200,10 +200,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (full) this.feed = await ctx.store.feedHead();
     const exited = new Map(this.exited);
     this.exited.clear();
-    const activeByExecutor = await this.activeJobs();
+    // Only claimed jobs can be known to an executor: the queue behind them is never read whole.
+    const inFlight = await this.jobsInFlight();
     const now = ctx.now();
     for (const [name, executor] of ctx.executors) {
-      const active = activeByExecutor.get(name) ?? [];
+      const active = inFlight.get(name) ?? [];
       // Jobs an executor told of are always looked at; otherwise it is asked at most once per its
       // poll interval: about everything when it can only be polled (or in a full pass), and, when it
       // tells of exits itself, only about jobs handed over and not seen running yet.
@@ -260,11 +261,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const inst of settled) this.emit('settled', inst);
 
     let submitted = 0;
-    // Re-read: gating, retries and reports during the pass added idle jobs.
-    const active = await this.activeJobs();
+    // Re-read: the pass settled jobs, and reports during it may have, which frees slots.
+    const active = await this.jobsInFlight();
     for (const [name, executor] of ctx.executors) {
       await this.renewOrStop();
-      submitted += await submitIdle(ctx, executor, submittable(ctx, active.get(name) ?? []));
+      submitted += await submitIdle(ctx, executor, active.get(name) ?? [], campaigns);
     }
     // The overview's global status of new or changed runs: computed here so that reading never writes.
     // Only runs and campaigns (which make a pass full) leave rows to compute.
@@ -279,7 +280,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       started,
       settled,
       submitted,
-      wakeAt: this.nextWake(active),
+      wakeAt: await this.nextWake(active),
       skipped: false,
     };
   }
@@ -300,10 +301,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** When a pass is next needed without any trigger: a delayed retry, a held-back job, an executor's poll. */
-  private nextWake(active: ReadonlyMap<string, readonly Job[]>): number | null {
+  private async nextWake(active: ReadonlyMap<string, readonly Job[]>): Promise<number | null> {
     const { ctx } = this;
     const now = ctx.now();
-    const times = [nextRetry(active, now)];
+    const times = [await ctx.store.nextJobRetry(now)];
     for (const block of ctx.memory.blocked.values()) if (block.until > now) times.push(block.until);
     for (const [name, executor] of ctx.executors)
       times.push(nextPoll(ctx, executor, active.get(name) ?? []));
@@ -318,26 +319,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.ctx.fence = undefined;
   }
 
-  private async activeJobs(): Promise<Map<string, Job[]>> {
+  /** The jobs in flight (claimed), by executor. */
+  private async jobsInFlight(): Promise<Map<string, Job[]>> {
     const byExecutor = new Map<string, Job[]>();
-    for (const job of await this.ctx.store.activeJobs()) {
+    for (const job of await this.ctx.store.jobsInFlight()) {
       const list = byExecutor.get(job.executor);
       if (list === undefined) byExecutor.set(job.executor, [job]);
       else list.push(job);
     }
     return byExecutor;
   }
-}
-
-/** When the earliest delayed retry falls due. */
-function nextRetry(active: ReadonlyMap<string, readonly Job[]>, now: number): number | null {
-  let wakeAt: number | null = null;
-  for (const jobs of active.values()) {
-    for (const j of jobs) {
-      if (j.claimedBy === null && j.notBefore !== null && j.notBefore > now) {
-        wakeAt = wakeAt === null ? j.notBefore : Math.min(wakeAt, j.notBefore);
-      }
-    }
-  }
-  return wakeAt;
 }

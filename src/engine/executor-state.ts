@@ -75,14 +75,23 @@ export function blockSubmission(
 }
 
 /**
- * Forgets the blocks of `executor`'s jobs that are no longer idle among its
- * `active` ones: cancelled, reprocessed or settled otherwise while held back.
+ * Forgets the blocks of `executor`'s jobs that are no longer idle: cancelled,
+ * reprocessed or settled otherwise while held back.
  */
-export function pruneBlocked(ctx: EngineContext, executor: string, active: readonly Job[]): void {
-  const idle = new Set(active.filter((j) => j.status === 'idle').map((j) => j.id));
-  for (const [jobId, block] of ctx.memory.blocked) {
-    if (block.executor === executor && !idle.has(jobId)) ctx.memory.blocked.delete(jobId);
-  }
+export async function pruneBlocked(ctx: EngineContext, executor: string): Promise<void> {
+  const ids = [...ctx.memory.blocked].filter(([, b]) => b.executor === executor).map(([id]) => id);
+  if (ids.length === 0) return;
+  const idle = new Set(
+    (await ctx.store.getJobs(ids)).filter((j) => j.status === 'idle').map((j) => j.id),
+  );
+  for (const id of ids) if (!idle.has(id)) ctx.memory.blocked.delete(id);
+}
+
+/** How many of `executor`'s jobs are held back by an infrastructure error. */
+export function blockedOn(ctx: EngineContext, executor: string): number {
+  let n = 0;
+  for (const block of ctx.memory.blocked.values()) if (block.executor === executor) n++;
+  return n;
 }
 
 /** Whether a job is held back by an infrastructure error now. */

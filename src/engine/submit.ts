@@ -3,8 +3,10 @@ import type { Executor, JobLaunch } from '../executors/contract.ts';
 import { setExecutorAvailable } from '../export/metrics-hooks.ts';
 import { DEFAULT_SHARE, PROMPT } from '../model/campaign.ts';
 import type { Job } from '../model/types.ts';
+import type { CampaignView } from './campaign-book.ts';
 import { type EngineContext, taskIn } from './context.ts';
 import {
+  blockedOn,
   blockSubmission,
   executorHealth,
   executorMemory,
@@ -17,31 +19,40 @@ import { chooseJobs } from './slot-share.ts';
 
 /**
  * Hands idle jobs to their executor, oldest first, no more than its
- * `max_jobs` in flight. Each job is claimed in the store before it is
- * submitted, so it is submitted by one controller only; the jobs of one
- * instance go as one batch (one cluster, one array).
+ * `max_jobs` in flight (`inFlight`: its claimed jobs). Each job is claimed
+ * in the store before it is submitted, so it is submitted by one controller
+ * only; the jobs of one instance go as one batch (one cluster, one array).
+ * Only as many ready jobs per campaign as could start are read, so the cost
+ * does not grow with the queue; none of a cancelled campaign.
  */
 export async function submitIdle(
   ctx: EngineContext,
   executor: Executor,
-  active: readonly Job[],
+  inFlight: readonly Job[],
+  campaigns: readonly CampaignView[],
 ): Promise<number> {
-  pruneBlocked(ctx, executor.name, active);
+  await pruneBlocked(ctx, executor.name);
   if (executorMemory(ctx, executor.name).unavailable) return 0;
-  const inFlight = active.filter((j) => j.claimedBy !== null).length;
-  const room = executor.maxJobs - inFlight;
+  const room = executor.maxJobs - inFlight.length;
   if (room <= 0) return 0;
   const now = ctx.now();
-  const ready = active.filter(
-    (j) =>
-      j.status === 'idle' &&
-      j.claimedBy === null &&
-      (j.notBefore ?? 0) <= now &&
-      !submissionBlocked(ctx, j.id, now),
-  );
+  // Jobs held back by an infrastructure error stay idle: read past them.
+  const limit = room + blockedOn(ctx, executor.name);
+  const ready: Job[] = [];
+  for (const view of campaigns) {
+    if (view.cancelled) continue;
+    const jobs = await ctx.store.readyJobs({
+      executor: executor.name,
+      campaign: view.name,
+      now,
+      limit,
+    });
+    for (const j of jobs) if (!submissionBlocked(ctx, j.id, now)) ready.push(j);
+  }
   if (ready.length === 0) return 0;
+  ready.sort((a, b) => a.id - b.id);
   // `prompt` first; each other campaign within its share of the slots, so bulk work never starves it.
-  const chosen = chooseJobs(ready, active, room, executor.maxJobs, (campaign) =>
+  const chosen = chooseJobs(ready, inFlight, room, executor.maxJobs, (campaign) =>
     campaign === PROMPT ? null : (ctx.campaigns.get(campaign)?.share ?? DEFAULT_SHARE),
   );
   const claimed = new Set(

@@ -186,6 +186,22 @@ export interface StateStore extends OverviewStore, SampleStore {
   jobsForInstances(instanceIds: readonly number[]): Promise<Job[]>;
   /** Jobs in `idle` or `running`, optionally for one executor, ascending by id. */
   activeJobs(executor?: string): Promise<Job[]>;
+  /** Jobs by id, ascending by id (ids not found are left out). One round trip. */
+  getJobs(ids: readonly number[]): Promise<Job[]>;
+  /**
+   * Active jobs that some process claimed (handed over, or about to be):
+   * those an executor knows, and the ones that count against its slots,
+   * ascending by id. Bounded by the executors' `max_jobs`, not by the queue.
+   */
+  jobsInFlight(): Promise<Job[]>;
+  /**
+   * Idle, unclaimed jobs of one executor and campaign that may start at `now`
+   * (no `notBefore` after it), oldest first, at most `limit`: what the engine
+   * may hand over next, read without walking the whole queue.
+   */
+  readyJobs(q: { executor: string; campaign: string; now: number; limit: number }): Promise<Job[]>;
+  /** The earliest `notBefore` after `now` of an idle, unclaimed job (a delayed retry); null for none. */
+  nextJobRetry(now: number): Promise<number | null>;
   /** Counts of active jobs per (executor, campaign, status), for slot accounting. */
   activeJobCounts(): Promise<
     Array<{

@@ -56,6 +56,58 @@ export function testJobs(f: Fixture): void {
       assert.deepEqual(counts.sort(), ['local/prompt/idle/true/1', 'slurm/prompt/idle/false/1']);
     });
 
+    it('reads jobs in flight, ready ones per executor and campaign, and the next delayed retry', async () => {
+      const s = await f.store.startInstance((await f.oneInstance()).id, {
+        from: 'new',
+        configHash: 'h',
+        config: {},
+        jobs: [
+          newJob(0),
+          newJob(1),
+          newJob(2, { notBefore: T0 + 500 }),
+          newJob(3, { notBefore: T0 + 100 }),
+          newJob(4, { executor: 'slurm' }),
+          newJob(5),
+        ],
+        reason: null,
+        by: 'e',
+        at: T0,
+      });
+      const [a, b, c, d, e, g] = s.jobs;
+      assert.ok(a && b && c && d && e && g);
+      await f.store.claimJobs([a.id, e.id], { owner: 'ctl-1', ttlMs: 60_000 });
+      await f.store.transitionJob(g.id, {
+        from: 'idle',
+        to: 'failed',
+        reason: 'x',
+        by: 'e',
+        at: T0,
+      });
+      assert.deepEqual(
+        (await f.store.jobsInFlight()).map((j) => j.id),
+        [a.id, e.id],
+      );
+      const ready = (now: number, limit = 10, executor = 'local', campaign = 'prompt') =>
+        f.store.readyJobs({ executor, campaign, now, limit }).then((jobs) => jobs.map((j) => j.id));
+      assert.deepEqual(await ready(T0), [b.id]);
+      assert.deepEqual(await ready(T0 + 100), [b.id, d.id]);
+      assert.deepEqual(await ready(T0 + 500), [b.id, c.id, d.id]);
+      assert.deepEqual(await ready(T0 + 500, 2), [b.id, c.id]);
+      assert.deepEqual(await ready(T0, 10, 'slurm'), [], 'claimed: not ready');
+      assert.deepEqual(await ready(T0 + 500, 10, 'local', 'rereco'), []);
+      assert.equal(await f.store.nextJobRetry(T0), T0 + 100);
+      assert.equal(await f.store.nextJobRetry(T0 + 100), T0 + 500);
+      assert.equal(await f.store.nextJobRetry(T0 + 500), null);
+      assert.deepEqual(
+        (await f.store.getJobs([g.id, a.id, 999_999])).map((j) => [j.id, j.status]),
+        [
+          [a.id, 'idle'],
+          [g.id, 'failed'],
+        ],
+      );
+      assert.deepEqual(await f.store.getJobs([]), []);
+    });
+
     it('claims a job once, ever', async () => {
       const s = await f.started(3);
       const [a, b, c] = s.jobs;

@@ -35,6 +35,30 @@ export function jobOps(db: Db) {
         `${JOBS} WHERE ${ACTIVE} AND ($1::text IS NULL OR j.executor = $1) ORDER BY j.id`,
         [executor ?? null],
       ),
+    getJobs: (ids: readonly number[]): Promise<Job[]> =>
+      db.query<Job>('getJobs', `${JOBS} WHERE j.id = ANY($1) ORDER BY j.id`, [[...ids]]),
+    jobsInFlight: (): Promise<Job[]> =>
+      db.query<Job>(
+        'jobsInFlight',
+        `${JOBS} WHERE ${ACTIVE} AND j.claimed_by IS NOT NULL ORDER BY j.id`,
+      ),
+    readyJobs: (q: { executor: string; campaign: string; now: number; limit: number }) =>
+      db.query<Job>(
+        'readyJobs',
+        `${JOBS} WHERE j.status = 'idle' AND j.executor = $1 AND j.campaign = $2 AND j.claimed_by IS NULL
+           AND (j.not_before IS NULL OR j.not_before <= $3)
+         ORDER BY j.id LIMIT $4`,
+        [q.executor, q.campaign, q.now, Math.max(0, Math.floor(q.limit))],
+      ),
+    nextJobRetry: async (now: number): Promise<number | null> => {
+      const [row] = await db.query<{ at: string | number | null }>(
+        'nextJobRetry',
+        `SELECT min(j.not_before) AS at FROM jobs j
+         WHERE j.status = 'idle' AND j.claimed_by IS NULL AND j.not_before > $1`,
+        [now],
+      );
+      return row?.at === null || row?.at === undefined ? null : Number(row.at);
+    },
     activeJobCounts: (): Promise<JobCount[]> =>
       db.query<JobCount>(
         'activeJobCounts',

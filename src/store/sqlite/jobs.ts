@@ -46,6 +46,24 @@ export function jobOps(
   const activeOn = db.prepare<[string], JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} AND executor = ? ORDER BY id`,
   );
+  const byIds = db.prepare<[string], JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+  );
+  const inFlight = db.prepare<[], JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} AND claimed_by IS NOT NULL ORDER BY id`,
+  );
+  const ready = db.prepare<[string, string, number, number], JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs
+     WHERE ${ACTIVE} AND status = 'idle' AND executor = ? AND campaign = ? AND claimed_by IS NULL
+       AND (not_before IS NULL OR not_before <= ?)
+     ORDER BY id LIMIT ?`,
+  );
+  const retryAt = db
+    .prepare<[number], number | null>(
+      `SELECT MIN(not_before) FROM jobs
+       WHERE ${ACTIVE} AND status = 'idle' AND claimed_by IS NULL AND not_before > ?`,
+    )
+    .pluck();
   const counts = db.prepare<[], Omit<JobCount, 'claimed'> & { claimed: 0 | 1 }>(
     `SELECT executor, campaign, status, claimed_by IS NOT NULL AS claimed, COUNT(*) AS count
      FROM jobs WHERE ${ACTIVE} GROUP BY executor, campaign, status, claimed`,
@@ -181,6 +199,11 @@ export function jobOps(
     jobsForInstances: (ids: readonly number[]): Job[] => ofInstances.all(jsonList(ids)).map(toJob),
     activeJobs: (executor?: string): Job[] =>
       (executor === undefined ? active.all() : activeOn.all(executor)).map(toJob),
+    getJobs: (ids: readonly number[]): Job[] => byIds.all(jsonList(ids)).map(toJob),
+    jobsInFlight: (): Job[] => inFlight.all().map(toJob),
+    readyJobs: (q: { executor: string; campaign: string; now: number; limit: number }): Job[] =>
+      ready.all(q.executor, q.campaign, q.now, Math.max(0, Math.floor(q.limit))).map(toJob),
+    nextJobRetry: (now: number): number | null => retryAt.get(now) ?? null,
     activeJobCounts: (): JobCount[] =>
       counts.all().map((r) => ({ ...r, claimed: r.claimed === 1 })),
     claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): number[] =>

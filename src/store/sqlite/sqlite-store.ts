@@ -262,6 +262,22 @@ export class SqliteStore implements StateStore {
     return this.#jobs.activeJobs(executor);
   }
 
+  async getJobs(ids: readonly number[]): Promise<Job[]> {
+    return this.#jobs.getJobs(ids);
+  }
+
+  async jobsInFlight(): Promise<Job[]> {
+    return this.#jobs.jobsInFlight();
+  }
+
+  async readyJobs(q: Parameters<StateStore['readyJobs']>[0]): Promise<Job[]> {
+    return this.#jobs.readyJobs(q);
+  }
+
+  async nextJobRetry(now: number): Promise<number | null> {
+    return this.#jobs.nextJobRetry(now);
+  }
+
   async activeJobCounts(): Promise<JobCount[]> {
     return this.#jobs.activeJobCounts();
   }
