@@ -20,12 +20,30 @@ const LEASE_TTL_MS = 2_000;
 
 /**
  * Each job appends "<job id> <attempt>" to the ledger (what `auditLedger`
- * checks) and "<task> <host>" to a second one: the host is the controller's
- * `AUTOCTRL_HOSTNAME`, passed to jobs through `env_pass`. One job in seven
- * fails its first attempt, so retries happen on both hosts.
+ * checks), and "start|end <task> <host>" to a second one as it starts and
+ * ends: the host is its controller's `AUTOCTRL_HOSTNAME`, passed to jobs
+ * through `env_pass`. One job in seven fails its first attempt, so retries
+ * happen on both hosts.
  */
 const JOB =
-  'echo "$AUTOCTRL_JOB $AUTOCTRL_ATTEMPT" >> "$LEDGER"; echo "$AUTOCTRL_TASK $AUTOCTRL_HOSTNAME" >> "$HOSTS"; sleep "$PAUSE"; if [ $((AUTOCTRL_JOB % 7)) -eq 0 ] && [ "$AUTOCTRL_ATTEMPT" = 1 ]; then exit 1; fi';
+  'echo "$AUTOCTRL_JOB $AUTOCTRL_ATTEMPT" >> "$LEDGER"; echo "start $AUTOCTRL_TASK $AUTOCTRL_HOSTNAME" >> "$HOSTS"; sleep "$PAUSE"; echo "end $AUTOCTRL_TASK $AUTOCTRL_HOSTNAME" >> "$HOSTS"; if [ $((AUTOCTRL_JOB % 7)) -eq 0 ] && [ "$AUTOCTRL_ATTEMPT" = 1 ]; then exit 1; fi';
+
+const SLOTS: Record<string, number> = { 'host-a': 2, 'host-b': 4 };
+const HOST_OF: Record<string, string> = { reco: 'host-b', calib: 'host-a', valid: 'host-b' };
+
+/** Lines of the second ledger whose host is not their executor's, and the most jobs seen at once per host. */
+function hostAudit(hostsFile: string): { wrong: string[]; most: Record<string, number> } {
+  const wrong: string[] = [];
+  const now: Record<string, number> = {};
+  const most: Record<string, number> = {};
+  for (const line of readFileSync(hostsFile, 'utf8').trim().split('\n')) {
+    const [edge, task = '', host = ''] = line.split(' ');
+    if (HOST_OF[task] !== host) wrong.push(line);
+    now[host] = (now[host] ?? 0) + (edge === 'start' ? 1 : -1);
+    most[host] = Math.max(most[host] ?? 0, now[host] ?? 0);
+  }
+  return { wrong, most };
+}
 
 /** The chain reco (host B) → calib (host A, long enough to be killed under) → valid (host B). */
 function writeHostWorld(dir: string, store: string) {
@@ -38,7 +56,7 @@ function writeHostWorld(dir: string, store: string) {
   const file = join(dir, 'autoctrl.yaml');
   writeFileSync(
     file,
-    `store: ${store}\nenv_pass: [AUTOCTRL_HOSTNAME]\nexecutors:\n  on-a: { type: local, host: host-a, slots: 2 }\n  on-b: { type: local, host: host-b, slots: 4 }\nengine: { controllers: 3, interval: 1s, lease_ttl: ${LEASE_TTL_MS}ms }\ntasks:\n${task('reco', null, 'on-b', '0.05')}${task('calib', 'reco', 'on-a', '0.4')}${task('valid', 'calib', 'on-b', '0.05')}`,
+    `store: ${store}\nenv_pass: [AUTOCTRL_HOSTNAME]\nexecutors:\n  on-a: { type: local, host: host-a, slots: ${SLOTS['host-a']} }\n  on-b: { type: local, host: host-b, slots: ${SLOTS['host-b']} }\nengine: { controllers: 3, interval: 1s, lease_ttl: ${LEASE_TTL_MS}ms }\ntasks:\n${task('reco', null, 'on-b', '0.05')}${task('calib', 'reco', 'on-a', '0.4')}${task('valid', 'calib', 'on-b', '0.05')}`,
   );
   return { file, ledger, hosts };
 }
@@ -57,7 +75,8 @@ async function holder(store: StateStore, lease: string): Promise<string | null> 
  * only because A's standby runs them. A's controller is SIGKILLed while one
  * of its jobs runs; the leader does not fail A's jobs meanwhile, and the
  * next controllers on A (two: the executor's lease decides which) adopt them
- * through their work directories. Every job attempt runs once, on its host.
+ * through their work directories. Every job attempt runs once, on its host,
+ * never more at once than its executor's slots.
  */
 export function testHostJobs(
   name: string,
@@ -127,14 +146,13 @@ export function testHostJobs(
       await awaitChain(store, runs, { stallMs: 60_000, capMs: 240_000 });
       await auditLedger(store, world.ledger);
 
-      const wrong = readFileSync(world.hosts, 'utf8')
-        .trim()
-        .split('\n')
-        .filter((l) => {
-          const [task, host] = l.split(' ');
-          return host !== (task === 'calib' ? 'host-a' : 'host-b');
-        });
+      const { wrong, most } = hostAudit(world.hosts);
       assert.deepEqual(wrong, [], 'every job ran on the host of its executor');
+      for (const [host, slots] of Object.entries(SLOTS))
+        assert.ok(
+          (most[host] ?? 0) <= slots,
+          `${host}: ${most[host]} jobs at once, ${slots} slots`,
+        );
       const lease = await store.getLease(ENGINE_LEASE);
       assert.equal(lease?.epoch, led.epoch, 'host B led throughout');
     } finally {
