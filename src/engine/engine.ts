@@ -215,7 +215,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const now = ctx.now();
     for (const [name, executor] of executors) {
       const asked = jobsToAsk(ctx, executor, activeByExecutor.get(name) ?? [], exited, full, now);
-      await syncExecutor(ctx, executor, asked, exited);
+      await this.hostJobs.run(executor, (own) => syncExecutor(own, executor, asked, exited), false);
     }
     await stopCancelledCampaigns(ctx, campaigns, executors);
     let scope = new PassScope(true);
@@ -263,7 +263,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const active = await this.activeJobs();
     for (const [name, executor] of executors) {
       await this.renewOrStop();
-      submitted += await submitIdle(ctx, executor, submittable(ctx, active.get(name) ?? []));
+      const idle = submittable(ctx, active.get(name) ?? []);
+      submitted += await this.hostJobs.run(executor, (own) => submitIdle(own, executor, idle), 0);
     }
     // The overview's global status of new or changed runs: computed here so that reading never writes.
     await refreshExpectations(ctx.store, ctx.deployment);

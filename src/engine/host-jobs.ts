@@ -1,3 +1,4 @@
+import { FencedError } from '../errors.ts';
 import type { Executor, ExecutorJobState } from '../executors/contract.ts';
 import type { Job } from '../model/types.ts';
 import type { Lease } from '../store/contract.ts';
@@ -120,6 +121,35 @@ export class HostJobs {
   }
 
   /**
+   * Runs `work` over an executor's jobs. A host-scoped executor's claims
+   * carry its own lease's epoch (not the engine's), so a controller that
+   * lost the executor cannot claim beside the one that took it, whether
+   * either leads or not; such a refused claim ends `work` with `otherwise`
+   * and the executor is left to its new holder.
+   */
+  async run<T>(
+    executor: Executor,
+    work: (ctx: EngineContext) => Promise<T>,
+    otherwise: T,
+  ): Promise<T> {
+    const h = executor.scope === 'host' ? this.#leases.get(executor.name) : undefined;
+    const lease = h?.lease;
+    if (h === undefined || lease == null) return work(this.#ctx);
+    try {
+      return await work({ ...this.#ctx, fence: { lease: lease.name, epoch: lease.epoch } });
+    } catch (err) {
+      if (!(err instanceof FencedError) || err.lease !== lease.name) throw err;
+      h.lease = null;
+      h.nextTry = Date.now() + this.#ctx.leaseTtlMs / 3;
+      this.#ctx.logger.warn(
+        { executor: executor.name },
+        'executor taken over by another controller',
+      );
+      return otherwise;
+    }
+  }
+
+  /**
    * A controller's pass while another leads: over the host-scoped executors
    * it holds, merges what they know (exits, starts), stops jobs of cancelled
    * campaigns and hands idle jobs over, within `max_jobs` and the campaigns'
@@ -138,17 +168,22 @@ export class HostJobs {
     const executors = new Map(held.map((e) => [e.name, e]));
     const active = new Map<string, Job[]>();
     for (const executor of held) {
-      const lease = this.#leases.get(executor.name)?.lease;
-      if (lease == null) continue;
-      const own: EngineContext = { ...ctx, fence: { lease: lease.name, epoch: lease.epoch } };
       const jobs = await ctx.store.activeJobs(executor.name);
-      const asked = jobsToAsk(own, executor, jobs, exited, full, ctx.now());
-      await syncExecutor(own, executor, asked, exited);
-      // Re-read: settling made retries, and jobs moved on.
-      const left = await ctx.store.activeJobs(executor.name);
-      for (const job of left)
-        if (ctx.campaigns.get(job.campaign)?.cancelled === true) await stopJob(own, job, executors);
-      await submitIdle(own, executor, submittable(own, left));
+      const asked = jobsToAsk(ctx, executor, jobs, exited, full, ctx.now());
+      const left = await this.run(
+        executor,
+        async (own) => {
+          await syncExecutor(own, executor, asked, exited);
+          // Re-read what it changed: settling made retries, and jobs moved on.
+          const current = asked.length > 0 ? await ctx.store.activeJobs(executor.name) : jobs;
+          for (const job of current)
+            if (ctx.campaigns.get(job.campaign)?.cancelled === true)
+              await stopJob(own, job, executors);
+          await submitIdle(own, executor, submittable(own, current));
+          return current;
+        },
+        [],
+      );
       active.set(executor.name, left);
     }
     return nextWake(ctx, executors, active);
