@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { jobTokenSecret } from './app/tokens.ts';
 import type { Deployment } from './config/types.ts';
 import { claimDataDir } from './data-dir.ts';
@@ -9,6 +8,7 @@ import { newControllerId } from './engine/liveness.ts';
 import { AutoctrlError } from './errors.ts';
 import type { Executor } from './executors/contract.ts';
 import { executorKinds } from './executors/registry.ts';
+import { hostName } from './host-name.ts';
 import type { Logger } from './logger.ts';
 import type { StateStore } from './store/contract.ts';
 import { openStore } from './store/open.ts';
@@ -41,8 +41,8 @@ export async function openExecutors(
     if (kind === undefined)
       throw new AutoctrlError('unknown_executor', `executor ${name}: unknown type ${cfg.type}`);
     const pinned = cfg.options.host;
-    if (kind.hostScoped === true && typeof pinned === 'string' && pinned !== hostname()) {
-      // Only a controller on that host can start and watch its jobs: they wait for one to lead.
+    if (kind.hostScoped === true && typeof pinned === 'string' && pinned !== hostName()) {
+      // Only a controller on that host can start and watch its jobs: one there runs them (host-jobs.ts).
       logger.info(
         { executor: name, host: pinned },
         'executor runs on another host: not opened here',
@@ -55,7 +55,7 @@ export async function openExecutors(
       await factory(name, cfg.options, {
         logger: logger.child({ executor: name }),
         dataDir: deployment.dataDir,
-        host: hostname(),
+        host: hostName(),
         configDir: deployment.dir,
         maxJobs: cfg.maxJobs,
         pollIntervalMs: cfg.pollIntervalMs,
@@ -96,6 +96,7 @@ export async function openRuntime(deployment: Deployment, opts: RuntimeOptions):
       engine,
       async close() {
         await engine.releaseLease();
+        await engine.hostJobs.release();
         for (const e of executors.values()) await e.close();
         await store.close();
       },

@@ -39,11 +39,18 @@ export function writeChainWorld(
   return { file, ledger };
 }
 
-/** `logLevel` other than `error` pipes the controller's log (stdout) for the test to read. */
-export function startController(file: string, logLevel = 'error'): ChildProcess {
+/**
+ * `logLevel` other than `error` pipes the controller's log (stdout) for the
+ * test to read; `env` adds to its environment (`AUTOCTRL_HOSTNAME` plays a host).
+ */
+export function startController(
+  file: string,
+  logLevel = 'error',
+  env: Record<string, string> = {},
+): ChildProcess {
   return spawn(process.execPath, [CLI, 'serve', '-c', file, '--port', '0'], {
     stdio: ['ignore', logLevel === 'error' ? 'ignore' : 'pipe', 'inherit'],
-    env: { ...process.env, AUTOCTRL_LOG_LEVEL: logLevel },
+    env: { ...process.env, ...env, AUTOCTRL_LOG_LEVEL: logLevel },
   });
 }
 

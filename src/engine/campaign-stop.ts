@@ -1,4 +1,5 @@
 import { StaleStateError } from '../errors.ts';
+import type { Executor } from '../executors/contract.ts';
 import type { Job } from '../model/types.ts';
 import type { CampaignView } from './campaign-book.ts';
 import type { EngineContext } from './context.ts';
@@ -9,27 +10,37 @@ import { cancelJob } from './launch.ts';
  * (claimed, submitted, running) are cancelled through it first, then each
  * fails without a retry; settling then fails their instances. A job whose
  * executor does not answer stays as it is, and is tried again next pass:
- * marking it failed while it may still run would be a lie. Returns how
- * many jobs it stopped.
+ * marking it failed while it may still run would be a lie. A job handed
+ * to an executor that another controller runs (a host-scoped one, see
+ * host-jobs.ts) is left to that controller. Returns how many jobs it stopped.
  */
 export async function stopCancelledCampaigns(
   ctx: EngineContext,
   campaigns: readonly CampaignView[],
+  executors: ReadonlyMap<string, Executor> = ctx.executors,
 ): Promise<number> {
   const cancelled = new Set(campaigns.filter((c) => c.cancelled).map((c) => c.name));
   if (cancelled.size === 0) return 0;
   let stopped = 0;
   for (const job of await ctx.store.activeJobs()) {
     if (!cancelled.has(job.campaign)) continue;
-    if (await stopJob(ctx, job)) stopped++;
+    if (await stopJob(ctx, job, executors)) stopped++;
   }
   return stopped;
 }
 
-async function stopJob(ctx: EngineContext, job: Job): Promise<boolean> {
+/** Stops one job of a cancelled campaign through `executors` (those this controller runs). */
+export async function stopJob(
+  ctx: EngineContext,
+  job: Job,
+  executors: ReadonlyMap<string, Executor>,
+): Promise<boolean> {
   const reason = `campaign ${job.campaign} cancelled`;
   const handedOver = job.claimedBy !== null || job.executorId !== null || job.status === 'running';
-  const executor = ctx.executors.get(job.executor);
+  const executor = executors.get(job.executor);
+  // Still running where only its executor's holder can stop it: failed now, it would run on unseen.
+  if (handedOver && executor === undefined && job.executor in ctx.deployment.executors)
+    return false;
   if (handedOver && executor !== undefined) {
     try {
       await cancelJob(ctx, executor, job, reason);

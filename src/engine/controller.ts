@@ -11,8 +11,10 @@ import { StoreOutage } from './outage.ts';
  * third of its life apart); the one that holds it passes: fully on the
  * timer, and over what changed at once on every trigger (a job's exit, a
  * report, a write by another process seen through the store's wake-up) and
- * when a delayed retry falls due. Only the leader polls the sources. Errors
- * in a pass or a poll are logged and retried at the next tick, never fatal.
+ * when a delayed retry falls due. Only the leader polls the sources. A
+ * controller that does not lead still runs the jobs of the host-scoped
+ * executors it holds (host-jobs.ts), on the same triggers. Errors in a pass
+ * or a poll are logged and retried at the next tick, never fatal.
  */
 export class Controller {
   private timers: LongTimer[] = [];
@@ -41,8 +43,8 @@ export class Controller {
         this.trigger();
       });
     engine.on('pass', (r) => {
-      if (r.skipped) return;
-      this.lastPass = r;
+      if (!r.skipped) this.lastPass = r;
+      // A standby's wake-up is for the host-scoped executors' jobs it runs.
       this.scheduleWake(r.wakeAt);
     });
     // A new leader starts with a full pass and its own source polls.
@@ -51,8 +53,9 @@ export class Controller {
       this.trigger({ full: true });
       for (const [name, source] of this.sources) void this.pollSource(name, source);
     });
+    // The leader follows every write; a standby only when it runs some executor's jobs (new ones to submit).
     this.unwatch = store.watch(() => {
-      if (engine.leading !== null) this.trigger();
+      if (engine.leading !== null || engine.hostJobs.holding) this.trigger();
     });
     // Chained timers: an interval of weeks must not fire every millisecond (Node's limit is 24.8 days).
     const every = (ms: number, fn: () => void) =>
@@ -91,10 +94,17 @@ export class Controller {
     }, delay);
   }
 
-  /** Renews the lease between passes, or takes it when the leader is gone. */
+  /**
+   * Renews the leases between passes (the engine's, and those of the
+   * host-scoped executors whose jobs this controller runs), or takes them
+   * when their holder is gone. Taking an executor over triggers a pass that
+   * adopts its jobs.
+   */
   private async keepLease(): Promise<void> {
+    const { engine } = this.rt;
     try {
-      await this.rt.engine.holdLease();
+      await engine.holdLease();
+      if (await engine.hostJobs.hold()) this.trigger();
     } catch (err) {
       if (this.outage.failed(err) === null)
         this.rt.engine.ctx.logger.warn({ err }, 'could not take or renew the engine lease');

@@ -7,9 +7,10 @@ import type { CampaignView } from './campaign-book.ts';
 import { stopCancelledCampaigns } from './campaign-stop.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
-import { nextPoll, pollDue } from './executor-state.ts';
+import { jobsToAsk, nextWake } from './executor-state.ts';
 import { refreshExpectations } from './expectations.ts';
 import { gate } from './gating.ts';
+import { HostJobs } from './host-jobs.ts';
 import { intake } from './intake.ts';
 import { deadOnThisHost } from './liveness.ts';
 import { LockChecks } from './lock-checks.ts';
@@ -59,6 +60,8 @@ class LeaseLost extends Error {}
  */
 export class Engine extends EventEmitter<EngineEvents> {
   readonly ctx: EngineContext;
+  /** The jobs of host-scoped executors this controller runs, leading or not. */
+  readonly hostJobs: HostJobs;
   private running: Promise<PassResult> | null = null;
   private again: 'full' | 'changes' | null = null;
   private lease: Lease | null = null;
@@ -71,6 +74,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   constructor(ctx: EngineContext) {
     super();
     this.ctx = ctx;
+    this.hostJobs = new HostJobs(ctx);
   }
 
   /** The lease while this controller leads. */
@@ -177,7 +181,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       submitted: 0,
       wakeAt: null,
     };
-    if ((await this.holdLease()) === null) return { ...idle, skipped: true };
+    // A triggered pass does not try to take the lease (the controller's timer does): a standby woken
+    // by every commit would otherwise write to the store for nothing.
+    const lease = fullAsked || this.lease !== null ? await this.holdLease() : null;
+    if (lease === null) {
+      const wakeAt = await this.hostJobs.pass(fullAsked, this.takeExited());
+      return { ...idle, wakeAt, skipped: true };
+    }
     try {
       return await this.work(fullAsked || this.feed === null, startedAt);
     } catch (err) {
@@ -198,28 +208,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     const campaigns = await this.campaigns();
     let full = fullWanted;
     if (full) this.feed = await ctx.store.feedHead();
-    const exited = new Map(this.exited);
-    this.exited.clear();
+    const exited = this.takeExited();
+    // Host-scoped executors whose host lease another controller holds are left to it.
+    const executors = await this.hostJobs.runnable();
     // Only claimed jobs can be known to an executor: the queue behind them is never read whole.
     const inFlight = await this.jobsInFlight();
     const now = ctx.now();
-    for (const [name, executor] of ctx.executors) {
-      const active = inFlight.get(name) ?? [];
-      // Jobs an executor told of are always looked at; otherwise it is asked at most once per its
-      // poll interval: about everything when it can only be polled (or in a full pass), and, when it
-      // tells of exits itself, only about jobs handed over and not seen running yet.
-      const due = pollDue(ctx, executor, now);
-      const asked = active.filter(
-        (j) =>
-          exited.has(j.id) ||
-          (due &&
-            (full ||
-              executor.onExit === undefined ||
-              (j.status === 'idle' && j.executorId !== null))),
-      );
-      await syncExecutor(ctx, executor, asked, exited);
+    for (const [name, executor] of executors) {
+      const asked = jobsToAsk(ctx, executor, inFlight.get(name) ?? [], exited, full, now);
+      await this.hostJobs.run(executor, (own) => syncExecutor(own, executor, asked, exited), false);
     }
-    await stopCancelledCampaigns(ctx, campaigns);
+    await stopCancelledCampaigns(ctx, campaigns, executors);
     let scope = new PassScope(true);
     if (!full) {
       const changes = await this.readChanges();
@@ -263,9 +262,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     let submitted = 0;
     // Re-read: the pass settled jobs, and reports during it may have, which frees slots.
     const active = await this.jobsInFlight();
-    for (const [name, executor] of ctx.executors) {
+    for (const [name, executor] of executors) {
       await this.renewOrStop();
-      submitted += await submitIdle(ctx, executor, active.get(name) ?? [], campaigns);
+      const held = active.get(name) ?? [];
+      submitted += await this.hostJobs.run(
+        executor,
+        (own) => submitIdle(own, executor, held, campaigns),
+        0,
+      );
     }
     // The overview's global status of new or changed runs: computed here so that reading never writes.
     // Only runs and campaigns (which make a pass full) leave rows to compute.
@@ -280,7 +284,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       started,
       settled,
       submitted,
-      wakeAt: await this.nextWake(active),
+      wakeAt: await nextWake(ctx, executors, active),
       skipped: false,
     };
   }
@@ -300,16 +304,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     return null;
   }
 
-  /** When a pass is next needed without any trigger: a delayed retry, a held-back job, an executor's poll. */
-  private async nextWake(active: ReadonlyMap<string, readonly Job[]>): Promise<number | null> {
-    const { ctx } = this;
-    const now = ctx.now();
-    const times = [await ctx.store.nextJobRetry(now)];
-    for (const block of ctx.memory.blocked.values()) if (block.until > now) times.push(block.until);
-    for (const [name, executor] of ctx.executors)
-      times.push(nextPoll(ctx, executor, active.get(name) ?? []));
-    const due = times.filter((t): t is number => t !== null);
-    return due.length === 0 ? null : Math.min(...due);
+  /** The exits executors told of since the last pass, handed to this one. */
+  private takeExited(): Map<number, ExecutorJobState> {
+    const exited = new Map(this.exited);
+    this.exited.clear();
+    return exited;
   }
 
   /** Lets another controller take over at once (a clean stop). */

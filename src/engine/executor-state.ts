@@ -1,4 +1,4 @@
-import type { Executor } from '../executors/contract.ts';
+import type { Executor, ExecutorJobState } from '../executors/contract.ts';
 import type { Job } from '../model/types.ts';
 import type { EngineContext } from './context.ts';
 import { EXECUTOR_STREAK, HealthStreak } from './health-streak.ts';
@@ -11,6 +11,11 @@ export interface ExecutorMemory {
   goneSince: Map<number, number>;
   /** Whether its last call failed: its jobs are held back until it answers. */
   unavailable: boolean;
+  /**
+   * This controller has just taken the executor over (its host lease): the
+   * next poll asks about every job, to adopt those its last holder left.
+   */
+  adopt: boolean;
 }
 
 /** Infrastructure errors at submission: a job waits this long, doubling per failure, up to the cap. */
@@ -33,7 +38,12 @@ export function executorHealth(ctx: EngineContext): HealthStreak {
 export function executorMemory(ctx: EngineContext, name: string): ExecutorMemory {
   let mem = ctx.memory.executors.get(name);
   if (mem === undefined) {
-    mem = { lastPolled: Number.NEGATIVE_INFINITY, goneSince: new Map(), unavailable: false };
+    mem = {
+      lastPolled: Number.NEGATIVE_INFINITY,
+      goneSince: new Map(),
+      unavailable: false,
+      adopt: false,
+    };
     ctx.memory.executors.set(name, mem);
   }
   return mem;
@@ -42,6 +52,45 @@ export function executorMemory(ctx: EngineContext, name: string): ExecutorMemory
 /** Whether the executor may be asked about its jobs now (at most once per its poll interval). */
 export function pollDue(ctx: EngineContext, executor: Executor, now: number): boolean {
   return now >= executorMemory(ctx, executor.name).lastPolled + executor.pollIntervalMs;
+}
+
+/**
+ * Which of an executor's active jobs to ask it about now. Jobs it told of are
+ * always looked at; otherwise it is asked at most once per its poll interval:
+ * about everything when it can only be polled (or in a full pass, or just
+ * taken over), and, when it tells of exits itself, only about jobs handed
+ * over and not seen running yet.
+ */
+export function jobsToAsk(
+  ctx: EngineContext,
+  executor: Executor,
+  active: readonly Job[],
+  exited: ReadonlyMap<number, ExecutorJobState>,
+  full: boolean,
+  now: number,
+): Job[] {
+  const mem = executorMemory(ctx, executor.name);
+  const due = pollDue(ctx, executor, now) || mem.adopt;
+  const all = full || mem.adopt || executor.onExit === undefined;
+  if (due) mem.adopt = false;
+  return active.filter(
+    (j) => exited.has(j.id) || (due && (all || (j.status === 'idle' && j.executorId !== null))),
+  );
+}
+
+/** When a pass is next needed without any trigger: a delayed retry, a held-back job, an executor's poll. */
+export async function nextWake(
+  ctx: EngineContext,
+  executors: ReadonlyMap<string, Executor>,
+  inFlight: ReadonlyMap<string, readonly Job[]>,
+): Promise<number | null> {
+  const now = ctx.now();
+  const times = [await ctx.store.nextJobRetry(now)];
+  for (const block of ctx.memory.blocked.values()) if (block.until > now) times.push(block.until);
+  for (const [name, executor] of executors)
+    times.push(nextPoll(ctx, executor, inFlight.get(name) ?? []));
+  const due = times.filter((t): t is number => t !== null);
+  return due.length === 0 ? null : Math.min(...due);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostName } from '../host-name.ts';
 
 /**
  * A controller process's identity: `host/pid/random`. The random part makes
@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
  * mistakes an old process's claims or lease for its own.
  */
 export function newControllerId(): string {
-  return `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  return `${hostName()}/${process.pid}/${randomBytes(3).toString('hex')}`;
 }
 
 /**
@@ -18,7 +18,7 @@ export function newControllerId(): string {
 export function deadOnThisHost(owner: string, me: string): boolean {
   const [host, pidText] = owner.split('/');
   const pid = Number(pidText);
-  if (owner === me || host !== hostname() || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (owner === me || host !== hostName() || !Number.isSafeInteger(pid) || pid <= 0) return false;
   // Our own pid under another name: that process is gone and we got its pid (pid 1 in a container).
   if (pid === process.pid) return true;
   try {

@@ -172,7 +172,7 @@ export interface ExecutorContext {
   logger: Logger;
   /** The deployment's data directory (job work areas live below it). */
   dataDir: string;
-  /** The host this controller runs on (`os.hostname()`). */
+  /** The host this controller runs on (`os.hostname()`, or `AUTOCTRL_HOSTNAME`). */
   host: string;
   /** The deployment file's directory: relative paths in executor options are relative to it. */
   configDir?: string;

@@ -1,0 +1,202 @@
+import { FencedError } from '../errors.ts';
+import type { Executor, ExecutorJobState } from '../executors/contract.ts';
+import type { Job } from '../model/types.ts';
+import type { Lease } from '../store/contract.ts';
+import { stopJob } from './campaign-stop.ts';
+import type { EngineContext } from './context.ts';
+import { executorMemory, jobsToAsk, nextWake } from './executor-state.ts';
+import { deadOnThisHost } from './liveness.ts';
+import { submitIdle } from './submit.ts';
+import { syncExecutor } from './sync-executors.ts';
+
+/** The lease naming the controller that runs a host-scoped executor's jobs. */
+export function hostLeaseName(executor: string): string {
+  return `executor:${executor}`;
+}
+
+interface HostLease {
+  lease: Lease | null;
+  /** Local time of the next take or renewal. */
+  nextTry: number;
+}
+
+/**
+ * The jobs of host-scoped executors (`scope: 'host'`, local processes) can
+ * only be started, watched and stopped on their host, so they must not wait
+ * for a controller of that host to lead. Each such executor has a lease of
+ * its own (`executor:<name>`, judged by the store's clock) held by one
+ * controller that opened it; that controller claims, submits and polls the
+ * executor's jobs and records their transitions, whether it leads the
+ * engine or not. The leader keeps the rest (intake, gating, settling
+ * instances, campaign state) and is woken by the store when a job's end is
+ * recorded; the holder is woken the same way when the leader creates jobs.
+ *
+ * One holder per executor keeps `max_jobs` and campaign shares exact (one
+ * process counts the claims) and the executor polled once. Its claims are
+ * fenced by the executor's lease, not the engine's: a holder that lost the
+ * executor cannot claim beside its successor. When the holder dies, another
+ * controller of the host takes the lease (at once when the holder's process
+ * is gone) and asks about every job, adopting those still running through
+ * their work directories, as after a restart.
+ */
+export class HostJobs {
+  readonly #ctx: EngineContext;
+  readonly #leases = new Map<string, HostLease>();
+  #holding: Promise<boolean> | null = null;
+
+  constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Whether this controller runs some host-scoped executor's jobs now. */
+  get holding(): boolean {
+    for (const h of this.#leases.values()) if (h.lease !== null) return true;
+    return false;
+  }
+
+  /**
+   * Takes or renews the leases of the host-scoped executors this controller
+   * opened, each at most every third of the lease's life; true when one was
+   * newly taken (its next poll adopts its jobs). Calls that overlap share
+   * one round.
+   */
+  hold(): Promise<boolean> {
+    this.#holding ??= this.#holdAll().finally(() => {
+      this.#holding = null;
+    });
+    return this.#holding;
+  }
+
+  async #holdAll(): Promise<boolean> {
+    let gained = false;
+    for (const executor of this.#ctx.executors.values())
+      if (executor.scope === 'host' && (await this.#holdOne(executor.name))) gained = true;
+    return gained;
+  }
+
+  async #holdOne(name: string): Promise<boolean> {
+    const { store, leaseTtlMs, logger } = this.#ctx;
+    const h = this.#leases.get(name) ?? { lease: null, nextTry: 0 };
+    this.#leases.set(name, h);
+    const asked = Date.now();
+    if (asked < h.nextTry) return false;
+    const had = h.lease;
+    const next = had === null ? await this.#acquire(name) : await store.renewLease(had, leaseTtlMs);
+    h.lease = next;
+    h.nextTry = asked + (next === null ? leaseTtlMs / 3 : (2 * leaseTtlMs) / 3);
+    if (next !== null && next.epoch !== had?.epoch) {
+      executorMemory(this.#ctx, name).adopt = true;
+      logger.info(
+        { executor: name, epoch: next.epoch },
+        'this controller runs the executor’s jobs',
+      );
+      return true;
+    }
+    if (next === null && had !== null)
+      logger.warn({ executor: name }, 'executor lease lost: another controller runs its jobs');
+    return false;
+  }
+
+  async #acquire(name: string): Promise<Lease | null> {
+    const { store, controllerId, leaseTtlMs } = this.#ctx;
+    const lease = hostLeaseName(name);
+    const got = await store.acquireLease(lease, controllerId, leaseTtlMs);
+    if (got !== null) return got;
+    const holder = (await store.getLease(lease))?.owner;
+    if (holder === undefined || !deadOnThisHost(holder, controllerId)) return null;
+    return store.acquireLease(lease, controllerId, leaseTtlMs, { takeFrom: holder });
+  }
+
+  /**
+   * The executors whose jobs this controller runs now: every cluster-scoped
+   * one it opened, and the host-scoped ones whose lease it holds.
+   */
+  async runnable(): Promise<Map<string, Executor>> {
+    await this.hold();
+    const mine = new Map<string, Executor>();
+    for (const [name, executor] of this.#ctx.executors)
+      if (executor.scope !== 'host' || this.#leases.get(name)?.lease != null)
+        mine.set(name, executor);
+    return mine;
+  }
+
+  /**
+   * Runs `work` over an executor's jobs. A host-scoped executor's claims
+   * carry its own lease's epoch (not the engine's), so a controller that
+   * lost the executor cannot claim beside the one that took it, whether
+   * either leads or not; such a refused claim ends `work` with `otherwise`
+   * and the executor is left to its new holder.
+   */
+  async run<T>(
+    executor: Executor,
+    work: (ctx: EngineContext) => Promise<T>,
+    otherwise: T,
+  ): Promise<T> {
+    const h = executor.scope === 'host' ? this.#leases.get(executor.name) : undefined;
+    const lease = h?.lease;
+    if (h === undefined || lease == null) return work(this.#ctx);
+    try {
+      return await work({ ...this.#ctx, fence: { lease: lease.name, epoch: lease.epoch } });
+    } catch (err) {
+      if (!(err instanceof FencedError) || err.lease !== lease.name) throw err;
+      h.lease = null;
+      h.nextTry = Date.now() + this.#ctx.leaseTtlMs / 3;
+      this.#ctx.logger.warn(
+        { executor: executor.name },
+        'executor taken over by another controller',
+      );
+      return otherwise;
+    }
+  }
+
+  /**
+   * A controller's pass while another leads: over the host-scoped executors
+   * it holds, merges what they know (exits, starts), stops jobs of cancelled
+   * campaigns and hands idle jobs over, within `max_jobs` and the campaigns'
+   * shares. Leader-only writes are left alone. Returns when a pass is next
+   * due without a trigger (a delayed retry, a poll).
+   */
+  async pass(full: boolean, exited: ReadonlyMap<number, ExecutorJobState>): Promise<number | null> {
+    const ctx = this.#ctx;
+    await this.hold();
+    const held = [...ctx.executors.values()].filter(
+      (e) => e.scope === 'host' && this.#leases.get(e.name)?.lease != null,
+    );
+    if (held.length === 0) return null;
+    // A campaign's task settings, share and cancellation, as the leader last wrote them.
+    const campaigns = await ctx.campaigns.refresh(ctx.store);
+    const executors = new Map(held.map((e) => [e.name, e]));
+    const inFlight = async (name: string) =>
+      (await ctx.store.jobsInFlight()).filter((j) => j.executor === name);
+    const active = new Map<string, Job[]>();
+    for (const executor of held) {
+      const jobs = await inFlight(executor.name);
+      const asked = jobsToAsk(ctx, executor, jobs, exited, full, ctx.now());
+      const left = await this.run(
+        executor,
+        async (own) => {
+          await syncExecutor(own, executor, asked, exited);
+          // Re-read what it changed: jobs moved on, and their slots are free.
+          const current = asked.length > 0 ? await inFlight(executor.name) : jobs;
+          // Idle jobs nobody claimed are the leader's to stop; those handed over only their holder can.
+          for (const job of current)
+            if (ctx.campaigns.get(job.campaign)?.cancelled === true)
+              await stopJob(own, job, executors);
+          await submitIdle(own, executor, current, campaigns);
+          return current;
+        },
+        [],
+      );
+      active.set(executor.name, left);
+    }
+    return nextWake(ctx, executors, active);
+  }
+
+  /** Lets another controller of the host take the executors over at once (a clean stop). */
+  async release(): Promise<void> {
+    for (const h of this.#leases.values()) {
+      if (h.lease !== null) await this.#ctx.store.releaseLease(h.lease);
+      h.lease = null;
+    }
+  }
+}
