@@ -26,8 +26,8 @@ export function handovers(lines: readonly LedgerLine[], steps: readonly string[]
  * Job exit → its downstream job started: `runs` runs through a `steps`-step
  * chain of the ledger job, all handed to a running daemon at once, one job
  * slot per run; each gap from the ledger, end of the upstream job (its last
- * line, before the shell and the executor's wrapper exit) → start of the
- * downstream one (its first line, after the wrapper and the shell started).
+ * line, before its shell exits and the launcher records the end) → start of
+ * the downstream one (its first line, once its shell has started).
  */
 export async function benchExitLatency(opts: Partial<Options> = {}): Promise<Figure[]> {
   const o = { ...DEFAULTS, ...opts };

@@ -8,6 +8,7 @@ import { benchExitLatency } from './exit-latency.ts';
 import { benchHTCondorStatus } from './htcondor-status.ts';
 import { benchInfluxMirror } from './influx-mirror.ts';
 import { flags, machine } from './lib.ts';
+import { benchLocalTurnaround } from './local-turnaround.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchPageLoad } from './page-load.ts';
 import { benchSlurmSubmit } from './slurm-submit.ts';
@@ -24,6 +25,7 @@ const figures = [
   ...(await benchThroughput({ store })),
   ...(await benchCliLatency({ store })),
   ...(await benchExitLatency({ store })),
+  ...(await benchLocalTurnaround()),
   ...(await benchStoreScale({ store })),
   ...(await benchHTCondorStatus()),
   ...(await benchApiOverview()),

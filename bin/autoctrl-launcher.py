@@ -1,17 +1,30 @@
-"""autoctrl's job launcher (see src/executors/local/launcher.ts).
+"""autoctrl's job launcher: the parent of the local executor's jobs (see src/executors/local/launcher.ts).
 
-Starts job wrappers for the local executor with posix_spawn, which uses
-vfork: the launcher's memory is never copied, so a start costs about a
-millisecond where Node's fork()+exec costs tens of milliseconds on machines
-with expensive page-table copies (VMs). Python only for its os.posix_spawn;
-the controller falls back to a Node launcher when python3 is missing.
+It starts each job's argv with posix_spawn, which uses vfork: nothing of the
+launcher is copied, so a start costs about a millisecond where fork() costs
+tens of milliseconds on VMs with expensive page-table copies. Being the jobs'
+parent, it learns their exit status from the kernel and records it in the
+job's work directory itself, so no shell stays beside each job. Python only
+for os.posix_spawn; the controller falls back to a Node launcher when python3
+is missing (launcher-main.ts), which does the same.
 
 Protocol: one JSON object per line. In, on stdin:
-  {"id", "file", "args", "cwd", "env", "logPath"}
+  {"id", "file", "args", "cwd", "env", "logPath", "workDir", "cgroup" (path or null)}
 Out, on stdout, per request: {"id", "pid"} or {"id", "error", "code"}; then,
-once the process ends, {"id", "exit": <signal name or null>}.
-Jobs are started in a session of their own and outlive this process: at the
-end of stdin (the controller went away) it exits and leaves them running.
+once the job has ended and its `exit` file is written,
+  {"id", "exit": <status as a shell gives it: 128+N when killed by signal N>,
+   "signal": <name or null>, "reason": <the work directory's `reason`, or null>}.
+
+The work directory's `pid` file says "JOBPID JOBSTART LAUNCHERPID LAUNCHERSTART"
+(start: field 22 of /proc/PID/stat), so that a reused pid is never taken for
+either. It is written before the spawn with JOBPID 0: a launcher that dies
+before it records the job leaves a job that reads as lost, never as one that
+was not started (which would be started again).
+
+Jobs run in sessions of their own; this process runs in its own too (the
+controller starts it detached). At the end of stdin or when stdout breaks
+(the controller stopped or was killed), it goes on reaping its jobs and
+writing their exit files until none is left, then exits.
 """
 
 import errno
@@ -22,21 +35,196 @@ import sys
 import threading
 import time
 
+# dash's own default: what the job's `sh` used when its environment had no PATH.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# A program that cannot be executed is handed to sh's `exec` (no fork), so that it fails as it
+# always did under a shell: the message in the job's log, status 127 (not found) or 126.
+SHELL_EXEC = ["/bin/sh", "-c", 'exec "$@"', "autoctrl-job"]
+EXEC_ERRNOS = {errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP, errno.EISDIR}
+# Python ignores SIGPIPE (and SIGXFSZ); an ignored signal stays ignored across exec.
+DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+PID_LINE = 64
+
 _out = threading.Lock()
-# Held across a spawn and the bookkeeping of its pid, so the reaper never
-# meets a pid it does not know yet, and a job's start is told before its end.
+_stdout_open = True
+# Held across a spawn and the bookkeeping of its pid, so the reaper never meets
+# a pid it does not know yet, and a job's start is told before its end.
 _children = threading.Condition()
 _live = {}
+# Jobs ended whose exit file is not written yet (a full disk): the launcher stays for them.
+_recording = 0
+
+
+def proc_start(pid):
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return int(stat.read().rsplit(b")", 1)[1].split()[19])
+
+
+SELF = f"{os.getpid()} {proc_start(os.getpid())}"
+
+
+def home_cgroup():
+    """This process's cgroup (v2), to come back to after a spawn in a job's cgroup."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            own = next(line[3:].strip() for line in f if line.startswith("0::"))
+        with open("/proc/self/mountinfo") as f:
+            mount = next(line.split(" ")[4] for line in f if " - cgroup2 " in line)
+        return os.path.join(mount, own.lstrip("/"))
+    except (OSError, StopIteration):
+        return None
+
+
+HOME = home_cgroup()
 
 
 def send(message):
-    line = json.dumps(message) + "\n"
+    global _stdout_open
+    data = (json.dumps(message) + "\n").encode()
     with _out:
+        while _stdout_open and data:
+            try:
+                data = data[os.write(1, data) :]
+            except BrokenPipeError:
+                # The controller is gone: nobody to tell, the exit files say it all.
+                _stdout_open = False
+
+
+def move_to(cgroup):
+    try:
+        fd = os.open(os.path.join(cgroup, "cgroup.procs"), os.O_WRONLY)
         try:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            os._exit(0)
+            os.write(fd, str(os.getpid()).encode())
+        finally:
+            os.close(fd)
+        return True
+    except OSError:
+        return False
+
+
+def resolve(file, env, cwd):
+    """The program execvp would run, searched in the job's own PATH (posix_spawnp would use ours)."""
+    if "/" in file:
+        return file
+    for folder in env.get("PATH", DEFAULT_PATH).split(":"):
+        path = os.path.join(folder or cwd, file)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def spawn(req, actions):
+    """Starts the job where it belongs: in its cgroup from its first instruction, when it has one.
+
+    The launcher itself steps into the job's cgroup for the spawn and back out
+    (the child is born where its parent is): no process is in between, where a
+    shim (sh writing its own pid, then exec) costs one more exec per job, about
+    10 ms on this kind of VM, and clone3's CLONE_INTO_CGROUP is out of reach
+    from Python without a fork. Under the `_children` lock, so spawns never
+    overlap. If the move fails, the job runs in its session only.
+    """
+    file, args, env = req["file"], req["args"], req["env"]
+    path = resolve(file, env, req["cwd"])
+    argv = [file, *args] if path is not None else [*SHELL_EXEC, file, *args]
+    moved = req.get("cgroup") is not None and HOME is not None and move_to(req["cgroup"])
+    try:
+        try:
+            return os.posix_spawn(
+                path or SHELL_EXEC[0], argv, env, file_actions=actions, setsid=True, setsigdef=DEFAULT_SIGNALS
+            )
+        except OSError as err:
+            if path is None or err.errno not in EXEC_ERRNOS:
+                raise
+            return os.posix_spawn(
+                SHELL_EXEC[0], [*SHELL_EXEC, file, *args], env, file_actions=actions, setsid=True, setsigdef=DEFAULT_SIGNALS
+            )
+    finally:
+        if moved and not move_to(HOME):
+            # Left in the job's cgroup, the launcher would be killed with the job's leftovers.
+            sys.stderr.write(f"autoctrl-launcher: cannot move back to {HOME}: exiting\n")
+            os._exit(3)
+
+
+def start(req):
+    global _recording
+    rid, log, work = req["id"], req["logPath"], req["workDir"]
+    pid_path = os.path.join(work, "pid")
+    fd = None
+    try:
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        os.chdir(req["cwd"])
+        fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        # Fixed length, so that the job's line overwrites it in place: no new space needed then.
+        os.write(fd, f"0 0 {SELF}".ljust(PID_LINE - 1).encode() + b"\n")
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ]
+        with _children:
+            pid = spawn(req, actions)
+            _live[pid] = (rid, work)
+            _recording += 1
+            try:
+                os.pwrite(fd, f"{pid} {proc_start(pid)} {SELF}".ljust(PID_LINE - 1).encode() + b"\n", 0)
+            except OSError:
+                pass  # read as "not recorded": the job ends as lost, never started twice
+            send({"id": rid, "pid": pid})
+            _children.notify_all()
+    except OSError as err:
+        if fd is not None:
+            try:
+                os.unlink(pid_path)
+            except OSError:
+                pass
+        code = errno.errorcode.get(err.errno, "") if err.errno else ""
+        send({"id": rid, "error": f"{err.strerror or err}: {err.filename or req['file']}", "code": code})
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def write_exit(work, code):
+    """`exit` appears whole (tmp + rename); false when it cannot be written now (a full disk)."""
+    tmp = os.path.join(work, "exit.tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(f"{code}\n")
+        os.rename(tmp, os.path.join(work, "exit"))
+        return True
+    except OSError:
+        return False
+
+
+def record(rid, work, status):
+    code = os.waitstatus_to_exitcode(status)
+    sig = signal.Signals(-code).name if code < 0 else None
+    code = 128 - code if code < 0 else code
+    if write_exit(work, code) or not os.path.isdir(work):
+        tell(rid, work, code, sig)
+    else:
+        # Not in the reaper: the other jobs' ends must not wait for this disk.
+        threading.Thread(target=record_later, args=(rid, work, code, sig), daemon=True).start()
+
+
+def record_later(rid, work, code, sig):
+    """Tried every second while the work directory exists: the job looks running until then, not lost."""
+    while os.path.isdir(work) and not write_exit(work, code):
+        time.sleep(1)
+    tell(rid, work, code, sig)
+
+
+def tell(rid, work, code, sig):
+    global _recording
+    try:
+        with open(os.path.join(work, "reason")) as f:
+            reason = f.read().strip()
+    except OSError:
+        reason = None
+    send({"id": rid, "exit": code, "signal": sig, "reason": reason})
+    with _children:
+        _recording -= 1
+        _children.notify_all()
 
 
 def reap():
@@ -45,59 +233,23 @@ def reap():
             while not _live:
                 _children.wait()
         try:
-            pid, status = os.waitpid(-1, 0)
+            # Peeked, not reaped: the zombie keeps its pid (and group id) ours until the group is killed.
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
             continue
-        with _children:
-            rid = _live.pop(pid, None)
-        if rid is None:
+        if info is None:
             continue
-        signalled = os.WIFSIGNALED(status)
-        send({"id": rid, "exit": signal.Signals(os.WTERMSIG(status)).name if signalled else None})
-
-
-def exec_done(pid):
-    """Waits until the job's program has its arguments in place.
-
-    posix_spawn returns as soon as the exec begins, while /proc/PID/cmdline is
-    still empty, and the controller recognises its jobs by their command line
-    (process-info.ts): a status asked at once must not find a nameless process.
-    """
-    for _ in range(2000):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if cmdline.read(1):
-                    return
-            with open(f"/proc/{pid}/stat", "rb") as stat:
-                if stat.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
-                    return  # ended already: a zombie has no command line either
-        except (OSError, IndexError):
-            return
-        time.sleep(0.0001)
-
-
-def start(req):
-    rid = req["id"]
-    log = req["logPath"]
-    try:
-        os.makedirs(os.path.dirname(log), exist_ok=True)
-        os.chdir(req["cwd"])
-        actions = [
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ]
         with _children:
-            pid = os.posix_spawn(
-                req["file"], [req["file"], *req["args"]], req["env"], file_actions=actions, setsid=True
-            )
-            _live[pid] = rid
-            exec_done(pid)
-            send({"id": rid, "pid": pid})
-            _children.notify()
-    except OSError as err:
-        code = errno.errorcode.get(err.errno, "") if err.errno else ""
-        send({"id": rid, "error": f"{err.strerror or err}: {err.filename or req['file']}", "code": code})
+            pid = info.si_pid
+            try:
+                # What the job left in its session's group dies with it, as it always did.
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            _, status = os.waitpid(pid, 0)
+            job = _live.pop(pid, None)
+        if job is not None:
+            record(job[0], job[1], status)
 
 
 def main():
@@ -105,6 +257,11 @@ def main():
     for line in sys.stdin:
         if line.strip():
             start(json.loads(line))
+    # The controller went away: its jobs still need their exit files.
+    with _children:
+        while _recording > 0:
+            _children.wait()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,13 @@ after(() => {
   }
 });
 
+/** This process's cgroup (v2): where the launcher it starts lives. */
+const v2Own = () =>
+  readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'))
+    ?.slice(3);
+
 /** Gone, or a zombie nobody reaps. */
 function gone(pid: number): boolean {
   try {
@@ -113,6 +120,23 @@ describe('a job ends with everything it started', () => {
     await assertGone(pid);
     const cg = readFileSync(join(base, `job-${nextId - 1}`, 'cgroup'), 'utf8').trim();
     assert.ok(!existsSync(cg), `${cg} is removed`);
+  });
+
+  it('cgroup: the job is born in its cgroup, and its launcher goes back to its own', {
+    skip: cgroupRoot === null && 'no writable cgroup v2 here',
+  }, async () => {
+    // The launcher (the job's parent) is looked at once it has surely finished the spawn.
+    const script = `cat /proc/$$/cgroup >seen; sleep 0.3; cat /proc/$PPID/cgroup >parent; ${LEAVES_SLEEP}`;
+    await run(cgroupRoot, script);
+    const workDir = join(base, `job-${nextId - 1}`);
+    const v2 = (file: string) =>
+      readFileSync(join(workDir, file), 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::'))
+        ?.slice(3);
+    const cg = readFileSync(join(workDir, 'cgroup'), 'utf8').trim();
+    assert.ok(cg.endsWith(v2('seen') ?? '-'), `job in ${v2('seen')}, its cgroup is ${cg}`);
+    assert.equal(v2('parent'), v2Own());
   });
 
   it('cgroup: a setsid child is killed when the job times out', {

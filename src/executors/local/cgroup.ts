@@ -2,22 +2,19 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { FILES, isCode } from './wrapper.ts';
+import { FILES, isCode } from './job-files.ts';
 
 /*
- * A job's own cgroup (v2): the wrapper moves itself into it before the job
- * starts, so everything the job starts is in it too, even what leaves its
+ * A job's own cgroup (v2): the job is born in it (its launcher steps in for
+ * the spawn), so everything the job starts is in it too, even what leaves its
  * process group with `setsid` or a double fork, and `cgroup.kill` ends all of
  * it at once. Used where this process may create cgroups (root on a cgroup v2
  * host or a hybrid one's `unified` tree); elsewhere jobs have their process
  * group only.
  */
 
-/**
- * Where job cgroups go: `autoctrl-jobs` under this process's own cgroup in
- * the v2 hierarchy, or null when there is none or it is not writable.
- */
-export async function findCgroupRoot(): Promise<string | null> {
+/** This process's own cgroup in the v2 hierarchy, as a path; null without one. */
+export async function ownCgroup(): Promise<string | null> {
   try {
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     // "... <mount point> <options> - cgroup2 <source> <super options>"
@@ -27,8 +24,21 @@ export async function findCgroupRoot(): Promise<string | null> {
       .split('\n')
       .find((l) => l.startsWith('0::'))
       ?.slice(3);
-    if (mountPoint === undefined || own === undefined) return null;
-    const root = join(mountPoint, own, 'autoctrl-jobs');
+    return mountPoint === undefined || own === undefined ? null : join(mountPoint, own);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where job cgroups go: `autoctrl-jobs` under this process's own cgroup in
+ * the v2 hierarchy, or null when there is none or it is not writable.
+ */
+export async function findCgroupRoot(): Promise<string | null> {
+  const own = await ownCgroup();
+  if (own === null) return null;
+  try {
+    const root = join(own, 'autoctrl-jobs');
     await mkdir(root, { recursive: true });
     await sweepEmpty(root, Date.now());
     return root;
@@ -65,7 +75,7 @@ function cgroupOf(root: string, workDir: string): string {
 
 /**
  * Creates the job's cgroup and records it in `workDir/cgroup` for the
- * cleanup; returns its path for the wrapper, or null when it cannot (the job
+ * cleanup; returns its path for the launcher, or null when it cannot (the job
  * then runs in its process group only).
  */
 export async function prepareCgroup(root: string, workDir: string): Promise<string | null> {

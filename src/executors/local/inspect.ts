@@ -1,12 +1,18 @@
 import type { ExecutorJobState, JobRef } from '../contract.ts';
-import { isWrapperOf } from './process-info.ts';
-import { isForeignMarker, type JobFiles, readJobFiles, removeMarker } from './wrapper.ts';
+import {
+  isForeignMarker,
+  type JobFiles,
+  type ProcessId,
+  readJobFiles,
+  removeMarker,
+} from './job-files.ts';
+import { isRunning } from './process-info.ts';
 
 /**
- * How long a `submitted` marker may exist without a pid file. The wrapper
- * writes its pid within milliseconds of the spawn, so a marker older than
- * this means the controller died between creating it and spawning: the job
- * never started and may be submitted again.
+ * How long a `submitted` marker may exist without a pid file. The launcher
+ * writes the pid file within milliseconds of the request, before the spawn,
+ * so a marker older than this means the controller died between creating it
+ * and asking: the job never started and may be submitted again.
  */
 export const SPAWN_GRACE_MS = 10_000;
 
@@ -16,12 +22,7 @@ export function executorIdOf(pid: number): string {
   return `local:${pid}`;
 }
 
-export function pidOf(executorId: string | null): number | null {
-  const m = executorId === null ? null : /^local:(\d+)$/.exec(executorId);
-  return m?.[1] === undefined ? null : Number(m[1]);
-}
-
-/** An ended job as the wrapper recorded it. `signal` is what Node saw, for jobs this process spawned. */
+/** An ended job as its launcher recorded it. `signal`: the one that ended it, when its launcher told. */
 export function exitedState(
   executorId: string | null,
   exitStatus: number | null,
@@ -29,7 +30,7 @@ export function exitedState(
   signal: NodeJS.Signals | null = null,
 ): ExecutorJobState {
   let why = reason;
-  // The shell reports a job killed by signal N as 128 + N.
+  // A job killed by signal N is recorded as 128 + N, as a shell reports it.
   if (why === null && exitStatus !== null && exitStatus > 128)
     why = `killed by signal ${exitStatus - 128}`;
   if (why === null && exitStatus === null)
@@ -40,12 +41,12 @@ export function exitedState(
 /** What the work directory and the process table say about one job, plus what the executor needs to act on it. */
 export interface Inspection {
   state: ExecutorJobState;
-  /** The wrapper's pid while it runs. */
-  pid: number | null;
+  /** The job's process while it runs (or its launcher is still recording its end). */
+  job: ProcessId | null;
   files: JobFiles;
 }
 
-/** `workDir` must be absolute (as given to the wrapper). `storeId`: see `LocalExecutorOptions`. */
+/** `workDir` must be absolute (as given to the launcher). `storeId`: see `LocalExecutorOptions`. */
 export async function inspectJob(
   ref: JobRef,
   workDir: string,
@@ -54,28 +55,37 @@ export async function inspectJob(
 ): Promise<Inspection> {
   const files = await readJobFiles(workDir);
   // Another store's job of the same id: this one was never started here.
-  if (isForeignMarker(files, storeId)) return { state: noTrace(ref), pid: null, files };
-  const pid = files.pid ?? pidOf(ref.executorId);
-  const executorId = pid === null ? ref.executorId : executorIdOf(pid);
+  if (isForeignMarker(files, storeId)) return { state: noTrace(ref), job: null, files };
+  const job = files.pid?.job ?? null;
+  const executorId = job === null ? ref.executorId : executorIdOf(job.pid);
   if (files.exitStatus !== null) {
-    return { state: exitedState(executorId, files.exitStatus, files.reason), pid: null, files };
+    return { state: exitedState(executorId, files.exitStatus, files.reason), job: null, files };
   }
-  if (pid === null) {
-    if (files.submittedAt === null) return { state: noTrace(ref), pid: null, files };
+  if (files.pid === null) {
+    if (files.submittedAt === null) return { state: noTrace(ref), job: null, files };
     if (now - files.submittedAt > SPAWN_GRACE_MS) {
       await removeMarker(workDir);
-      return { state: noTrace(ref), pid: null, files };
+      return { state: noTrace(ref), job: null, files };
     }
-    return { state: { state: 'queued', executorId: null }, pid: null, files };
+    return { state: { state: 'queued', executorId: null }, job: null, files };
   }
-  if (isWrapperOf(pid, workDir)) {
-    return { state: { state: 'running', executorId: executorIdOf(pid) }, pid, files };
+  if (job !== null && isRunning(job, workDir)) {
+    return { state: { state: 'running', executorId: executorIdOf(job.pid) }, job, files };
   }
-  // The wrapper may have written its exit file between our read and the process check.
+  // Ended (or not recorded yet) but its launcher lives: the exit file is on its way (or waits for disk space).
+  const launcher = files.pid.launcher;
+  if (launcher !== null && isRunning(launcher, workDir)) {
+    const state: ExecutorJobState =
+      job === null
+        ? { state: 'queued', executorId: null }
+        : { state: 'running', executorId: executorIdOf(job.pid) };
+    return { state, job, files };
+  }
+  // The launcher may have written the exit file between our read and the process checks.
   const again = await readJobFiles(workDir);
   return {
     state: exitedState(executorId, again.exitStatus, again.reason),
-    pid: null,
+    job: null,
     files: again,
   };
 }

@@ -1,14 +1,31 @@
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { constants as os } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ownCgroup } from './cgroup.ts';
+import { FILES } from './job-files.ts';
+import { procStat } from './process-info.ts';
 
 /**
- * The Node launcher (see `launcher.ts`), for machines without python3: starts
- * each job wrapper it is asked for, detached, with its output appended to the
- * job's log, and tells the controller the pid and, later, the end, in the
- * JSON lines of `bin/autoctrl-launcher.py`. It holds no state a restart
- * needs: everything about a job is in its work directory.
+ * The Node launcher (see `launcher.ts`), for machines without python3: the
+ * same JSON lines, pid file and exit files as `bin/autoctrl-launcher.py`
+ * (its header describes them), with Node's spawn (fork+exec) instead of
+ * posix_spawn. It holds no state a restart needs: everything about a job is
+ * in its work directory.
  */
 interface Request {
   id: number;
@@ -17,49 +34,193 @@ interface Request {
   cwd: string;
   env: Record<string, string>;
   logPath: string;
+  workDir: string;
+  cgroup: string | null;
 }
 
-/** The job's log, its directory made on first use (the data directory is checked at start). */
-function openLog(path: string): number {
+/** dash's default, as for the Python launcher: what the job's `sh` used without a PATH. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** A program that cannot be executed fails as under a shell: message in the log, status 126 or 127. */
+const SHELL_EXEC = ['-c', 'exec "$@"', 'autoctrl-job'];
+const EXEC_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOEXEC', 'ENOTDIR', 'ELOOP', 'EISDIR']);
+const PID_LINE = 64;
+const SELF = `${process.pid} ${procStat(process.pid)?.start ?? 0}`;
+const HOME = await ownCgroup();
+
+/** Jobs being started or running whose exit is not told yet: the launcher stays for them. */
+let unrecorded = 0;
+let stdinOpen = true;
+let stdoutOpen = true;
+
+function send(message: object): void {
+  if (stdoutOpen) process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+// The controller is gone: nobody to tell, the exit files say it all.
+process.stdout.on('error', () => {
+  stdoutOpen = false;
+});
+
+function leaveIfDone(): void {
+  if (!stdinOpen && unrecorded === 0) process.exit(0);
+}
+
+/** The program execvp would run, searched in the job's own PATH; null when none is executable. */
+function resolve(file: string, env: Record<string, string>, cwd: string): string | null {
+  if (file.includes('/')) return file;
+  for (const folder of (env.PATH ?? DEFAULT_PATH).split(':')) {
+    const path = join(folder === '' ? cwd : folder, file);
+    try {
+      if (statSync(path).isFile()) {
+        accessSync(path, constants.X_OK);
+        return path;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function moveTo(cgroup: string): boolean {
   try {
-    return openSync(path, 'a');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dirname(path), { recursive: true });
-    return openSync(path, 'a');
+    writeFileSync(join(cgroup, 'cgroup.procs'), String(process.pid));
+    return true;
+  } catch {
+    return false;
   }
 }
 
-function send(message: object): void {
-  // A controller killed meanwhile: nobody to tell, the jobs live on.
-  process.stdout.write(`${JSON.stringify(message)}\n`);
+/** Born in its cgroup: the launcher steps in for the (synchronous) spawn and back out, as the Python one does. */
+function spawnIn(m: Request, file: string, args: string[], log: number): ChildProcess {
+  const moved = m.cgroup !== null && HOME !== null && moveTo(m.cgroup);
+  try {
+    return spawn(file, args, {
+      argv0: m.file,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: m.env,
+      cwd: m.cwd,
+    });
+  } finally {
+    if (moved && !moveTo(HOME as string)) {
+      // Left in the job's cgroup, the launcher would be killed with the job's leftovers.
+      process.stderr.write(`autoctrl-launcher: cannot move back to ${HOME}: exiting\n`);
+      process.exit(3);
+    }
+  }
 }
-process.stdout.on('error', () => process.exit(0));
+
+/** Spawned, or the error; a program that cannot be executed is handed to sh's `exec`. */
+async function spawnJob(m: Request, log: number): Promise<ChildProcess> {
+  const path = resolve(m.file, m.env, m.cwd);
+  let child = path === null ? null : spawnIn(m, path, m.args, log);
+  if (child !== null && child.pid !== undefined) return child;
+  if (child !== null) {
+    const [err] = (await once(child, 'error').catch((e: unknown) => [e])) as [
+      NodeJS.ErrnoException,
+    ];
+    if (!EXEC_ERRORS.has(err.code ?? '')) throw err;
+  }
+  child = spawnIn(m, '/bin/sh', [...SHELL_EXEC, m.file, ...m.args], log);
+  if (child.pid !== undefined) return child;
+  const [err] = (await once(child, 'error').catch((e: unknown) => [e])) as [Error];
+  throw err;
+}
+
+function writeExit(workDir: string, code: number): boolean {
+  const tmp = join(workDir, 'exit.tmp');
+  try {
+    writeFileSync(tmp, `${code}\n`);
+    renameSync(tmp, join(workDir, FILES.exit));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** `exit` written (tried every second while the work directory exists), then the controller told. */
+function record(m: Request, code: number, signal: NodeJS.Signals | null): void {
+  if (!writeExit(m.workDir, code) && isDir(m.workDir)) {
+    setTimeout(() => record(m, code, signal), 1000);
+    return;
+  }
+  let reason: string | null = null;
+  try {
+    reason = readFileSync(join(m.workDir, FILES.reason), 'utf8').trim();
+  } catch {
+    // not stopped by a controller
+  }
+  send({ id: m.id, exit: code, signal, reason });
+  unrecorded--;
+  leaveIfDone();
+}
+
+function onExit(m: Request, pid: number, code: number | null, signal: NodeJS.Signals | null) {
+  try {
+    // What the job left in its session's group dies with it.
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // nothing left
+  }
+  record(m, code ?? 128 + (signal === null ? 0 : os.signals[signal]), signal);
+}
+
+async function start(m: Request): Promise<void> {
+  const pidPath = join(m.workDir, FILES.pid);
+  let fd: number | null = null;
+  let log: number | null = null;
+  unrecorded++;
+  try {
+    mkdirSync(dirname(m.logPath), { recursive: true });
+    log = openSync(m.logPath, 'a');
+    fd = openSync(pidPath, 'w');
+    // Before the spawn, so that a launcher dying meanwhile leaves a lost job, never an unstarted one.
+    writeSync(fd, `${`0 0 ${SELF}`.padEnd(PID_LINE - 1)}\n`);
+    const child = await spawnJob(m, log);
+    const pid = child.pid as number;
+    // Not reaped yet: the exit is handled on a later turn of the event loop.
+    const line = `${pid} ${procStat(pid)?.start ?? 0} ${SELF}`;
+    try {
+      writeSync(fd, `${line.padEnd(PID_LINE - 1)}\n`, 0);
+    } catch {
+      // read as "not recorded": the job ends as lost, never started twice
+    }
+    child.once('exit', (code, signal) => onExit(m, pid, code, signal));
+    send({ id: m.id, pid });
+  } catch (err) {
+    if (fd !== null) unlinkSafe(pidPath);
+    const e = err as NodeJS.ErrnoException;
+    send({ id: m.id, error: e.message, code: e.code });
+    unrecorded--;
+    leaveIfDone();
+  } finally {
+    if (fd !== null) closeSync(fd);
+    if (log !== null) closeSync(log);
+  }
+}
+
+function unlinkSafe(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
 
 createInterface({ input: process.stdin })
   .on('line', (line) => {
-    if (line.trim() === '') return;
-    const m = JSON.parse(line) as Request;
-    let fd: number | null = null;
-    try {
-      fd = openLog(m.logPath);
-      const child = spawn(m.file, m.args, {
-        detached: true,
-        stdio: ['ignore', fd, fd],
-        env: m.env,
-        cwd: m.cwd,
-      });
-      child.once('error', (err) =>
-        send({ id: m.id, error: err.message, code: (err as NodeJS.ErrnoException).code }),
-      );
-      child.once('spawn', () => send({ id: m.id, pid: child.pid }));
-      child.once('exit', (_code, signal) => send({ id: m.id, exit: signal }));
-      child.unref();
-    } catch (err) {
-      send({ id: m.id, error: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
-    } finally {
-      if (fd !== null) closeSync(fd);
-    }
+    if (line.trim() !== '') void start(JSON.parse(line) as Request);
   })
-  // The controller went away (stopped or killed): the jobs are detached and live on.
-  .on('close', () => process.exit(0));
+  // The controller went away (stopped or killed): the jobs' exits are still recorded.
+  .on('close', () => {
+    stdinOpen = false;
+    leaveIfDone();
+  });

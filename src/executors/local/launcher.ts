@@ -11,17 +11,29 @@ export interface SpawnRequest {
   env: Record<string, string>;
   /** stdout and stderr are appended here. */
   logPath: string;
+  /** Where the launcher writes the job's `pid` and `exit` files (`job-files.ts`). */
+  workDir: string;
+  /** The cgroup the job is born in; null: its session only. */
+  cgroup: string | null;
+}
+
+/** How a job ended, as its launcher recorded it in the `exit` file (and read its `reason`). */
+export interface Ended {
+  /** As a shell reports it: the exit code, or 128 + N when killed by signal N. */
+  exit: number;
+  signal: NodeJS.Signals | null;
+  reason: string | null;
 }
 
 export interface Spawned {
   pid: number;
-  /** Resolves with the signal that ended the process (null for an exit); never if the launcher dies first. */
-  exit: Promise<NodeJS.Signals | null>;
+  /** Resolves once the launcher has written the job's `exit` file; never if the launcher dies first. */
+  ended: Promise<Ended>;
 }
 
 type Reply =
   | { id: number; pid: number }
-  | { id: number; exit: NodeJS.Signals | null }
+  | ({ id: number } & Ended)
   | { id: number; error: string; code?: string };
 
 /** The Node launcher's entry, beside this file: `.ts` under the test runner, `.js` once built. */
@@ -57,9 +69,15 @@ export function launcherProgram(prefer: LauncherKind = 'posix_spawn'): {
  * controller's: `fork()` of a large process blocks its event loop for
  * milliseconds per job, which is what bounds a chain of short jobs. The
  * controller writes a request and goes on with the store while the launcher
- * starts the job, on another core. Jobs are detached and survive both
- * processes; if the launcher dies, its jobs' ends are found by `status()` as
- * after a restart.
+ * starts the job, on another core.
+ *
+ * The launcher is the jobs' parent: it alone can learn their exit status
+ * from the kernel, writes it in their work directories, and only then tells
+ * the controller. It runs in a session of its own and outlives the
+ * controller (stopped or SIGKILLed) until its last job is recorded; a new
+ * controller starts a new launcher and follows the old one's jobs through
+ * `status()`. A launcher killed takes its running jobs' statuses with it:
+ * they end as lost, never as done (`inspect.ts`).
  */
 export class Launcher {
   #child: ChildProcess | null = null;
@@ -68,7 +86,7 @@ export class Launcher {
     number,
     { resolve: (s: Spawned) => void; reject: (e: Error) => void }
   >();
-  readonly #ending = new Map<number, (signal: NodeJS.Signals | null) => void>();
+  readonly #ending = new Map<number, (ended: Ended) => void>();
 
   constructor(
     private readonly log: Logger,
@@ -91,22 +109,30 @@ export class Launcher {
     });
   }
 
-  /** Lets the launcher go; the jobs it started keep running. */
+  /**
+   * Lets the launcher go; the jobs it started keep running, and it stays
+   * until it has recorded their ends. Without jobs it ends at once, and is
+   * waited for, so that nothing of it is left behind.
+   */
   async close(): Promise<void> {
     const child = this.#child;
     this.#child = null;
     if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    // Held until it is gone, so that nothing of it is left behind.
-    child.ref();
+    const idle = this.#ending.size === 0 && this.#starting.size === 0;
     child.stdin?.end();
-    await gone;
+    if (!idle) return;
+    child.ref();
+    await new Promise((r) => child.once('exit', r));
   }
 
   #start(): ChildProcess {
     const program = launcherProgram(this.prefer);
     this.log.debug({ launcher: program.kind }, 'job launcher started');
-    const child = spawn(program.file, program.args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Its own session: a Ctrl-C or SIGHUP for the controller's group must not end the jobs' parent.
+    const child = spawn(program.file, program.args, {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      detached: true,
+    });
     if (child.stdout !== null)
       createInterface({ input: child.stdout }).on('line', (line) => this.#reply(line));
     // A launcher gone (its `exit` tells) makes writes fail with EPIPE: that error is the request's.
@@ -146,11 +172,11 @@ export class Launcher {
     if ('pid' in m) {
       const s = this.#starting.get(m.id);
       this.#starting.delete(m.id);
-      const exit = new Promise<NodeJS.Signals | null>((r) => this.#ending.set(m.id, r));
-      s?.resolve({ pid: m.pid, exit });
+      const ended = new Promise<Ended>((r) => this.#ending.set(m.id, r));
+      s?.resolve({ pid: m.pid, ended });
       this.#settled();
     } else if ('exit' in m) {
-      this.#ending.get(m.id)?.(m.exit);
+      this.#ending.get(m.id)?.({ exit: m.exit, signal: m.signal, reason: m.reason });
       this.#ending.delete(m.id);
     } else {
       const s = this.#starting.get(m.id);

@@ -7,21 +7,19 @@ import { FileLogExecutor } from '../shared/file-log-executor.ts';
 import { stageOnSharedFs } from '../shared/staging.ts';
 import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { ExecutorError } from './errors.ts';
-import { executorIdOf, exitedState, inspectJob, pidOf, timeoutReason } from './inspect.ts';
-import { Launcher, type LauncherKind } from './launcher.ts';
-import { isWrapperOf, signalGroup } from './process-info.ts';
+import { executorIdOf, exitedState, inspectJob, timeoutReason } from './inspect.ts';
 import {
   clearForeignJob,
   createMarker,
   FILES,
   isForeignMarker,
+  type ProcessId,
   readJobFiles,
-  readOutcome,
   removeMarker,
-  WRAPPER,
-  WRAPPER_NAME,
   writeReason,
-} from './wrapper.ts';
+} from './job-files.ts';
+import { type Ended, Launcher, type LauncherKind } from './launcher.ts';
+import { isRunning, signalJob } from './process-info.ts';
 
 export interface LocalExecutorOptions {
   /** Jobs run at once. */
@@ -51,14 +49,14 @@ type ExitListener = (jobId: number, state: ExecutorJobState) => void;
 
 interface StopTarget {
   jobId: number;
-  executorId: string | null;
   workDir: string;
 }
 
 /**
- * Runs jobs as child processes of this machine, each under the constant
- * wrapper of `wrapper.ts`, detached so that they outlive the controller and
- * everything about them can be found again from their work directory.
+ * Runs jobs as processes of this machine, children of the launcher
+ * (`launcher.ts`), in sessions of their own, so that they outlive the
+ * controller and everything about them can be found again from their work
+ * directory (`job-files.ts`).
  */
 export class LocalExecutor extends FileLogExecutor implements Executor {
   readonly scope = 'host';
@@ -132,17 +130,20 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     if (cgroupRoot !== null && cgroup === null)
       this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
     let pid: number | undefined;
+    const [file, ...args] = launch.argv as [string, ...string[]];
     try {
-      const { pid: started, exit } = await this.#launcher.spawn({
-        file: '/bin/sh',
-        args: ['-c', WRAPPER, WRAPPER_NAME, workDir, cgroup ?? '', ...launch.argv],
+      const { pid: started, ended } = await this.#launcher.spawn({
+        file,
+        args,
         // Exactly the launch's environment: the engine decides what a job inherits.
         env: { ...launch.env },
         cwd: launch.cwd,
         logPath: launch.logPath,
+        workDir,
+        cgroup,
       });
       pid = started;
-      this.#watch(exit, pid, launch, workDir);
+      this.#watch(ended, pid, launch, workDir);
     } catch (err) {
       // Only reached when nothing started: without the marker, status() says `unknown` and the job may be retried.
       await removeMarker(workDir);
@@ -159,8 +160,9 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     if (await createMarker(workDir, jobId, this.#storeId)) return true;
     const files = await readJobFiles(workDir);
     if (!isForeignMarker(files, this.#storeId)) return false;
-    if (files.pid !== null && isWrapperOf(files.pid, workDir)) {
-      const why = `${workDir} is in use by a job of another store (pid ${files.pid}, see ${join(workDir, FILES.submitted)}): end it or move the data directory aside`;
+    const other = files.pid?.job ?? null;
+    if (other !== null && isRunning(other, workDir)) {
+      const why = `${workDir} is in use by a job of another store (pid ${other.pid}, see ${join(workDir, FILES.submitted)}): end it or move the data directory aside`;
       throw new ExecutorError(this.name, jobId, why);
     }
     this.#log.warn({ jobId, workDir }, "another store's job left this work directory: cleared");
@@ -169,43 +171,28 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   }
 
   /** Tracks a job spawned here: its slot, its timeout, its end. */
-  #watch(
-    exit: Promise<NodeJS.Signals | null>,
-    pid: number,
-    launch: JobLaunch,
-    workDir: string,
-  ): void {
+  #watch(ended: Promise<Ended>, pid: number, launch: JobLaunch, workDir: string): void {
     const { jobId } = launch;
-    const executorId = executorIdOf(pid);
-    void exit.then((signal) => this.#exited(jobId, pid, workDir, signal));
+    void ended.then((how) => this.#exited(jobId, pid, workDir, how));
     if (launch.timeoutMs === null) return;
     const ms = launch.timeoutMs;
     // Chained: a timeout of weeks is longer than one Node timer may wait.
     const timer = setLongTimeout(() => {
       this.#timeouts.delete(jobId);
-      void this.#stopQuietly({ jobId, executorId, workDir }, timeoutReason(ms));
+      void this.#stopQuietly({ jobId, workDir }, timeoutReason(ms));
     }, ms);
     this.#timeouts.set(jobId, timer);
   }
 
-  async #exited(jobId: number, pid: number, workDir: string, signal: NodeJS.Signals | null) {
+  /** The launcher recorded the job's end (and killed its process group): nothing to read. */
+  #exited(jobId: number, pid: number, workDir: string, how: Ended): void {
     this.#timeouts.get(jobId)?.clear();
     this.#timeouts.delete(jobId);
-    // What the job left behind goes with it: its process group at once, then its cgroup
-    // (once closed, the next controller's status() empties the cgroup: no I/O after close).
-    signalGroup(pid, 'SIGKILL');
+    // Once closed, the next controller's status() empties the cgroup: no I/O after close.
     if (this.#closed) return;
     // Not waited for: the engine hears of the end at once, while the cgroup's leftovers go.
     void this.#killCgroup(jobId, workDir);
-    const executorId = executorIdOf(pid);
-    let state: ExecutorJobState;
-    try {
-      const { exitStatus, reason } = await readOutcome(workDir);
-      state = exitedState(executorId, exitStatus, reason, signal);
-    } catch (err) {
-      this.#log.warn({ err, jobId, workDir }, 'cannot read how the job ended; status() will tell');
-      return;
-    }
+    const state = exitedState(executorIdOf(pid), how.exit, how.reason, how.signal);
     this.#log.debug({ jobId, state }, 'job ended');
     for (const listener of this.#listeners) {
       try {
@@ -226,8 +213,8 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   async #statusOf(ref: JobRef, now: number): Promise<ExecutorJobState> {
     const workDir = resolve(ref.workDir);
-    const { state, pid, files } = await inspectJob(ref, workDir, now, this.#storeId);
-    if (state.state !== 'running' || pid === null) {
+    const { state, job, files } = await inspectJob(ref, workDir, now, this.#storeId);
+    if (state.state !== 'running' || job === null) {
       if (state.state === 'exited') {
         // Ended while no controller watched (or before a restart): its cgroup may still hold leftovers.
         await this.#killCgroup(ref.jobId, workDir);
@@ -235,12 +222,11 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       return state;
     }
     if (files.reasonAt !== null) {
-      this.#killIfOverdue(ref.jobId, pid, workDir, files.reasonAt, now);
+      this.#killIfOverdue(ref.jobId, job, workDir, files.reasonAt, now);
     } else if (ref.timeoutMs !== null && ref.submittedAt !== null) {
       // Adopted after a restart, the submit-time timer is gone: enforce the limit here.
       if (now >= ref.submittedAt + ref.timeoutMs) {
-        const target = { jobId: ref.jobId, executorId: state.executorId, workDir };
-        await this.#stopQuietly(target, timeoutReason(ref.timeoutMs));
+        await this.#stopQuietly({ jobId: ref.jobId, workDir }, timeoutReason(ref.timeoutMs));
       }
     }
     return state;
@@ -248,8 +234,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   async cancel(job: JobRef, reason: string): Promise<void> {
     await this.#pending.get(job.jobId)?.catch(() => undefined);
-    const target = { jobId: job.jobId, executorId: job.executorId, workDir: resolve(job.workDir) };
-    await this.#stop(target, reason);
+    await this.#stop({ jobId: job.jobId, workDir: resolve(job.workDir) }, reason);
   }
 
   async #stopQuietly(job: StopTarget, reason: string): Promise<void> {
@@ -260,23 +245,27 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     }
   }
 
-  /** SIGTERM to the job's process group now, SIGKILL after the grace. */
+  /**
+   * SIGTERM to the job's process group now, SIGKILL after the grace. Only
+   * the job's own process, known by its pid file: a job that ended has had
+   * its group killed by its launcher already.
+   */
   async #stop(job: StopTarget, reason: string): Promise<void> {
     const files = await readJobFiles(job.workDir);
-    const pid = files.pid ?? pidOf(job.executorId);
-    if (files.exitStatus !== null || pid === null || !isWrapperOf(pid, job.workDir)) return;
+    const proc = files.pid?.job ?? null;
+    if (files.exitStatus !== null || proc === null || !isRunning(proc, job.workDir)) return;
     // Written before the signal, so that whoever looks next (even a restarted controller) knows why it died.
     if (!(await writeReason(job.workDir, reason))) {
       if (files.reasonAt !== null)
-        this.#killIfOverdue(job.jobId, pid, job.workDir, files.reasonAt, Date.now());
+        this.#killIfOverdue(job.jobId, proc, job.workDir, files.reasonAt, Date.now());
       return;
     }
+    const { pid } = proc;
     this.#log.info({ jobId: job.jobId, pid, reason }, 'stopping job');
-    signalGroup(pid, 'SIGTERM');
+    signalJob(proc, job.workDir, 'SIGTERM');
     const kill = setTimeout(() => {
       this.#kills.delete(kill);
-      // Also when the wrapper is gone: what the job left behind in its group goes too.
-      if (signalGroup(pid, 'SIGKILL'))
+      if (signalJob(proc, job.workDir, 'SIGKILL'))
         this.#log.info({ jobId: job.jobId, pid }, 'killed after grace');
       void this.#killCgroup(job.jobId, job.workDir);
     }, this.#graceMs);
@@ -285,9 +274,16 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   }
 
   /** Stopped before but still there: the SIGKILL of whoever stopped it never came (that controller died). */
-  #killIfOverdue(jobId: number, pid: number, workDir: string, reasonAt: number, now: number): void {
+  #killIfOverdue(
+    jobId: number,
+    job: ProcessId,
+    workDir: string,
+    reasonAt: number,
+    now: number,
+  ): void {
     if (now - reasonAt <= this.#graceMs) return;
-    if (signalGroup(pid, 'SIGKILL')) this.#log.info({ jobId, pid }, 'killed: overdue after a stop');
+    if (signalJob(job, workDir, 'SIGKILL'))
+      this.#log.info({ jobId, pid: job.pid }, 'killed: overdue after a stop');
     void this.#killCgroup(jobId, workDir);
   }
 

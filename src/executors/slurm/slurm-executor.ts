@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { makeDirs } from '../../fs-util.ts';
 import type { Logger } from '../../logger.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
-import { isCode } from '../local/wrapper.ts';
+import { isCode } from '../local/job-files.ts';
 import { FileLogExecutor } from '../shared/file-log-executor.ts';
 import { SlurmCommandError, SlurmCommands } from './commands.ts';
 import { parseSacct, parseSqueue, SACCT_FIELDS, type SlurmRow, SQUEUE_FIELDS } from './queue.ts';

@@ -1,7 +1,7 @@
 import { lstat, open, readFile, readlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { JobLaunch } from '../contract.ts';
-import { isCode } from '../local/wrapper.ts';
+import { isCode } from '../local/job-files.ts';
 import { STAGED } from '../shared/staging.ts';
 
 /**

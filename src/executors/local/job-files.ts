@@ -3,46 +3,13 @@ import { join } from 'node:path';
 import { makeDirs } from '../../fs-util.ts';
 
 /**
- * Why a wrapper at all: jobs are detached and outlive the controller, which may
- * be SIGKILLed at any moment. Only a job's parent can learn its exit status
- * from the kernel, so a controller restarted later could never know how an
- * adopted job ended. The wrapper (a constant script: no job value is ever part
- * of it) stays the job's parent and leaves the status in `workDir/exit`.
- *
- * Invoked as `sh -c WRAPPER autoctrl-job <workDir> <cgroup or ''> <argv...>`:
- * - the trap keeps the wrapper alive when the process group gets SIGTERM, so it
- *   can still record the job's status (143); traps with a command are reset
- *   in the subshell, so the job itself gets the default disposition;
- * - `( shift; exec "$@" )` runs argv exactly as execvp would: `exec` never runs
- *   a shell builtin or function, so argv[0] `eval` is a program name, not code;
- * - no shell variable is assigned (the status goes through `set --`): a
- *   variable inherited from the job's environment is exported, so assigning
- *   it would change the environment of the commands that follow;
- * - given a cgroup (also named in the work directory's `cgroup` file, for
- *   whoever cleans up after a restart), the wrapper first moves itself into
- *   it (`cgroup.ts`), so the job and everything it starts are in it; without
- *   one (or when the move fails) it goes on in its process group only. An
- *   argument rather than reading the file: a `cat` is one more process per
- *   job, and process creation is what a short job's turnaround is made of;
- * - `exit.tmp` + rename makes `exit` appear whole; `command -p` finds `mv`
- *   even when the job's environment sets an odd PATH;
- * - a status that cannot be written (a full disk) is tried again every
- *   second while the work directory exists: the job then looks running until
- *   space is freed, instead of lost (a lost job uses up one of its attempts);
- * - once the job has ended, the signals are ignored (and `mv` inherits that):
- *   a second SIGTERM to the group, from a repeated cancel, must not kill
- *   `mv` halfway and lose the status.
+ * What a local job's work directory holds. The job's parent, the launcher
+ * (`launcher.ts`), writes `pid` and `exit`; the controller writes
+ * `submitted`, `cgroup` and `reason`. Everything a restarted controller needs
+ * to know about a job is here: jobs outlive the controller.
  */
-export const WRAPPER = `trap : HUP INT TERM
-if [ -n "$2" ]; then { echo $$ >"$2/cgroup.procs"; } 2>/dev/null; fi
-echo $$ >"$1/pid"
-(shift 2; exec "$@")
-set -- "$1" "$?"
-trap '' HUP INT TERM
-until { echo "$2" >"$1/exit.tmp" && command -p mv -f "$1/exit.tmp" "$1/exit"; } 2>/dev/null || [ ! -d "$1" ]; do command -p sleep 1; done
-exit "$2"`;
 
-/** `$0` of the wrapper: how `/proc/<pid>/cmdline` tells our wrappers apart. */
+/** `$0` of the shell that stood beside each job before the launcher became their parent (legacy `pid` files). */
 export const WRAPPER_NAME = 'autoctrl-job';
 
 export const FILES = {
@@ -56,14 +23,50 @@ export const FILES = {
   reason: 'reason',
 } as const;
 
+/** A process known by its pid and its start time (field 22 of `/proc/PID/stat`): a reused pid is never taken for it. */
+export interface ProcessId {
+  pid: number;
+  /** null for a legacy wrapper's pid file: that process is known by its command line instead. */
+  start: number | null;
+}
+
+/**
+ * The `pid` file, "JOBPID JOBSTART LAUNCHERPID LAUNCHERSTART": the launcher
+ * writes it with JOBPID 0 before the spawn, then the job's. A bare pid is a
+ * legacy wrapper's (jobs started before the launcher became their parent).
+ */
+export interface PidRecord {
+  /** null while the launcher has not recorded the job (before or during its spawn). */
+  job: ProcessId | null;
+  /** The job's parent, which writes its `exit`; null for a legacy wrapper, its own parent. */
+  launcher: ProcessId | null;
+}
+
+export function parsePidRecord(text: string | null): PidRecord | null {
+  if (text === null) return null;
+  if (/^\d+$/.test(text)) return { job: { pid: Number(text), start: null }, launcher: null };
+  const m = /^(\d+) (\d+) (\d+) (\d+)$/.exec(text);
+  if (m === null) return null;
+  const [pid, start, launcherPid, launcherStart] = m.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return {
+    job: pid === 0 ? null : { pid, start },
+    launcher: { pid: launcherPid, start: launcherStart },
+  };
+}
+
 /** What a job's work directory says about it. */
 export interface JobFiles {
   /** mtime of the `submitted` marker; null when absent. */
   submittedAt: number | null;
   /** The store id the marker names: null when absent or unreadable, `''` for a marker that names none. */
   markerStore: string | null;
-  /** null when absent or not written yet (the shell truncates before it writes). */
-  pid: number | null;
+  /** null when absent or not written yet. */
+  pid: PidRecord | null;
   exitStatus: number | null;
   reason: string | null;
   /** mtime of the reason file: when the controller first signalled the job. */
@@ -74,7 +77,7 @@ export async function readJobFiles(workDir: string): Promise<JobFiles> {
   const [submittedAt, markerStore, pid, exitStatus, reason, reasonAt] = await Promise.all([
     mtimeOf(join(workDir, FILES.submitted)),
     markerStoreOf(workDir),
-    readInt(join(workDir, FILES.pid)),
+    readText(join(workDir, FILES.pid)).then(parsePidRecord),
     readInt(join(workDir, FILES.exit)),
     readText(join(workDir, FILES.reason)),
     mtimeOf(join(workDir, FILES.reason)),
@@ -120,17 +123,6 @@ export function isForeignMarker(files: JobFiles, storeId: string | null): boolea
 export async function clearForeignJob(workDir: string): Promise<void> {
   for (const f of [FILES.pid, FILES.exit, FILES.reason, FILES.cgroup, FILES.submitted])
     await rm(join(workDir, f), { force: true });
-}
-
-/** How a job ended, as the wrapper and the controller recorded it: all `onExit` needs. */
-export async function readOutcome(
-  workDir: string,
-): Promise<{ exitStatus: number | null; reason: string | null }> {
-  const [exitStatus, reason] = await Promise.all([
-    readInt(join(workDir, FILES.exit)),
-    readText(join(workDir, FILES.reason)),
-  ]);
-  return { exitStatus, reason };
 }
 
 export async function removeMarker(workDir: string): Promise<void> {
