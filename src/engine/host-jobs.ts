@@ -32,14 +32,14 @@ interface HostLease {
  * recorded; the holder is woken the same way when the leader creates jobs.
  *
  * One holder per executor keeps `max_jobs` and campaign shares exact (one
- * process counts the claims) and the executor polled once. A leader of the
- * executor's host holds it itself, so that with controllers on one host
- * the leader's pass hands jobs over as a single controller's does. Its claims are
+ * process counts the claims) and the executor polled once. Its claims are
  * fenced by the executor's lease, not the engine's: a holder that lost the
- * executor cannot claim beside its successor. When the holder dies, another
- * controller of the host takes the lease (at once when the holder's process
- * is gone) and asks about every job, adopting those still running through
- * their work directories, as after a restart.
+ * executor cannot claim beside its successor. A leader of the executor's
+ * host holds it itself, so that with controllers on one host the leader's
+ * pass hands jobs over as a single controller's does. When the holder
+ * dies, another controller of the host takes the lease (at once when the
+ * holder's process is gone) and asks about every job, adopting those still
+ * running through their work directories, as after a restart.
  */
 export class HostJobs {
   readonly #ctx: EngineContext;
