@@ -74,7 +74,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   constructor(ctx: EngineContext) {
     super();
     this.ctx = ctx;
-    this.hostJobs = new HostJobs(ctx);
+    this.hostJobs = new HostJobs(ctx, ENGINE_LEASE);
   }
 
   /** The lease while this controller leads. */

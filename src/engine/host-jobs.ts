@@ -5,7 +5,7 @@ import type { Lease } from '../store/contract.ts';
 import { stopJob } from './campaign-stop.ts';
 import type { EngineContext } from './context.ts';
 import { executorMemory, jobsToAsk, nextWake } from './executor-state.ts';
-import { deadOnThisHost } from './liveness.ts';
+import { deadOnThisHost, liveOnThisHost } from './liveness.ts';
 import { submitIdle } from './submit.ts';
 import { syncExecutor } from './sync-executors.ts';
 
@@ -34,18 +34,23 @@ interface HostLease {
  * One holder per executor keeps `max_jobs` and campaign shares exact (one
  * process counts the claims) and the executor polled once. Its claims are
  * fenced by the executor's lease, not the engine's: a holder that lost the
- * executor cannot claim beside its successor. When the holder dies, another
- * controller of the host takes the lease (at once when the holder's process
- * is gone) and asks about every job, adopting those still running through
- * their work directories, as after a restart.
+ * executor cannot claim beside its successor. A leader of the executor's
+ * host holds it itself, so that with controllers on one host the leader's
+ * pass hands jobs over as a single controller's does. When the holder
+ * dies, another controller of the host takes the lease (at once when the
+ * holder's process is gone) and asks about every job, adopting those still
+ * running through their work directories, as after a restart.
  */
 export class HostJobs {
   readonly #ctx: EngineContext;
+  /** The engine's lease: a standby leaves its host's executors to a leader of the same host. */
+  readonly #engineLease: string;
   readonly #leases = new Map<string, HostLease>();
   #holding: Promise<boolean> | null = null;
 
-  constructor(ctx: EngineContext) {
+  constructor(ctx: EngineContext, engineLease: string) {
     this.#ctx = ctx;
+    this.#engineLease = engineLease;
   }
 
   /** Whether this controller runs some host-scoped executor's jobs now. */
@@ -68,19 +73,35 @@ export class HostJobs {
   }
 
   async #holdAll(): Promise<boolean> {
+    const { store, executors, controllerId } = this.#ctx;
+    const asked = Date.now();
+    const due = [...executors.values()].filter(
+      (e) => e.scope === 'host' && asked >= (this.#leases.get(e.name)?.nextTry ?? 0),
+    );
+    if (due.length === 0) return false;
+    // A leader on this host runs them in its own pass, in step with gating (one hop less per job,
+    // as with a single controller): a standby of the same host leaves them to it.
+    const leader = (await store.getLease(this.#engineLease))?.owner;
+    const yieldTo = leader !== undefined && liveOnThisHost(leader, controllerId) ? leader : null;
     let gained = false;
-    for (const executor of this.#ctx.executors.values())
-      if (executor.scope === 'host' && (await this.#holdOne(executor.name))) gained = true;
+    for (const e of due) if (await this.#holdOne(e.name, asked, yieldTo)) gained = true;
     return gained;
   }
 
-  async #holdOne(name: string): Promise<boolean> {
+  async #holdOne(name: string, asked: number, yieldTo: string | null): Promise<boolean> {
     const { store, leaseTtlMs, logger } = this.#ctx;
     const h = this.#leases.get(name) ?? { lease: null, nextTry: 0 };
     this.#leases.set(name, h);
-    const asked = Date.now();
-    if (asked < h.nextTry) return false;
     const had = h.lease;
+    if (yieldTo !== null) {
+      h.lease = null;
+      h.nextTry = asked + leaseTtlMs / 3;
+      if (had === null) return false;
+      // Claims made under it are refused once the leader takes it (a new epoch).
+      await store.releaseLease(had);
+      logger.info({ executor: name, leader: yieldTo }, 'executor left to the leader of this host');
+      return false;
+    }
     const next = had === null ? await this.#acquire(name) : await store.renewLease(had, leaseTtlMs);
     h.lease = next;
     h.nextTry = asked + (next === null ? leaseTtlMs / 3 : (2 * leaseTtlMs) / 3);

@@ -16,15 +16,26 @@ export function newControllerId(): string {
  * they expire, so a controller restarted on its host resumes immediately.
  */
 export function deadOnThisHost(owner: string, me: string): boolean {
+  return processOnThisHost(owner, me) === 'gone';
+}
+
+/** Whether `owner` names another controller process of this host that is running. */
+export function liveOnThisHost(owner: string, me: string): boolean {
+  return processOnThisHost(owner, me) === 'running';
+}
+
+/** What became of the controller process `owner` names; null when it is not another one of this host. */
+function processOnThisHost(owner: string, me: string): 'running' | 'gone' | null {
   const [host, pidText] = owner.split('/');
   const pid = Number(pidText);
-  if (owner === me || host !== hostName() || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (owner === me || host !== hostName() || !Number.isSafeInteger(pid) || pid <= 0) return null;
   // Our own pid under another name: that process is gone and we got its pid (pid 1 in a container).
-  if (pid === process.pid) return true;
+  if (pid === process.pid) return 'gone';
   try {
     process.kill(pid, 0);
-    return false;
+    return 'running';
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ESRCH' ? 'gone' : code === 'EPERM' ? 'running' : null;
   }
 }
