@@ -49,8 +49,8 @@ async function current(
 }
 
 /** Writes the instance's new state and its event in one statement. */
-async function update(sql: Sql, i: Instance, event: NewEvent): Promise<void> {
-  await writeEvents(sql, [event], {
+function update(sql: Sql, i: Instance, event: NewEvent): Promise<number[]> {
+  return writeEvents(sql, [event], {
     sql: 'UPDATE instances SET status = $3, reason = $4, attempt = $5, config_hash = $6, updated_at = $7 WHERE id = $2',
     params: [i.id, i.status, i.reason, i.attempt, i.configHash, i.updatedAt],
   });
@@ -88,18 +88,23 @@ export function instanceOps(db: Db) {
     ): Promise<Instance[]> => {
       const wanted = candidates(list);
       return db.tx('createInstances', async (sql) => {
-        await checkFence(sql, opts.fence);
-        await writeCursor(sql, opts.cursor);
-        if (wanted.length === 0) return [];
         const members = wanted.flatMap((n) =>
           n.runs.map((run) => ({ c: n.campaign, t: n.task, run })),
         );
-        const present = await sql.query<{ c: string; t: string; run: number }>(
-          `SELECT m.campaign AS c, m.task AS t, m.run FROM memberships m
-           JOIN jsonb_to_recordset($1::jsonb) AS x(c text, t text, run bigint)
-             ON m.campaign = x.c AND m.task = x.t AND m.run = x.run`,
-          [JSON.stringify(members)],
-        );
+        // One round trip for the checks and the lookup; a failed check rolls everything back.
+        const [, , present] = await Promise.all([
+          checkFence(sql, opts.fence),
+          writeCursor(sql, opts.cursor),
+          wanted.length === 0
+            ? null
+            : sql.query<{ c: string; t: string; run: number }>(
+                `SELECT m.campaign AS c, m.task AS t, m.run FROM memberships m
+                 JOIN jsonb_to_recordset($1::jsonb) AS x(c text, t text, run bigint)
+                   ON m.campaign = x.c AND m.task = x.t AND m.run = x.run`,
+                [JSON.stringify(members)],
+              ),
+        ]);
+        if (present === null) return [];
         const busy = new Set(present.rows.map((m) => `${m.c}\0${m.t}\0${m.run}`));
         const fresh = wanted.filter(
           (n) => !n.runs.some((r) => busy.has(`${n.campaign}\0${n.task}\0${r}`)),
@@ -127,19 +132,21 @@ export function instanceOps(db: Db) {
           )
         ).rows.sort((a, b) => a.id - b.id);
         if (created.length === 0) return [];
-        const added = await sql.query(
-          `INSERT INTO memberships (campaign, task, run, instance_id, status)
-           SELECT i.campaign, i.task, unnest(i.runs), i.id, 'new' FROM instances i WHERE i.id = ANY($1)
-           ON CONFLICT DO NOTHING`,
-          [created.map((i) => i.id)],
-        );
+        const [added] = await Promise.all([
+          sql.query(
+            `INSERT INTO memberships (campaign, task, run, instance_id, status)
+             SELECT i.campaign, i.task, unnest(i.runs), i.id, 'new' FROM instances i WHERE i.id = ANY($1)
+             ON CONFLICT DO NOTHING`,
+            [created.map((i) => i.id)],
+          ),
+          writeEvents(
+            sql,
+            created.map((i) => instanceEvent(i, null, by, null)),
+          ),
+        ]);
         // A concurrent writer took one of these runs under another group key since the check.
         if (added.rowCount !== created.reduce((n, i) => n + i.runs.length, 0))
           throw new RetryTransaction();
-        await writeEvents(
-          sql,
-          created.map((i) => instanceEvent(i, null, by, null)),
-        );
         return created;
       });
     },
@@ -193,11 +200,11 @@ export function instanceOps(db: Db) {
       ),
     transitionInstance: async (id: number, c: InstanceChange): Promise<Instance> => {
       assertInstanceTransition(id, c.from, c.to);
-      return db.tx('transitionInstance', async (sql) => {
+      return db.tx('transitionInstance', async (sql, commit) => {
         const before = await current(sql, id, c.from, c.fence);
         const after = instanceAfter(before, c);
         if (after === null) return before;
-        await update(sql, after, instanceEvent(after, c.from, c.by, c.data ?? null));
+        await commit(update(sql, after, instanceEvent(after, c.from, c.by, c.data ?? null)));
         return after;
       });
     },
@@ -227,20 +234,9 @@ export function instanceOps(db: Db) {
       }),
     startInstance: async (id: number, s: InstanceStart) => {
       assertInstanceTransition(id, s.from, 'processing');
-      return db.tx('startInstance', async (sql) => {
+      return db.tx('startInstance', async (sql, commit) => {
         const before = await current(sql, id, s.from, s.fence);
-        await sql.query(
-          'INSERT INTO configs (hash, json) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING',
-          [s.configHash, JSON.stringify(s.config ?? null)],
-        );
         const instance = instanceStarted(before, s);
-        await update(sql, instance, instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length }));
-        // The same attempt started again (after a `waiting` spell) keeps one row: its latest start.
-        await sql.query(
-          `INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (instance_id, attempt) DO UPDATE SET config_hash = excluded.config_hash, started_at = excluded.started_at`,
-          [id, instance.attempt, s.configHash, s.at],
-        );
         const parent = {
           instanceId: id,
           campaign: instance.campaign,
@@ -248,7 +244,21 @@ export function instanceOps(db: Db) {
           instanceAttempt: instance.attempt,
           configHash: s.configHash,
         };
-        const jobs = await writeJobs(sql, parent, s.jobs, s.by, s.at);
+        // Independent writes, sent together; the jobs' events and the COMMIT follow the jobs.
+        const [jobs] = await Promise.all([
+          writeJobs(sql, parent, s.jobs, s.by, s.at, { commit }),
+          sql.query(
+            'INSERT INTO configs (hash, json) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING',
+            [s.configHash, JSON.stringify(s.config ?? null)],
+          ),
+          update(sql, instance, instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length })),
+          // The same attempt started again (after a `waiting` spell) keeps one row: its latest start.
+          sql.query(
+            `INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (instance_id, attempt) DO UPDATE SET config_hash = excluded.config_hash, started_at = excluded.started_at`,
+            [id, instance.attempt, s.configHash, s.at],
+          ),
+        ]);
         return { instance, jobs };
       });
     },

@@ -1,11 +1,16 @@
-import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import {
+  ClaimLostError,
+  FencedError,
+  InvalidInputError,
+  NotFoundError,
+  StaleStateError,
+} from '../../errors.ts';
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, QueueState } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
 import { attemptEnded, checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
-import { checkFence } from './coordination.ts';
-import type { Db, Sql } from './db.ts';
+import type { Db } from './db.ts';
 import { writeEvents, writeJobs } from './writers.ts';
 
 const JOBS = `SELECT ${jobColumns('j')} FROM jobs j`;
@@ -40,24 +45,33 @@ export function jobOps(db: Db) {
         `SELECT j.executor, j.campaign, j.status, j.claimed_by IS NOT NULL AS claimed, count(*) AS count
          FROM jobs j WHERE ${ACTIVE} GROUP BY 1, 2, 3, 4`,
       ),
-    /** Locked rows another claimer holds are skipped: it is claiming them. */
-    claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> => {
-      const claim = async (sql: Sql) => {
-        const res = await sql.query<{ id: number }>(
-          `UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
-           WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
-                        FOR UPDATE SKIP LOCKED)
-           RETURNING id`,
-          [[...new Set(ids)], c.owner, c.ttlMs],
+    /**
+     * Locked rows another claimer holds are skipped: it is claiming them. One
+     * statement, fenced or not: the lease row is share-locked until it ends,
+     * and a stale epoch claims nothing.
+     */
+    claimJobs: async (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> => {
+      const rows = await db.auto('claimJobs', async (sql) => {
+        const res = await sql.query<{ epoch: number | null; id: number | null }>(
+          `WITH f AS MATERIALIZED (SELECT epoch FROM leases WHERE name = $4 FOR SHARE),
+           u AS (UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
+                 WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
+                              FOR UPDATE SKIP LOCKED)
+                   AND (SELECT epoch FROM f) IS NOT DISTINCT FROM $5::bigint
+                 RETURNING id)
+           SELECT (SELECT epoch FROM f) AS epoch, u.id FROM (SELECT) AS one LEFT JOIN u ON true`,
+          [[...new Set(ids)], c.owner, c.ttlMs, fence?.lease ?? null, fence?.epoch ?? null],
         );
-        return res.rows.map((r) => r.id).sort((a, b) => a - b);
-      };
-      // Unfenced, the one UPDATE is the whole transaction.
-      if (fence === undefined) return db.auto('claimJobs', claim);
-      return db.tx('claimJobs', async (sql) => {
-        await checkFence(sql, fence);
-        return claim(sql);
+        return res.rows;
       });
+      if (fence !== undefined) {
+        const current = rows[0]?.epoch ?? null;
+        if (current !== fence.epoch) throw new FencedError(fence.lease, fence.epoch, current);
+      }
+      return rows
+        .map((r) => r.id)
+        .filter((id): id is number => id !== null)
+        .sort((a, b) => a - b);
     },
     setJobSubmitted: (
       id: number,
@@ -109,7 +123,7 @@ export function jobOps(db: Db) {
           `job ${id}: a retry is created only when the job fails, not on ${c.to}`,
         );
       }
-      return db.tx('transitionJob', async (sql) => {
+      return db.tx('transitionJob', async (sql, commit) => {
         const row = (
           await sql.query<Job & { configHash: string | null }>(
             `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
@@ -121,11 +135,15 @@ export function jobOps(db: Db) {
         if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
         const { configHash, ...before } = row;
         const job = jobAfter(before, c);
-        await writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
+        const changed = writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
           sql: `UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7,
                   queue_state = NULL, queue_since = NULL WHERE id = $2`,
           params: [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
         });
+        if (c.retry === undefined) {
+          await commit(changed);
+          return { job, retry: null };
+        }
         const parent = {
           instanceId: job.instanceId,
           campaign: job.campaign,
@@ -134,12 +152,13 @@ export function jobOps(db: Db) {
           configHash,
         };
         // The next attempt runs where the failed one did, whatever executor the caller names.
-        const [retry] =
-          c.retry === undefined
-            ? []
-            : await writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
-                retryOf: id,
-              });
+        const [, [retry]] = await Promise.all([
+          changed,
+          writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
+            data: { retryOf: id },
+            commit,
+          }),
+        ]);
         return { job, retry: retry ?? null };
       });
     },

@@ -2,7 +2,7 @@ import type { Job } from '../../model/types.ts';
 import type { NewJob } from '../contract.ts';
 import { type JobParent, jobCreatedEvent, type NewEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
-import type { Sql } from './db.ts';
+import type { Commit, Sql } from './db.ts';
 
 /**
  * Appends events to the history in one statement; callers run it inside the
@@ -43,7 +43,9 @@ export async function writeEvents(
 
 /**
  * Creates idle, unclaimed jobs and their creation events, inside the
- * transaction that decides they exist (instance start, retry).
+ * transaction that decides they exist (instance start, retry). With
+ * `commit`, the events' statement is the transaction's last: COMMIT goes
+ * with it.
  */
 export async function writeJobs(
   sql: Sql,
@@ -51,7 +53,7 @@ export async function writeJobs(
   jobs: readonly NewJob[],
   by: string,
   at: number,
-  data: Record<string, unknown> = {},
+  opts: { data?: Record<string, unknown>; commit?: Commit } = {},
 ): Promise<Job[]> {
   if (jobs.length === 0) return [];
   const res = await sql.query<Job>(
@@ -78,9 +80,10 @@ export async function writeJobs(
     ],
   );
   const created = res.rows.sort((a, b) => a.id - b.id);
-  await writeEvents(
+  const events = writeEvents(
     sql,
-    created.map((job) => jobCreatedEvent(parent, job, by, at, data)),
+    created.map((job) => jobCreatedEvent(parent, job, by, at, opts.data ?? {})),
   );
+  await (opts.commit === undefined ? events : opts.commit(events));
   return created;
 }
