@@ -81,6 +81,14 @@ function connectionConfig(t: PostgresTarget, readOnly: boolean): pg.ClientConfig
   };
 }
 
+/**
+ * A statement prepared once per connection under `name` (unique to one text;
+ * see `Db.prepared` for which statements may be), for `Sql.query`.
+ */
+export function named(name: string, text: string, values: unknown[]): pg.QueryConfig {
+  return { name: `autoctrl_${name}`, text, values };
+}
+
 /** The server process behind a connection (the driver keeps it, untyped, from the start-up's key data). */
 function backendPid(client: pg.PoolClient): number | null {
   const pid = (client as unknown as { processID?: unknown }).processID;
@@ -194,6 +202,23 @@ export class Db {
    */
   async auto<T>(what: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.#retrying(what, () => fn(this.pool));
+  }
+
+  /**
+   * `query` with the statement prepared once per connection under `what`
+   * (unique to one text): later calls skip parsing and planning. Only for
+   * the pass's hot reads, whose generic plan is as good as a fresh one: no
+   * parameter that switches a condition off.
+   */
+  async prepared<R extends pg.QueryResultRow>(
+    what: string,
+    text: string,
+    params: unknown[] = [],
+  ): Promise<R[]> {
+    return this.#retrying(
+      what,
+      async () => (await this.pool.query<R>(named(what, text, params))).rows,
+    );
   }
 
   /** One statement outside a transaction (reads). */

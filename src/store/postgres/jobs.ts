@@ -10,7 +10,7 @@ import type { Job, QueueState } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
 import { attemptEnded, checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
-import type { Db } from './db.ts';
+import { type Db, named } from './db.ts';
 import { writeEvents, writeJobs } from './writers.ts';
 
 const JOBS = `SELECT ${jobColumns('j')} FROM jobs j`;
@@ -26,15 +26,15 @@ export function jobOps(db: Db) {
     getJob: async (id: number): Promise<Job | null> =>
       (await db.query<Job>('getJob', `${JOBS} WHERE j.id = $1`, [id]))[0] ?? null,
     jobsForInstance: (instanceId: number): Promise<Job[]> =>
-      db.query<Job>('jobsForInstance', `${JOBS} WHERE j.instance_id = $1 ORDER BY j.id`, [
+      db.prepared<Job>('jobsForInstance', `${JOBS} WHERE j.instance_id = $1 ORDER BY j.id`, [
         instanceId,
       ]),
     jobsForInstances: (ids: readonly number[]): Promise<Job[]> =>
-      db.query<Job>('jobsForInstances', `${JOBS} WHERE j.instance_id = ANY($1) ORDER BY j.id`, [
+      db.prepared<Job>('jobsForInstances', `${JOBS} WHERE j.instance_id = ANY($1) ORDER BY j.id`, [
         ids,
       ]),
     activeJobs: (executor?: string): Promise<Job[]> =>
-      db.query<Job>(
+      db.prepared<Job>(
         'activeJobs',
         `${JOBS} WHERE ${ACTIVE} AND ($1::text IS NULL OR j.executor = $1) ORDER BY j.id`,
         [executor ?? null],
@@ -52,16 +52,17 @@ export function jobOps(db: Db) {
      */
     claimJobs: async (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> => {
       const rows = await db.auto('claimJobs', async (sql) => {
-        const res = await sql.query<{ epoch: number | null; id: number | null }>(
-          `WITH f AS MATERIALIZED (SELECT epoch FROM leases WHERE name = $4 FOR SHARE),
+        const res = await sql.query<{ epoch: number | null; id: number | null }>({
+          name: 'autoctrl_claimJobs',
+          text: `WITH f AS MATERIALIZED (SELECT epoch FROM leases WHERE name = $4 FOR SHARE),
            u AS (UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
                  WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
                               FOR UPDATE SKIP LOCKED)
                    AND (SELECT epoch FROM f) IS NOT DISTINCT FROM $5::bigint
                  RETURNING id)
            SELECT (SELECT epoch FROM f) AS epoch, u.id FROM (SELECT) AS one LEFT JOIN u ON true`,
-          [[...new Set(ids)], c.owner, c.ttlMs, fence?.lease ?? null, fence?.epoch ?? null],
-        );
+          values: [[...new Set(ids)], c.owner, c.ttlMs, fence?.lease ?? null, fence?.epoch ?? null],
+        });
         return res.rows;
       });
       if (fence !== undefined) {
@@ -126,9 +127,12 @@ export function jobOps(db: Db) {
       return db.tx('transitionJob', async (sql, commit) => {
         const row = (
           await sql.query<Job & { configHash: string | null }>(
-            `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
-             FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
-            [id],
+            named(
+              'currentJob',
+              `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
+               FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
+              [id],
+            ),
           )
         ).rows[0];
         if (row === undefined) throw new NotFoundError('job', id);
@@ -136,6 +140,7 @@ export function jobOps(db: Db) {
         const { configHash, ...before } = row;
         const job = jobAfter(before, c);
         const changed = writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
+          name: 'updateJob',
           sql: `UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7,
                   queue_state = NULL, queue_since = NULL WHERE id = $2`,
           params: [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
