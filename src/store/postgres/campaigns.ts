@@ -93,7 +93,7 @@ export function campaignOps(db: Db) {
         )
       ).map((r) => r.name),
     campaignHeads: (): Promise<CampaignHead[]> =>
-      db.query<CampaignHead>(
+      db.prepared<CampaignHead>(
         'campaignHeads',
         `SELECT name, state, revision FROM campaigns WHERE ${LISTED} ORDER BY created_at, name`,
       ),

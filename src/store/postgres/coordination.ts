@@ -1,6 +1,6 @@
 import { CursorConflictError, FencedError } from '../../errors.ts';
 import type { CursorWrite, Fence, Lease } from '../contract.ts';
-import type { Db, Sql } from './db.ts';
+import { type Db, named, type Sql } from './db.ts';
 
 const LEASE_COLUMNS = 'name, owner, epoch, since, expires_at AS "expiresAt"';
 
@@ -12,8 +12,7 @@ const LEASE_COLUMNS = 'name, owner, epoch, since, expires_at AS "expiresAt"';
 export async function checkFence(sql: Sql, fence: Fence | undefined): Promise<void> {
   if (fence === undefined) return;
   const res = await sql.query<{ epoch: number }>(
-    'SELECT epoch FROM leases WHERE name = $1 FOR SHARE',
-    [fence.lease],
+    named('checkFence', 'SELECT epoch FROM leases WHERE name = $1 FOR SHARE', [fence.lease]),
   );
   const current = res.rows[0]?.epoch ?? null;
   if (current !== fence.epoch) throw new FencedError(fence.lease, fence.epoch, current);
@@ -63,9 +62,11 @@ export function coordinationOps(db: Db) {
   return {
     getCursor: async (key: string): Promise<string | null> =>
       (
-        await db.query<{ value: string }>('getCursor', 'SELECT value FROM cursors WHERE key = $1', [
-          key,
-        ])
+        await db.prepared<{ value: string }>(
+          'getCursor',
+          'SELECT value FROM cursors WHERE key = $1',
+          [key],
+        )
       )[0]?.value ?? null,
     setCursor: (key: string, value: string, fence?: Fence): Promise<void> =>
       db.tx('setCursor', async (sql) => {

@@ -13,6 +13,14 @@ export type Sql = Pick<pg.PoolClient, 'query'>;
  */
 export class RetryTransaction extends Error {}
 
+/**
+ * Ends a transaction with COMMIT sent behind the statements already issued,
+ * without waiting for `last` first; resolves with `last`'s value once both
+ * are answered. Only for a last write whose answer needs no check that could
+ * still call the transaction off.
+ */
+export type Commit = <T>(last: Promise<T>) => Promise<T>;
+
 const RETRIES = 5;
 
 // SQLSTATEs worth another try: serialization failure, deadlock, admin
@@ -67,7 +75,24 @@ function connectionConfig(t: PostgresTarget, readOnly: boolean): pg.ClientConfig
     types,
     application_name: 'autoctrl',
     connectionTimeoutMillis: 5_000,
+    // Statements issued together go out together: a transaction's BEGIN, its independent
+    // statements and its COMMIT do not each wait for a round trip.
+    pipeline: true,
   };
+}
+
+/**
+ * A statement prepared once per connection under `name` (unique to one text;
+ * see `Db.prepared` for which statements may be), for `Sql.query`.
+ */
+export function named(name: string, text: string, values: unknown[]): pg.QueryConfig {
+  return { name: `autoctrl_${name}`, text, values };
+}
+
+/** The server process behind a connection (the driver keeps it, untyped, from the start-up's key data). */
+function backendPid(client: pg.PoolClient): number | null {
+  const pid = (client as unknown as { processID?: unknown }).processID;
+  return typeof pid === 'number' ? pid : null;
 }
 
 /** A one-line reason from a driver error: no stack, no parameters, no password. */
@@ -87,6 +112,8 @@ export class Db {
   readonly pool: pg.Pool;
   readonly target: PostgresTarget;
   readonly #logger: Logger;
+  /** The server process ids of this pool's connections: whose notifications are this handle's own. */
+  readonly #backends = new Set<number>();
 
   constructor(target: PostgresTarget, logger: Logger, opts: { readOnly?: boolean } = {}) {
     this.target = target;
@@ -96,10 +123,23 @@ export class Db {
       max: 8,
       idleTimeoutMillis: 30_000,
     });
+    this.pool.on('connect', (client) => {
+      const pid = backendPid(client);
+      if (pid !== null) this.#backends.add(pid);
+    });
+    this.pool.on('remove', (client) => {
+      const pid = backendPid(client);
+      if (pid !== null) this.#backends.delete(pid);
+    });
     // An idle client whose server went away: the pool drops it; without a listener Node would crash.
     this.pool.on('error', (err) => {
       this.#logger.warn({ err: reasonOf(err) }, 'PostgreSQL store: idle connection lost');
     });
+  }
+
+  /** Whether the server process `pid` serves one of this pool's connections (a commit of this handle's own). */
+  isOwnBackend(pid: number): boolean {
+    return this.#backends.has(pid);
   }
 
   /** The first connection: a server that cannot be used gives one line naming where it looked. */
@@ -113,8 +153,14 @@ export class Db {
     }
   }
 
-  /** Runs `fn` in one transaction (READ COMMITTED; row locks make the compare-and-sets safe). */
-  async tx<T>(what: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction (READ COMMITTED; row locks make the
+   * compare-and-sets safe). The connection pipelines: BEGIN travels with the
+   * first statement, statements `fn` issues together travel together, and
+   * `commit(last)` sends COMMIT right behind the statements already issued,
+   * so a transaction costs as many round trips as `fn` waits for answers.
+   */
+  async tx<T>(what: string, fn: (sql: Sql, commit: Commit) => Promise<T>): Promise<T> {
     return this.#retrying(what, async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
@@ -124,13 +170,20 @@ export class Db {
         broken = err;
       };
       client.on('error', lost);
+      let ended = false;
+      const commit: Commit = async (last) => {
+        ended = true;
+        // A failed statement before it leaves the transaction aborted: the COMMIT then rolls back.
+        const [value] = await Promise.all([last, client.query('COMMIT')]);
+        return value;
+      };
       try {
-        await client.query('BEGIN');
-        const result = await fn(client);
-        await client.query('COMMIT');
+        const [, result] = await Promise.all([client.query('BEGIN'), fn(client, commit)]);
+        if (!ended) await client.query('COMMIT');
         return result;
       } catch (err) {
         try {
+          // Answered after every statement still in flight: the connection is idle when released.
           await client.query('ROLLBACK');
         } catch (rollbackErr) {
           broken = rollbackErr as Error;
@@ -149,6 +202,23 @@ export class Db {
    */
   async auto<T>(what: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.#retrying(what, () => fn(this.pool));
+  }
+
+  /**
+   * `query` with the statement prepared once per connection under `what`
+   * (unique to one text): later calls skip parsing and planning. Only for
+   * the pass's hot reads, whose generic plan is as good as a fresh one: no
+   * parameter that switches a condition off.
+   */
+  async prepared<R extends pg.QueryResultRow>(
+    what: string,
+    text: string,
+    params: unknown[] = [],
+  ): Promise<R[]> {
+    return this.#retrying(
+      what,
+      async () => (await this.pool.query<R>(named(what, text, params))).rows,
+    );
   }
 
   /** One statement outside a transaction (reads). */

@@ -79,7 +79,7 @@ export function feedOps(db: Db) {
       const from = parse(after);
       const limit = Math.max(1, Math.floor(q.limit));
       const kinds = new Set(q.kinds ?? ['run', 'event', 'sample']);
-      const rows = await db.query<FeedRow>('readFeed', READ, [
+      const rows = await db.prepared<FeedRow>('readFeed', READ, [
         String(from.tx),
         String(from.pos),
         limit,
@@ -100,7 +100,7 @@ export function feedOps(db: Db) {
       return { items, cursor: format(cursor) };
     },
     feedHead: async (): Promise<FeedCursor> => {
-      const [row] = await db.query<{ xmin: string }>(
+      const [row] = await db.prepared<{ xmin: string }>(
         'feedHead',
         'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin',
       );

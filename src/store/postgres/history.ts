@@ -27,7 +27,7 @@ export function historyOps(db: Db) {
       );
     },
     outputsForInstances: (ids: readonly number[]): Promise<Output[]> =>
-      db.query<Output>(
+      db.prepared<Output>(
         'outputsForInstances',
         // The instance's current attempt and, within it, each job's latest attempt: one statement, so
         // an instance reprocessed meanwhile is seen either before (its old outputs) or after (none yet).

@@ -15,10 +15,28 @@ import type {
 import { instanceAfter, instanceEvent, instanceStarted, type NewEvent } from '../records.ts';
 import { instanceColumns, limitOf } from './columns.ts';
 import { checkFence, writeCursor } from './coordination.ts';
-import { type Db, RetryTransaction, type Sql } from './db.ts';
+import { type Db, named, RetryTransaction, type Sql } from './db.ts';
 import { writeEvents, writeJobs } from './writers.ts';
 
 const INSTANCES = `SELECT ${instanceColumns('i')} FROM instances i`;
+
+/**
+ * New instances (`$1`, a JSON list) none of whose runs a (campaign, task)
+ * has yet, their memberships, and how many memberships were added: fewer
+ * than their runs when a concurrent writer took one since the check.
+ */
+const CREATE = `
+WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(campaign text, task text, group_key text, runs bigint[])),
+i AS (INSERT INTO instances AS i (campaign, task, group_key, runs, first_run, status, attempt, created_at, updated_at)
+  SELECT x.campaign, x.task, x.group_key, x.runs, x.runs[1], 'new', 1, $2, $2 FROM x
+  WHERE NOT EXISTS (SELECT 1 FROM memberships m
+    WHERE m.campaign = x.campaign AND m.task = x.task AND m.run = ANY (x.runs))
+  ON CONFLICT (campaign, task, group_key) DO NOTHING
+  RETURNING ${instanceColumns('i')}),
+m AS (INSERT INTO memberships (campaign, task, run, instance_id, status)
+  SELECT i.campaign, i.task, unnest(i.runs), i.id, 'new' FROM i
+  ON CONFLICT DO NOTHING RETURNING 1)
+SELECT i.*, (SELECT count(*) FROM m) AS added FROM i`;
 
 /**
  * The locked current row, checked against the caller's `from` (the compare of
@@ -32,9 +50,12 @@ async function current(
   fence: Fence | undefined,
 ): Promise<Instance> {
   const res = await sql.query<Instance & { fenceEpoch: number | null }>(
-    `SELECT ${instanceColumns('i')}, (SELECT l.epoch FROM leases l WHERE l.name = $2 FOR SHARE) AS "fenceEpoch"
-     FROM instances i WHERE i.id = $1 FOR UPDATE OF i`,
-    [id, fence?.lease ?? null],
+    named(
+      'currentInstance',
+      `SELECT ${instanceColumns('i')}, (SELECT l.epoch FROM leases l WHERE l.name = $2 FOR SHARE) AS "fenceEpoch"
+       FROM instances i WHERE i.id = $1 FOR UPDATE OF i`,
+      [id, fence?.lease ?? null],
+    ),
   );
   const found = res.rows[0];
   if (found === undefined) {
@@ -49,8 +70,9 @@ async function current(
 }
 
 /** Writes the instance's new state and its event in one statement. */
-async function update(sql: Sql, i: Instance, event: NewEvent): Promise<void> {
-  await writeEvents(sql, [event], {
+function update(sql: Sql, i: Instance, event: NewEvent): Promise<number[]> {
+  return writeEvents(sql, [event], {
+    name: 'updateInstance',
     sql: 'UPDATE instances SET status = $3, reason = $4, attempt = $5, config_hash = $6, updated_at = $7 WHERE id = $2',
     params: [i.id, i.status, i.reason, i.attempt, i.configHash, i.updatedAt],
   });
@@ -87,74 +109,61 @@ export function instanceOps(db: Db) {
       opts: { cursor?: CursorWrite; fence?: Fence } = {},
     ): Promise<Instance[]> => {
       const wanted = candidates(list);
-      return db.tx('createInstances', async (sql) => {
-        await checkFence(sql, opts.fence);
-        await writeCursor(sql, opts.cursor);
-        if (wanted.length === 0) return [];
-        const members = wanted.flatMap((n) =>
-          n.runs.map((run) => ({ c: n.campaign, t: n.task, run })),
-        );
-        const present = await sql.query<{ c: string; t: string; run: number }>(
-          `SELECT m.campaign AS c, m.task AS t, m.run FROM memberships m
-           JOIN jsonb_to_recordset($1::jsonb) AS x(c text, t text, run bigint)
-             ON m.campaign = x.c AND m.task = x.t AND m.run = x.run`,
-          [JSON.stringify(members)],
-        );
-        const busy = new Set(present.rows.map((m) => `${m.c}\0${m.t}\0${m.run}`));
-        const fresh = wanted.filter(
-          (n) => !n.runs.some((r) => busy.has(`${n.campaign}\0${n.task}\0${r}`)),
-        );
-        if (fresh.length === 0) return [];
-        const at = Date.now();
-        const created = (
-          await sql.query<Instance>(
-            `INSERT INTO instances AS i (campaign, task, group_key, runs, first_run, status, attempt, created_at, updated_at)
-             SELECT x.campaign, x.task, x.group_key, x.runs, x.runs[1], 'new', 1, $2, $2
-             FROM jsonb_to_recordset($1::jsonb) AS x(campaign text, task text, group_key text, runs bigint[])
-             ON CONFLICT (campaign, task, group_key) DO NOTHING
-             RETURNING ${instanceColumns('i')}`,
-            [
-              JSON.stringify(
-                fresh.map((n) => ({
-                  campaign: n.campaign,
-                  task: n.task,
-                  group_key: n.groupKey,
-                  runs: n.runs,
-                })),
-              ),
-              at,
-            ],
-          )
-        ).rows.sort((a, b) => a.id - b.id);
-        if (created.length === 0) return [];
-        const added = await sql.query(
-          `INSERT INTO memberships (campaign, task, run, instance_id, status)
-           SELECT i.campaign, i.task, unnest(i.runs), i.id, 'new' FROM instances i WHERE i.id = ANY($1)
-           ON CONFLICT DO NOTHING`,
-          [created.map((i) => i.id)],
-        );
+      if (wanted.length === 0) {
+        if (opts.fence === undefined && opts.cursor === undefined) return [];
+        return db.tx('createInstances', async (sql) => {
+          await Promise.all([checkFence(sql, opts.fence), writeCursor(sql, opts.cursor)]);
+          return [];
+        });
+      }
+      const rows = JSON.stringify(
+        wanted.map((n) => ({
+          campaign: n.campaign,
+          task: n.task,
+          group_key: n.groupKey,
+          runs: n.runs,
+        })),
+      );
+      return db.tx('createInstances', async (sql, commit) => {
+        // One round trip: the checks, and the instances none of whose runs is taken yet with their
+        // memberships; a failed check rolls them back.
+        const [, , res] = await Promise.all([
+          checkFence(sql, opts.fence),
+          writeCursor(sql, opts.cursor),
+          sql.query<Instance & { added: number }>(
+            named('createInstances', CREATE, [rows, Date.now()]),
+          ),
+        ]);
+        const created = res.rows
+          .map(({ added: _, ...i }) => i as Instance)
+          .sort((a, b) => a.id - b.id);
         // A concurrent writer took one of these runs under another group key since the check.
-        if (added.rowCount !== created.reduce((n, i) => n + i.runs.length, 0))
-          throw new RetryTransaction();
-        await writeEvents(
-          sql,
-          created.map((i) => instanceEvent(i, null, by, null)),
+        const added = res.rows[0]?.added ?? 0;
+        if (added !== created.reduce((n, i) => n + i.runs.length, 0)) throw new RetryTransaction();
+        if (created.length === 0) return [];
+        await commit(
+          writeEvents(
+            sql,
+            created.map((i) => instanceEvent(i, null, by, null)),
+          ),
         );
         return created;
       });
     },
     getInstance: async (id: number): Promise<Instance | null> =>
-      (await db.query<Instance>('getInstance', `${INSTANCES} WHERE i.id = $1`, [id]))[0] ?? null,
+      (await db.prepared<Instance>('getInstance', `${INSTANCES} WHERE i.id = $1`, [id]))[0] ?? null,
     getInstances: (ids: readonly number[]): Promise<Instance[]> =>
-      db.query<Instance>('getInstances', `${INSTANCES} WHERE i.id = ANY($1) ORDER BY i.id`, [ids]),
+      db.prepared<Instance>('getInstances', `${INSTANCES} WHERE i.id = ANY($1) ORDER BY i.id`, [
+        ids,
+      ]),
     instancesByStatus: (campaign: string, task: string, statuses: readonly InstanceStatus[]) =>
-      db.query<Instance>(
+      db.prepared<Instance>(
         'instancesByStatus',
         `${INSTANCES} WHERE i.campaign = $1 AND i.task = $2 AND i.status = ANY($3) ORDER BY i.id`,
         [campaign, task, statuses],
       ),
     instancesForRuns: (campaign: string, task: string, runs: readonly number[]) =>
-      db.query<Instance>(
+      db.prepared<Instance>(
         'instancesForRuns',
         `${INSTANCES} WHERE i.id IN (SELECT m.instance_id FROM memberships m
            WHERE m.campaign = $1 AND m.task = $2 AND m.run = ANY($3)) ORDER BY i.id`,
@@ -193,11 +202,11 @@ export function instanceOps(db: Db) {
       ),
     transitionInstance: async (id: number, c: InstanceChange): Promise<Instance> => {
       assertInstanceTransition(id, c.from, c.to);
-      return db.tx('transitionInstance', async (sql) => {
+      return db.tx('transitionInstance', async (sql, commit) => {
         const before = await current(sql, id, c.from, c.fence);
         const after = instanceAfter(before, c);
         if (after === null) return before;
-        await update(sql, after, instanceEvent(after, c.from, c.by, c.data ?? null));
+        await commit(update(sql, after, instanceEvent(after, c.from, c.by, c.data ?? null)));
         return after;
       });
     },
@@ -227,20 +236,9 @@ export function instanceOps(db: Db) {
       }),
     startInstance: async (id: number, s: InstanceStart) => {
       assertInstanceTransition(id, s.from, 'processing');
-      return db.tx('startInstance', async (sql) => {
+      return db.tx('startInstance', async (sql, commit) => {
         const before = await current(sql, id, s.from, s.fence);
-        await sql.query(
-          'INSERT INTO configs (hash, json) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING',
-          [s.configHash, JSON.stringify(s.config ?? null)],
-        );
         const instance = instanceStarted(before, s);
-        await update(sql, instance, instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length }));
-        // The same attempt started again (after a `waiting` spell) keeps one row: its latest start.
-        await sql.query(
-          `INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (instance_id, attempt) DO UPDATE SET config_hash = excluded.config_hash, started_at = excluded.started_at`,
-          [id, instance.attempt, s.configHash, s.at],
-        );
         const parent = {
           instanceId: id,
           campaign: instance.campaign,
@@ -248,7 +246,21 @@ export function instanceOps(db: Db) {
           instanceAttempt: instance.attempt,
           configHash: s.configHash,
         };
-        const jobs = await writeJobs(sql, parent, s.jobs, s.by, s.at);
+        // Independent writes, sent together; the jobs' events and the COMMIT follow the jobs.
+        const [jobs] = await Promise.all([
+          writeJobs(sql, parent, s.jobs, s.by, s.at, { commit }),
+          sql.query(
+            'INSERT INTO configs (hash, json) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING',
+            [s.configHash, JSON.stringify(s.config ?? null)],
+          ),
+          update(sql, instance, instanceEvent(instance, s.from, s.by, { jobs: s.jobs.length })),
+          // The same attempt started again (after a `waiting` spell) keeps one row: its latest start.
+          sql.query(
+            `INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (instance_id, attempt) DO UPDATE SET config_hash = excluded.config_hash, started_at = excluded.started_at`,
+            [id, instance.attempt, s.configHash, s.at],
+          ),
+        ]);
         return { instance, jobs };
       });
     },

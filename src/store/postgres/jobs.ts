@@ -1,11 +1,16 @@
-import { ClaimLostError, InvalidInputError, NotFoundError, StaleStateError } from '../../errors.ts';
+import {
+  ClaimLostError,
+  FencedError,
+  InvalidInputError,
+  NotFoundError,
+  StaleStateError,
+} from '../../errors.ts';
 import { assertJobTransition } from '../../model/transitions.ts';
 import type { Job, QueueState } from '../../model/types.ts';
 import type { Claim, Fence, JobChange, JobHead, StateStore } from '../contract.ts';
 import { attemptEnded, checkFields, jobAfter, jobChangedEvent } from '../records.ts';
 import { jobColumns } from './columns.ts';
-import { checkFence } from './coordination.ts';
-import type { Db, Sql } from './db.ts';
+import { type Commit, type Db, named, type Sql } from './db.ts';
 import { writeEvents, writeJobs } from './writers.ts';
 
 const JOBS = `SELECT ${jobColumns('j')} FROM jobs j`;
@@ -22,15 +27,15 @@ export function jobOps(db: Db) {
     getJob: async (id: number): Promise<Job | null> =>
       (await db.query<Job>('getJob', `${JOBS} WHERE j.id = $1`, [id]))[0] ?? null,
     jobsForInstance: (instanceId: number): Promise<Job[]> =>
-      db.query<Job>('jobsForInstance', `${JOBS} WHERE j.instance_id = $1 ORDER BY j.id`, [
+      db.prepared<Job>('jobsForInstance', `${JOBS} WHERE j.instance_id = $1 ORDER BY j.id`, [
         instanceId,
       ]),
     jobsForInstances: (ids: readonly number[]): Promise<Job[]> =>
-      db.query<Job>('jobsForInstances', `${JOBS} WHERE j.instance_id = ANY($1) ORDER BY j.id`, [
+      db.prepared<Job>('jobsForInstances', `${JOBS} WHERE j.instance_id = ANY($1) ORDER BY j.id`, [
         ids,
       ]),
     activeJobs: (executor?: string): Promise<Job[]> =>
-      db.query<Job>(
+      db.prepared<Job>(
         'activeJobs',
         `${JOBS} WHERE ${ACTIVE} AND ($1::text IS NULL OR j.executor = $1) ORDER BY j.id`,
         [executor ?? null],
@@ -65,32 +70,47 @@ export function jobOps(db: Db) {
         `SELECT j.executor, j.campaign, j.status, j.claimed_by IS NOT NULL AS claimed, count(*) AS count
          FROM jobs j WHERE ${ACTIVE} GROUP BY 1, 2, 3, 4`,
       ),
-    /** Locked rows another claimer holds are skipped: it is claiming them. */
-    claimJobs: (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> => {
-      const claim = async (sql: Sql) => {
-        const res = await sql.query<{ id: number }>(
-          `UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
-           WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
-                        FOR UPDATE SKIP LOCKED)
-           RETURNING id`,
-          [[...new Set(ids)], c.owner, c.ttlMs],
-        );
-        return res.rows.map((r) => r.id).sort((a, b) => a - b);
-      };
-      // Unfenced, the one UPDATE is the whole transaction.
-      if (fence === undefined) return db.auto('claimJobs', claim);
-      return db.tx('claimJobs', async (sql) => {
-        await checkFence(sql, fence);
-        return claim(sql);
+    /**
+     * Locked rows another claimer holds are skipped: it is claiming them. One
+     * statement, fenced or not: the lease row is share-locked until it ends,
+     * and a stale epoch claims nothing.
+     */
+    claimJobs: async (ids: readonly number[], c: Claim, fence?: Fence): Promise<number[]> => {
+      const rows = await db.auto('claimJobs', async (sql) => {
+        const res = await sql.query<{ epoch: number | null; id: number | null }>({
+          name: 'autoctrl_claimJobs',
+          text: `WITH f AS MATERIALIZED (SELECT epoch FROM leases WHERE name = $4 FOR SHARE),
+           u AS (UPDATE jobs SET claimed_by = $2, claimed_at = now_ms(), claim_expires_at = now_ms() + $3
+                 WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'idle' AND claimed_by IS NULL
+                              FOR UPDATE SKIP LOCKED)
+                   AND (SELECT epoch FROM f) IS NOT DISTINCT FROM $5::bigint
+                 RETURNING id)
+           SELECT (SELECT epoch FROM f) AS epoch, u.id FROM (SELECT) AS one LEFT JOIN u ON true`,
+          values: [[...new Set(ids)], c.owner, c.ttlMs, fence?.lease ?? null, fence?.epoch ?? null],
+        });
+        return res.rows;
       });
+      if (fence !== undefined) {
+        const current = rows[0]?.epoch ?? null;
+        if (current !== fence.epoch) throw new FencedError(fence.lease, fence.epoch, current);
+      }
+      return rows
+        .map((r) => r.id)
+        .filter((id): id is number => id !== null)
+        .sort((a, b) => a - b);
     },
     setJobSubmitted: (id: number, s: Submitted): Promise<void> => {
       const { running } = s;
       if (running === undefined) return db.auto('setJobSubmitted', (sql) => submitted(sql, id, s));
-      return db.tx('setJobSubmitted', async (sql) => {
+      return db.tx('setJobSubmitted', async (sql, commit) => {
         await submitted(sql, id, s);
         try {
-          await transitionIn(sql, id, { from: 'idle', to: 'running', reason: null, ...running });
+          await transitionIn(
+            sql,
+            id,
+            { from: 'idle', to: 'running', reason: null, ...running },
+            commit,
+          );
         } catch (err) {
           // It moved on already (a report of its end came first): nothing to mark.
           if (!(err instanceof StaleStateError)) throw err;
@@ -132,7 +152,7 @@ export function jobOps(db: Db) {
           `job ${id}: a retry is created only when the job fails, not on ${c.to}`,
         );
       }
-      return db.tx('transitionJob', (sql) => transitionIn(sql, id, c));
+      return db.tx('transitionJob', (sql, commit) => transitionIn(sql, id, c, commit));
     },
     /**
      * One statement, so one round trip per report: fields merged in place (concurrent
@@ -189,28 +209,41 @@ async function submitted(sql: Sql, id: number, s: Submitted): Promise<void> {
   if (!row.updated) throw new ClaimLostError(id, s.owner, row.holder);
 }
 
-/** A job's move from `c.from`, in the caller's transaction (see `transitionJob`). */
+/**
+ * A job's move from `c.from`, in the caller's transaction (see
+ * `transitionJob`), which it ends with `commit` once nothing can call it
+ * off any more.
+ */
 async function transitionIn(
   sql: Sql,
   id: number,
   c: JobChange,
+  commit: Commit,
 ): Promise<{ job: Job; retry: Job | null }> {
   const row = (
     await sql.query<Job & { configHash: string | null }>(
-      `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
-       FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
-      [id],
+      named(
+        'currentJob',
+        `SELECT ${jobColumns('j')}, i.config_hash AS "configHash"
+         FROM jobs j JOIN instances i ON i.id = j.instance_id WHERE j.id = $1 FOR UPDATE OF j`,
+        [id],
+      ),
     )
   ).rows[0];
   if (row === undefined) throw new NotFoundError('job', id);
   if (row.status !== c.from) throw new StaleStateError('job', id, c.from, row.status);
   const { configHash, ...before } = row;
   const job = jobAfter(before, c);
-  await writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
+  const changed = writeEvents(sql, [jobChangedEvent(job, c, configHash)], {
+    name: 'updateJob',
     sql: `UPDATE jobs SET status = $3, reason = $4, exit_code = $5, started_at = $6, ended_at = $7,
             queue_state = NULL, queue_since = NULL WHERE id = $2`,
     params: [id, job.status, job.reason, job.exitCode, job.startedAt, job.endedAt],
   });
+  if (c.retry === undefined) {
+    await commit(changed);
+    return { job, retry: null };
+  }
   const parent = {
     instanceId: job.instanceId,
     campaign: job.campaign,
@@ -219,11 +252,12 @@ async function transitionIn(
     configHash,
   };
   // The next attempt runs where the failed one did, whatever executor the caller names.
-  const [retry] =
-    c.retry === undefined
-      ? []
-      : await writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
-          retryOf: id,
-        });
+  const [, [retry]] = await Promise.all([
+    changed,
+    writeJobs(sql, parent, [{ ...c.retry, executor: job.executor }], c.by, c.at, {
+      data: { retryOf: id },
+      commit,
+    }),
+  ]);
   return { job, retry: retry ?? null };
 }

@@ -59,7 +59,7 @@ export function overviewOps(db: Db) {
     },
     runsWithoutExpectation: async (limit: number): Promise<Array<{ campaign: string; run: Run }>> =>
       (
-        await db.query<Run & { campaignName: string }>(
+        await db.prepared<Run & { campaignName: string }>(
           'runsWithoutExpectation',
           `SELECT s.campaign AS "campaignName", ${runColumns('r')}
            FROM run_status s JOIN runs r ON r.run = s.run

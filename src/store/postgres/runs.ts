@@ -82,7 +82,7 @@ export function runOps(db: Db) {
     getRun: async (run: number): Promise<Run | null> =>
       (await db.query<Run>('getRun', `${RUNS} WHERE r.run = $1`, [run]))[0] ?? null,
     getRuns: (runs: readonly number[]): Promise<Run[]> =>
-      db.query<Run>('getRuns', `${RUNS} WHERE r.run = ANY($1) ORDER BY r.run`, [runs]),
+      db.prepared<Run>('getRuns', `${RUNS} WHERE r.run = ANY($1) ORDER BY r.run`, [runs]),
     listRuns: (q: { from?: number; to?: number; before?: number; limit?: number }) =>
       db.query<Run>(
         'listRuns',

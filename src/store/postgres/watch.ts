@@ -12,6 +12,8 @@ const MAX_BACKOFF_MS = 5_000;
  * connection is already authenticated: listening starts within one round
  * trip). A dropped connection is replaced with backoff, and every
  * (re)connection calls the listeners once, for what it may have missed.
+ * Commits through this handle's own connections call nobody (the contract
+ * allows, and does not need, calls for them).
  */
 export class ChangeWatcher {
   readonly #db: Db;
@@ -87,7 +89,11 @@ export class ChangeWatcher {
       .catch((err: unknown) => this.#lost(null, err));
   }
 
-  readonly #onNotification = () => this.#fire();
+  // A commit through this handle's own pool wakes nobody: whoever made it knows (the engine's
+  // own writes would otherwise call for one more pass after every pass that wrote).
+  readonly #onNotification = (msg: pg.Notification) => {
+    if (!this.#db.isOwnBackend(msg.processId)) this.#fire();
+  };
   readonly #onError = (err: Error) => this.#lost(this.#client, err);
   readonly #onEnd = () => this.#lost(this.#client, new Error('connection closed'));
 
