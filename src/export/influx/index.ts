@@ -63,11 +63,23 @@ class InfluxExporter implements Exporter {
       const params = new URLSearchParams({ db: this.#opts.database, precision: 'ns' });
       if (this.#opts.retention != null) params.set('rp', this.#opts.retention);
       let next = 0;
+      let failed = false;
       const sender = async () => {
-        for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++])
-          await this.#writeChunk(params, chunk, signal);
+        for (let chunk = chunks[next++]; chunk !== undefined && !failed; chunk = chunks[next++]) {
+          try {
+            await this.#writeChunk(params, chunk, signal);
+          } catch (err) {
+            failed = true;
+            throw err;
+          }
+        }
       };
-      await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, chunks.length) }, sender));
+      // Every request settled before the buffer is handed back: a failed one must not let the
+      // next write overwrite what the others are still sending.
+      const sent = await Promise.allSettled(
+        Array.from({ length: Math.min(IN_FLIGHT, chunks.length) }, sender),
+      );
+      for (const r of sent) if (r.status === 'rejected') throw r.reason;
     } finally {
       this.#idle = lines;
     }
