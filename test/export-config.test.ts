@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateDeploymentText } from '../src/config/load.ts';
-import { encodeLine, nanos } from '../src/export/influx/line.ts';
+import { Lines, nanos } from '../src/export/influx/line.ts';
 
 const FILE = '/srv/calib/autoctrl.yaml';
 const TASKS = 'tasks:\n  reco: { command: [echo] }\n';
@@ -37,7 +37,7 @@ describe('export configuration', () => {
       ),
       [
         '5:10: export.influx.url: url must start with http:// or https://, e.g. http://influx:8086',
-        '7:5: export.influx.password: unknown key (known: url, database, retention, username, password_env, token_env)',
+        '7:5: export.influx.password: unknown key (known: url, database, retention, username, password_env, token_env, gzip)',
         '8:3: export.graphite: unknown key (known: influx)',
       ],
     );
@@ -52,19 +52,23 @@ describe('export configuration', () => {
 
 describe('line protocol', () => {
   it('escapes names, tags and strings, and leaves out empty tags', () => {
+    const out = new Lines();
+    out
+      .point('my job')
+      .tag('campaign', 'a=b')
+      .tag('status', '')
+      .tag('task', 'pi0 calib,x')
+      .tag('workflow', null)
+      .text('reason', 'exit "1"\nsee C:\\log')
+      .int('n', 3)
+      .float('v', 0.5)
+      .int('gone', null)
+      .end(nanos(1_700_000_000_123, 42));
+    out.point('empty').tag('a', 'b').text('nothing', '').end('1');
     assert.equal(
-      encodeLine({
-        measurement: 'my job',
-        tags: { task: 'pi0 calib,x', campaign: 'a=b', workflow: null, status: '' },
-        fields: {
-          reason: { text: 'exit "1"\nsee C:\\log' },
-          n: { int: 3 },
-          v: { float: 0.5 },
-          gone: null,
-        },
-        ns: nanos(1_700_000_000_123, 42),
-      }),
-      'my\\ job,campaign=a\\=b,task=pi0\\ calib\\,x reason="exit \\"1\\" see C:\\\\log",n=3i,v=0.5 1700000000123000042',
+      out.written,
+      'my\\ job,campaign=a\\=b,task=pi0\\ calib\\,x reason="exit \\"1\\" see C:\\\\log",n=3i,v=0.5 1700000000123000042\n',
     );
+    assert.equal(out.count, 1);
   });
 });

@@ -60,7 +60,7 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
     });
     setExecutorAvailable('local', false);
     unregister = registerFeedLag('influx', () => 2.5);
-    // Unfinished instances are counted every 15 s: wait until a scrape shows the settled chain.
+    // The settled counters follow the change feed: wait until a scrape has read it.
     text = await until(
       async () => {
         const t = await (await fetch(`${daemon.url}/metrics`, auth())).text();
@@ -69,6 +69,7 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
             'autoctrl_instances_settled_total{campaign="prompt",task="calib",status="failed"} 1',
           ) &&
           t.includes('autoctrl_instances{campaign="prompt",task="calib",status="processing"} 0') &&
+          t.includes('autoctrl_instances{campaign="prompt",task="calib",status="failed"} 1') &&
           t.includes('autoctrl_job_field{campaign="prompt",task="reco",field="gain"} 1.25') &&
           t
         );
@@ -114,6 +115,9 @@ describe('GET /metrics, scraped by a real Prometheus', { skip }, () => {
     assert.doesNotMatch(text, /field="tag"/);
     assert.match(text, /autoctrl_jobs_ended_total\{executor="local",status="failed"\} 1/);
     assert.match(text, /autoctrl_jobs\{executor="local",status="running"\} 0/);
+    assert.match(text, /autoctrl_jobs\{executor="local",status="done"\} 5/);
+    assert.match(text, /autoctrl_jobs\{executor="local",status="failed"\} 1/);
+    assert.match(text, /autoctrl_instances\{campaign="prompt",task="reco",status="done"\} 3/);
     const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
   });

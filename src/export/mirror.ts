@@ -49,6 +49,8 @@ export interface MirrorOptions {
  */
 interface Batch {
   items: ExportItem[];
+  /** The engine figures among `items`. */
+  figures: ExportItem[];
   cursor: FeedCursor;
   full: boolean;
   /** When the feed was read: a short page means everything committed before this is in it. */
@@ -157,7 +159,7 @@ export class FeedMirror {
     let failed = 0;
     await this.#load();
     for (;;) {
-      const batch = await this.#read();
+      const batch = await this.#read(this.#cursor);
       try {
         if (batch.items.length > 0) await this.#o.exporter.write(batch.items, this.#abort.signal);
       } catch (err) {
@@ -177,16 +179,21 @@ export class FeedMirror {
     let batch: Batch | null = null;
     while (!this.#stopped) {
       try {
-        batch ??= await this.#read();
+        batch ??= await this.#read(this.#cursor);
       } catch (err) {
         this.#o.logger.warn({ err }, 'reading the change feed for export failed; retrying');
         await this.#sleep(this.#o.backoff.minMs);
         continue;
       }
+      let next: Promise<Batch | null> | null = null;
       if (batch.items.length > 0) {
+        const writing = this.#o.exporter.write(batch.items, this.#abort.signal);
+        // Catching up, the next page is read and encoded while this one is in flight.
+        if (batch.full) next = this.#prefetch(batch.cursor);
         try {
-          await this.#o.exporter.write(batch.items, this.#abort.signal);
+          await writing;
         } catch (err) {
+          this.#unread(await next);
           if (this.#stopped) return;
           await this.#failed(err);
           await this.#sleep(this.#delay(this.#status.failures));
@@ -197,6 +204,7 @@ export class FeedMirror {
       try {
         await this.#saveCursor(batch.cursor);
       } catch (err) {
+        this.#unread(await next);
         if (err instanceof FencedError) {
           this.#o.logger.warn('export stops: this controller no longer leads');
           this.#stopped = true;
@@ -208,9 +216,20 @@ export class FeedMirror {
       }
       const full = batch.full;
       if (!full) this.#caughtUpAt = batch.readAt;
-      batch = null;
+      batch = next === null ? null : await next;
       if (!full) await this.#sleep(this.#o.pollMs, true);
     }
+  }
+
+  /** The page after `cursor`, read after the write in flight got its turn to send; null on failure (read again later). */
+  async #prefetch(cursor: FeedCursor): Promise<Batch | null> {
+    await new Promise((r) => setImmediate(r));
+    return this.#read(cursor).catch(() => null);
+  }
+
+  /** A page read ahead but not written: its engine figures go back to the queue. */
+  #unread(batch: Batch | null): void {
+    if (batch !== null) this.#figures.unshift(...batch.figures);
   }
 
   async #load(): Promise<void> {
@@ -228,16 +247,18 @@ export class FeedMirror {
     }
   }
 
-  async #read(): Promise<Batch> {
+  async #read(after: FeedCursor | null): Promise<Batch> {
     const readAt = this.#o.now();
-    const page = await this.#o.store.readFeed(this.#cursor, { limit: this.#o.batch });
+    const page = await this.#o.store.readFeed(after, { limit: this.#o.batch });
     const since = this.#o.since;
     const wanted = since === undefined ? page.items : page.items.filter((i) => timeOf(i) >= since);
     const items = await this.#lookup.items(wanted);
     const figures = this.#figures;
     this.#figures = [];
+    for (const f of figures) items.push(f);
     return {
-      items: [...items, ...figures],
+      items,
+      figures,
       cursor: page.cursor,
       full: page.items.length === this.#o.batch,
       readAt,

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PassResult } from '../engine/engine.ts';
+import { PROMPT } from '../model/campaign.ts';
+import { INSTANCE_STATUSES, JOB_STATUSES } from '../model/types.ts';
 import type { Runtime } from '../runtime.ts';
+import type { StatusCounts } from '../store/contract.ts';
 import { stallState } from '../watchdog/heartbeat.ts';
 import {
   executorAvailable,
@@ -10,14 +13,12 @@ import {
 } from './metrics-hooks.ts';
 import { MAX_FIELD_SERIES, StatusTally } from './status-tally.ts';
 
-/** How old the counts of unfinished instances may be. */
-const COUNTS_TTL_MS = 15_000;
-
 /**
- * The Prometheus view of one process (`GET /metrics`). Cheap figures are read
- * at each scrape (active jobs through their partial index, the heartbeat,
- * what the hooks were told); the instance and job figures come from a
- * `StatusTally`, which never counts the whole store.
+ * The Prometheus view of one process (`GET /metrics`). Every figure is cheap
+ * to read at each scrape: instances and jobs by status from the counts the
+ * store keeps as they change (`statusCounts`), the heartbeat, what the hooks
+ * were told; what settles and the job fields from a `StatusTally` following
+ * the change feed.
  */
 export class PrometheusMetrics {
   readonly registry = new Registry();
@@ -27,11 +28,11 @@ export class PrometheusMetrics {
     if (!r.skipped) this.passes.observe({ full: String(r.full) }, r.durationMs / 1000);
   };
 
-  constructor(
-    private readonly rt: Runtime,
-    countsTtlMs = COUNTS_TTL_MS,
-  ) {
-    this.tally = new StatusTally(rt, countsTtlMs);
+  /** One read of the store's counts per scrape, shared by the two families that show them. */
+  private counting: Promise<StatusCounts> | null = null;
+
+  constructor(private readonly rt: Runtime) {
+    this.tally = new StatusTally(rt);
     const registers = [this.registry];
     const self = this;
     this.passes = new Histogram({
@@ -44,21 +45,19 @@ export class PrometheusMetrics {
     rt.engine.on('pass', this.onPass);
     new Gauge({
       name: 'autoctrl_instances',
-      help: 'Unfinished instances by campaign, task and status (new, waiting, processing; see autoctrl_instance_counts_age_seconds)',
+      help: 'Instances by campaign, task and status (campaigns deleted left out)',
       labelNames: ['campaign', 'task', 'status'],
       registers,
       async collect() {
         this.reset();
-        for (const r of await self.tally.activeInstances())
+        const counts = await self.counts();
+        // Zeros for every task of every campaign counted: a status that emptied shows 0, not a gap.
+        const campaigns = new Set([PROMPT, ...counts.instances.map((r) => r.campaign)]);
+        for (const campaign of campaigns)
+          for (const t of rt.deployment.tasks)
+            for (const status of INSTANCE_STATUSES) this.set({ campaign, task: t.name, status }, 0);
+        for (const r of counts.instances)
           this.set({ campaign: r.campaign, task: r.task, status: r.status }, r.count);
-      },
-    });
-    new Gauge({
-      name: 'autoctrl_instance_counts_age_seconds',
-      help: 'Age of the counts behind autoctrl_instances (refreshed in the background)',
-      registers,
-      collect() {
-        this.set(self.tally.activeAgeSeconds);
       },
     });
     const settledSeen = new Map<string, number>();
@@ -74,14 +73,14 @@ export class PrometheusMetrics {
     });
     new Gauge({
       name: 'autoctrl_jobs',
-      help: 'Queued (idle) and running jobs by executor, as of this scrape',
+      help: 'Jobs of every attempt by executor and status, as of this scrape (campaigns deleted left out)',
       labelNames: ['executor', 'status'],
       registers,
       async collect() {
         this.reset();
         for (const name of Object.keys(rt.deployment.executors))
-          for (const status of ['idle', 'running']) this.set({ executor: name, status }, 0);
-        for (const r of await rt.store.activeJobCounts())
+          for (const status of JOB_STATUSES) this.set({ executor: name, status }, 0);
+        for (const r of (await self.counts()).jobs)
           this.inc({ executor: r.executor, status: r.status }, r.count);
       },
     });
@@ -207,8 +206,17 @@ export class PrometheusMetrics {
   }
 
   /** The exposition text (format 0.0.4). */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.counting = null;
+    }
+  }
+
+  private counts(): Promise<StatusCounts> {
+    this.counting ??= this.rt.store.statusCounts();
+    return this.counting;
   }
 
   get contentType(): string {

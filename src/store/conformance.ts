@@ -10,6 +10,7 @@ import { testJobs } from './conformance/jobs.ts';
 import { testOverview } from './conformance/overview.ts';
 import { testRuns } from './conformance/runs.ts';
 import { testSamples } from './conformance/samples.ts';
+import { testStatusCounts } from './conformance/status-counts.ts';
 import { testTransitions } from './conformance/transitions.ts';
 import type { StateStore } from './contract.ts';
 
@@ -52,6 +53,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     testOverview(f);
     testCampaigns(f);
     testCampaignControl(f);
+    testStatusCounts(f);
     testFeed(f);
     testSamples(f);
     testCoordination(f);

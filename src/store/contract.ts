@@ -321,6 +321,14 @@ export interface StateStore extends OverviewStore, SampleStore {
    */
   campaignCounts(name: string): Promise<CampaignCounts>;
   /**
+   * Instances per (campaign, task, status) and jobs per (campaign, executor,
+   * status), over every campaign but deleted ones, ascending by those keys;
+   * no row for a count of zero. Kept incrementally in the transaction of
+   * every change, like `campaignCounts`: reading them costs the same at any
+   * store size (what `/metrics` reads at each scrape).
+   */
+  statusCounts(): Promise<StatusCounts>;
+  /**
    * Marks an active campaign `cancelled` with a `campaign` event, and fails
    * its idle jobs no process has claimed (no executor has them), so none is
    * submitted any more; all in one transaction. Jobs already claimed or
@@ -406,6 +414,13 @@ export interface CursorWrite {
   value: string;
   /** Compare-and-set: when given, the write (and the whole transaction) happens only if the stored value is this (null: absent); otherwise `CursorConflictError`. */
   expected?: string | null;
+}
+
+/** What `statusCounts` returns: every count is positive. */
+export interface StatusCounts {
+  instances: Array<{ campaign: string; task: string; status: InstanceStatus; count: number }>;
+  /** Jobs of every attempt, by the executor they were created for. */
+  jobs: Array<{ campaign: string; executor: string; status: JobStatus; count: number }>;
 }
 
 /** A position in the change feed; its form is the backend's own. */

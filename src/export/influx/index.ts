@@ -1,11 +1,15 @@
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import type { Logger } from '../../logger.ts';
 import { ExportConfigError, ExportError, type Exporter, type ExportItem } from '../contract.ts';
-import { encodeLine } from './line.ts';
+import { Lines } from './line.ts';
 import { type InfluxOptions, influxOptions } from './options.ts';
 import { PointMaker } from './points.ts';
 
 /** A write InfluxDB has not answered in this long is given up and retried. */
 const WRITE_TIMEOUT_MS = 30_000;
+const gzipAsync = promisify(gzip);
+
 /** Points per `/write` request, and requests in flight at once. */
 const CHUNK_LINES = 5_000;
 const IN_FLIGHT = 3;
@@ -29,7 +33,9 @@ class InfluxExporter implements Exporter {
   readonly #logger: Logger;
   readonly #base: string;
   readonly #headers: Record<string, string>;
+  readonly #gzipped: Record<string, string>;
   readonly #points = new PointMaker();
+  #idle: Lines | null = new Lines();
 
   constructor(opts: InfluxOptions, logger: Logger) {
     this.#opts = opts;
@@ -37,6 +43,7 @@ class InfluxExporter implements Exporter {
     this.#base = opts.url.replace(/\/+$/, '');
     this.target = `${this.#base} database ${opts.database}`;
     this.#headers = { 'content-type': 'text/plain; charset=utf-8', ...authHeader(opts) };
+    this.#gzipped = { ...this.#headers, 'content-encoding': 'gzip' };
   }
 
   /**
@@ -46,31 +53,43 @@ class InfluxExporter implements Exporter {
    * again after one of its requests failed loses and doubles nothing.
    */
   async write(batch: readonly ExportItem[], signal: AbortSignal): Promise<void> {
-    const lines: string[] = [];
-    for (const p of this.#points.points(batch)) {
-      const line = encodeLine(p);
-      if (line !== null) lines.push(line);
+    // The mirror writes one batch at a time; a second write meanwhile gets a buffer of its own.
+    const lines = this.#idle ?? new Lines();
+    this.#idle = null;
+    try {
+      this.#points.write(lines.reset(), batch);
+      const chunks = lines.chunks(CHUNK_LINES);
+      if (chunks.length === 0) return;
+      const params = new URLSearchParams({ db: this.#opts.database, precision: 'ns' });
+      if (this.#opts.retention != null) params.set('rp', this.#opts.retention);
+      let next = 0;
+      let failed = false;
+      const sender = async () => {
+        for (let chunk = chunks[next++]; chunk !== undefined && !failed; chunk = chunks[next++]) {
+          try {
+            await this.#writeChunk(params, chunk, signal);
+          } catch (err) {
+            failed = true;
+            throw err;
+          }
+        }
+      };
+      // Every request settled before the buffer is handed back: a failed one must not let the
+      // next write overwrite what the others are still sending.
+      const sent = await Promise.allSettled(
+        Array.from({ length: Math.min(IN_FLIGHT, chunks.length) }, sender),
+      );
+      for (const r of sent) if (r.status === 'rejected') throw r.reason;
+    } finally {
+      this.#idle = lines;
     }
-    if (lines.length === 0) return;
-    const params = new URLSearchParams({ db: this.#opts.database, precision: 'ns' });
-    if (this.#opts.retention != null) params.set('rp', this.#opts.retention);
-    let next = 0;
-    const sender = async () => {
-      while (next < lines.length) {
-        const chunk = lines.slice(next, next + CHUNK_LINES);
-        next += CHUNK_LINES;
-        await this.#writeChunk(params, chunk, signal);
-      }
-    };
-    const senders = Math.min(IN_FLIGHT, Math.ceil(lines.length / CHUNK_LINES));
-    await Promise.all(Array.from({ length: senders }, sender));
   }
 
-  async #writeChunk(params: URLSearchParams, lines: string[], signal: AbortSignal): Promise<void> {
-    const res = await this.#request('/write', params, lines.join('\n'), signal);
+  async #writeChunk(params: URLSearchParams, text: Buffer, signal: AbortSignal): Promise<void> {
+    const body = this.#opts.gzip === true ? await gzipAsync(text, { level: 1 }) : text;
+    const res = await this.#request('/write', params, body, signal);
     if (res.status === 204 || res.status === 200) return;
-    const body = await res.text().catch(() => '');
-    const message = influxMessage(body);
+    const message = influxMessage(await res.text().catch(() => ''));
     if (res.status === 404 && /database not found/i.test(message)) {
       await this.#createDatabase(signal);
       throw new ExportError(
@@ -83,7 +102,7 @@ class InfluxExporter implements Exporter {
       // A point InfluxDB refuses (a field's type changed) is refused again on every retry:
       // the rest of the batch was written, and the mirror must move on.
       this.#logger.error(
-        { status: res.status, influx: message, lines: lines.length },
+        { status: res.status, influx: message },
         'InfluxDB refused some points of a batch; the others are written',
       );
       return;
@@ -108,13 +127,13 @@ class InfluxExporter implements Exporter {
   async #request(
     path: string,
     params: URLSearchParams,
-    body: string | undefined,
+    body: Buffer | undefined,
     signal: AbortSignal,
   ): Promise<Response> {
     try {
       return await fetch(`${this.#base}${path}?${params}`, {
         method: 'POST',
-        headers: this.#headers,
+        headers: this.#opts.gzip === true && body !== undefined ? this.#gzipped : this.#headers,
         ...(body === undefined ? {} : { body }),
         signal: AbortSignal.any([signal, AbortSignal.timeout(WRITE_TIMEOUT_MS)]),
       });

@@ -1,21 +1,16 @@
 import type { EventRecord, Run } from '../../model/types.ts';
 import type { ExportItem, Subject } from '../contract.ts';
-import { type FieldValue, nanos, type Point } from './line.ts';
+import { escapeKey, type Lines, nanos } from './line.ts';
 
 const OFFSETS = 1_000_000;
 /** Series-milliseconds remembered for ranking; the oldest half goes beyond this. */
 const MAX_RANKS = 200_000;
 
-const int = (n: number | null | undefined): FieldValue | null =>
-  n === null || n === undefined ? null : { int: n };
-const text = (s: string | null | undefined): FieldValue | null =>
-  s === null || s === undefined || s === '' ? null : { text: s };
-
 /**
- * Turns export items into points whose timestamps are unique per series, so
- * that no point overwrites another (InfluxDB keeps one point per series and
- * time). The offset within the millisecond is chosen so that a replay writes
- * the very same points:
+ * Turns export items into line protocol whose timestamps are unique per
+ * series, so that no point overwrites another (InfluxDB keeps one point per
+ * series and time). The offset within the millisecond is chosen so that a
+ * replay writes the very same points:
  * - an event's is its id modulo 10^6 (ids are unique; 10^6 events of one
  *   series in one millisecond do not happen);
  * - a run's is its number modulo 10^6, at its start (or end) time: a run
@@ -29,58 +24,60 @@ export class PointMaker {
   /** Since when each instance waits on a lock, to tell how long it waited when it starts. */
   readonly #lockWaits = new Map<number, number>();
 
-  points(items: readonly ExportItem[]): Point[] {
-    return items.flatMap((item) => this.#point(item));
+  /** Appends the lines of `items` to `out`, in their order. */
+  write(out: Lines, items: readonly ExportItem[]): void {
+    for (const item of items) this.#write(out, item);
   }
 
-  #point(item: ExportItem): Point[] {
+  #write(out: Lines, item: ExportItem): void {
     switch (item.kind) {
       case 'event':
-        return [eventPoint(item.event, item.subject, this.#lockWait(item.event))];
+        eventLine(out, item.event, item.subject, this.#lockWait(item.event));
+        return;
       case 'run':
-        return [runPoint(item.run)];
+        runLine(out, item.run);
+        return;
       case 'sample': {
         const { sample: s, subject } = item;
-        const tags = {
-          campaign: s.campaign,
-          task: s.task,
-          workflow: subject.workflow,
-          executor: subject.executor,
-          name: s.key,
-        };
-        return [
-          this.#ranked('field', tags, s.at, {
-            ...(typeof s.value === 'number'
-              ? { value: { float: s.value } }
-              : { text: { text: s.value } }),
-            job: int(s.jobId),
-            instance: int(s.instanceId),
-            ...runFields(subject.runs),
-            attempt: int(subject.jobAttempt),
-          }),
-        ];
+        const tags = [s.campaign, subject.executor, s.key, s.task, subject.workflow];
+        out
+          .point('field')
+          .tag('campaign', s.campaign)
+          .tag('executor', subject.executor)
+          .tag('name', s.key)
+          .tag('task', s.task)
+          .tag('workflow', subject.workflow);
+        if (typeof s.value === 'number') out.float('value', s.value);
+        else out.text('text', s.value, true);
+        out.int('job', s.jobId).int('instance', s.instanceId);
+        runFields(out, subject.runs).int('attempt', subject.jobAttempt);
+        out.end(this.#rank('field', tags, s.at));
+        return;
       }
       case 'pass': {
         const p = item.pass;
-        return [
-          this.#ranked('pass', { controller: p.controller, full: String(p.full) }, p.startedAt, {
-            duration_ms: { float: p.durationMs },
-            created: int(p.created),
-            started: int(p.started),
-            settled: int(p.settled),
-            submitted: int(p.submitted),
-          }),
-        ];
+        out
+          .point('pass')
+          .tag('controller', p.controller)
+          .tag('full', String(p.full))
+          .float('duration_ms', p.durationMs)
+          .int('created', p.created)
+          .int('started', p.started)
+          .int('settled', p.settled)
+          .int('submitted', p.submitted)
+          .end(this.#rank('pass', [p.controller, String(p.full)], p.startedAt));
+        return;
       }
       case 'jobs':
-        return item.jobs.counts.map((c) =>
-          this.#ranked(
-            'jobs_active',
-            { campaign: c.campaign, executor: c.executor, status: c.status },
-            item.jobs.at,
-            { count: int(c.count) },
-          ),
-        );
+        for (const c of item.jobs.counts) {
+          out
+            .point('jobs_active')
+            .tag('campaign', c.campaign)
+            .tag('executor', c.executor)
+            .tag('status', c.status)
+            .int('count', c.count)
+            .end(this.#rank('jobs_active', [c.campaign, c.executor, c.status], item.jobs.at));
+        }
     }
   }
 
@@ -100,13 +97,9 @@ export class PointMaker {
     return Math.max(0, e.at - began) / 1e3;
   }
 
-  #ranked(
-    measurement: string,
-    tags: Record<string, string | null>,
-    at: number,
-    fields: Record<string, FieldValue | null>,
-  ): Point {
-    const key = `${measurement}\0${Object.values(tags).join('\0')}\0${at}`;
+  /** The time of the next item of one series in one millisecond. */
+  #rank(measurement: string, tags: ReadonlyArray<string | null>, at: number): string {
+    const key = `${measurement}\0${tags.join('\0')}\0${at}`;
     const rank = this.#ranks.get(key) ?? 0;
     if (this.#ranks.size >= MAX_RANKS) {
       let drop = MAX_RANKS / 2;
@@ -116,77 +109,65 @@ export class PointMaker {
       }
     }
     this.#ranks.set(key, rank + 1);
-    return { measurement, tags, fields, ns: nanos(at, rank % OFFSETS) };
+    return nanos(at, rank % OFFSETS);
   }
 }
 
-function runFields(runs: readonly number[]): Record<string, FieldValue | null> {
-  // `run` (the first) is a number for plots over run number; `runs` lists a group's runs.
-  return { run: int(runs[0]), runs: text(runs.join(',')) };
+/** `run` (the first) is a number for plots over run number; `runs` lists a group's runs. */
+function runFields(out: Lines, runs: readonly number[]): Lines {
+  return out.int('run', runs[0]).text('runs', runs.length === 1 ? String(runs[0]) : runs.join(','));
 }
 
-function eventPoint(e: EventRecord, subject: Subject, lockWait: number | null): Point {
-  const ns = nanos(e.at, e.id % OFFSETS);
-  const common = {
-    from: text(e.from),
-    reason: text(e.reason),
-    by: text(e.by),
-    event_id: int(e.id),
-    ...runFields(subject.runs),
-  };
+function eventLine(out: Lines, e: EventRecord, subject: Subject, lockWait: number | null): void {
   const alert = typeof e.data?.alert === 'string' ? e.data.alert : null;
   if (e.entity === 'instance' || e.entity === 'job') {
-    const tags = {
-      campaign: e.campaign,
-      task: e.task,
-      workflow: subject.workflow,
-      status: e.to,
-      executor: subject.executor,
-    };
-    const lock = typeof e.data?.lock === 'string' ? e.data.lock : null;
-    const fields: Record<string, FieldValue | null> =
-      e.entity === 'instance'
-        ? {
-            instance: int(Number(e.entityId)),
-            attempt: int(subject.attempt),
-            lock: text(lock),
-            lock_wait_s: lockWait === null ? null : { float: lockWait },
-            alert: text(alert),
-          }
-        : {
-            job: int(Number(e.entityId)),
-            instance: int(e.instanceId),
-            attempt: int(subject.jobAttempt),
-            instance_attempt: int(subject.attempt),
-            exit_code: typeof e.data?.exitCode === 'number' ? int(e.data.exitCode) : null,
-            alert: text(alert),
-          };
-    return { measurement: e.entity, tags, fields: { ...fields, ...common }, ns };
+    out
+      .point(e.entity)
+      .tag('campaign', e.campaign)
+      .tag('executor', subject.executor)
+      .tag('status', e.to)
+      .tag('task', e.task)
+      .tag('workflow', subject.workflow);
+    if (e.entity === 'instance') {
+      out
+        .int('instance', Number(e.entityId))
+        .int('attempt', subject.attempt)
+        .text('lock', typeof e.data?.lock === 'string' ? e.data.lock : null)
+        .float('lock_wait_s', lockWait);
+    } else {
+      out
+        .int('job', Number(e.entityId))
+        .int('instance', e.instanceId)
+        .int('attempt', subject.jobAttempt)
+        .int('instance_attempt', subject.attempt)
+        .int('exit_code', typeof e.data?.exitCode === 'number' ? e.data.exitCode : null);
+    }
+    out.text('alert', alert);
+  } else {
+    // Runs, campaigns, sources, alerts: one measurement, so that every event has its point.
+    out
+      .point('event')
+      .tag('alert', alert)
+      .tag('campaign', e.campaign)
+      .tag('entity', e.entity)
+      .tag('task', e.task)
+      .text('entity_id', e.entityId)
+      .text('to', e.to);
   }
-  // Runs, campaigns, sources, alerts: one measurement, so that every event has its point.
-  return {
-    measurement: 'event',
-    tags: { entity: e.entity, campaign: e.campaign, task: e.task, alert },
-    fields: { entity_id: text(e.entityId), to: text(e.to), ...common },
-    ns,
-  };
+  out.text('from', e.from).text('reason', e.reason).text('by', e.by).int('event_id', e.id);
+  runFields(out, subject.runs).end(nanos(e.at, e.id % OFFSETS));
 }
 
-function runPoint(r: Run): Point {
-  const meta: Record<string, FieldValue> = {};
+function runLine(out: Lines, r: Run): void {
+  out
+    .point('run')
+    .tag('type', r.type)
+    .int('run', r.run)
+    .int('fill', r.fill)
+    .float('lumi', r.lumi)
+    .int('start_ms', r.start)
+    .int('end_ms', r.end);
   // As text: a key's type may differ between runs, and InfluxDB refuses a second type.
-  for (const [k, v] of Object.entries(r.meta)) meta[`meta_${k}`] = { text: String(v) };
-  return {
-    measurement: 'run',
-    tags: { type: r.type },
-    fields: {
-      run: { int: r.run },
-      fill: int(r.fill),
-      lumi: r.lumi === null ? null : { float: r.lumi },
-      start_ms: int(r.start),
-      end_ms: int(r.end),
-      ...meta,
-    },
-    ns: nanos(r.start ?? r.end ?? 0, r.run % OFFSETS),
-  };
+  for (const [k, v] of Object.entries(r.meta)) out.text(`meta_${escapeKey(k)}`, String(v), true);
+  out.end(nanos(r.start ?? r.end ?? 0, r.run % OFFSETS));
 }

@@ -9,7 +9,7 @@ import { type Fixture, newJob, T0 } from './fixture.ts';
 const who = { by: 'cli:alice', at: T0 + 100 };
 
 /** A small deterministic generator (mulberry32): the same "random" transitions on every backend. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -32,12 +32,12 @@ async function recount(f: Fixture, campaign: string): Promise<CampaignCounts> {
   return c;
 }
 
-async function startWith(f: Fixture, inst: Instance, jobs: number) {
+export async function startWith(f: Fixture, inst: Instance, jobs: number, executor = 'local') {
   return f.store.startInstance(inst.id, {
     from: inst.status,
     configHash: `cfg-${inst.attempt}`,
     config: {},
-    jobs: Array.from({ length: jobs }, (_, i) => newJob(i)),
+    jobs: Array.from({ length: jobs }, (_, i) => newJob(i, { executor })),
     reason: null,
     by: 'engine',
     at: T0,

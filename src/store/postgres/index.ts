@@ -14,6 +14,7 @@ import { overviewOps } from './overview.ts';
 import { checkSchemaVersion } from './read-only.ts';
 import { runOps } from './runs.ts';
 import { sampleOps } from './samples.ts';
+import { statusCountOps } from './status-counts.ts';
 import { parsePostgresUrl } from './url.ts';
 import { ChangeWatcher } from './watch.ts';
 
@@ -48,6 +49,7 @@ export async function createPostgresStore(
       ...overviewOps(db),
       ...feedOps(db),
       ...sampleOps(db),
+      ...statusCountOps(db),
       migrate: () => migrate(db, logger),
       watch: (listener) => watcher.watch(listener),
       close: async () => {

@@ -3,6 +3,7 @@ import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Db, Sql } from './db.ts';
 import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
+import { STATUS_COUNTS_MIGRATION_SQL } from './migration-status-counts.ts';
 import { SCHEMA_V1 } from './schema.ts';
 
 /**
@@ -38,6 +39,7 @@ INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
     sql: `CREATE INDEX job_samples_by_key ON job_samples (key, at, id);
           CREATE INDEX job_samples_by_at ON job_samples (at);`,
   },
+  { version: 6, name: 'counts by status for /metrics', sql: STATUS_COUNTS_MIGRATION_SQL },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -1,5 +1,6 @@
+import type { EventRecord } from '../../model/types.ts';
 import type { FeedCursor, FeedItem, FeedKind } from '../contract.ts';
-import { EVENT_COLUMNS, type EventRow, RUN_COLUMNS, type RunRow, toEvent, toRun } from './rows.ts';
+import { EVENT_COLUMNS, type EventRow, RUN_COLUMNS, type RunRow, toRun } from './rows.ts';
 import type { Db } from './shared.ts';
 
 interface SampleRow {
@@ -14,7 +15,42 @@ interface SampleRow {
   at: number;
 }
 
-type Unplaced<T> = T extends unknown ? Omit<T, 'cursor'> : never;
+/** `pos` then `EVENT_COLUMNS`, in their order. */
+type EventValues = [
+  number,
+  number,
+  number,
+  EventRow['entity'],
+  string,
+  string | null,
+  string | null,
+  number | null,
+  string | null,
+  string | null,
+  string | null,
+  string,
+  string | null,
+  string | null,
+];
+
+/** `toEvent` of a row read as values. */
+function eventOf(v: EventValues): EventRecord {
+  return {
+    id: v[1],
+    at: v[2],
+    entity: v[3],
+    entityId: v[4],
+    campaign: v[5],
+    task: v[6],
+    instanceId: v[7],
+    from: v[8],
+    to: v[9],
+    reason: v[10],
+    by: v[11],
+    configHash: v[12],
+    data: v[13] === null ? null : (JSON.parse(v[13]) as Record<string, unknown>),
+  };
+}
 
 /** How often the watcher asks whether another connection committed: the wake-up latency bound. */
 const WATCH_EVERY_MS = 20;
@@ -35,9 +71,13 @@ export function feedOps(db: Db, file: string) {
   const runs = db.prepare<[number, number], RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs WHERE seq > ? ORDER BY seq LIMIT ?`,
   );
-  const events = db.prepare<[number, number], EventRow & { pos: number }>(
-    `SELECT pos, ${EVENT_COLUMNS} FROM events WHERE pos > ? ORDER BY pos LIMIT ?`,
-  );
+  // Rows as arrays: better-sqlite3's row objects cost three times as much to make, and a
+  // catch-up reads a hundred thousand events a second.
+  const events = db
+    .prepare<[number, number], EventValues>(
+      `SELECT pos, ${EVENT_COLUMNS} FROM events WHERE pos > ? ORDER BY pos LIMIT ?`,
+    )
+    .raw();
   const samples = db.prepare<[number, number], SampleRow>(
     `SELECT s.pos, s.job_id, j.instance_id, j.campaign, j.task, s.key, s.num, s.text, s.at
      FROM job_samples s JOIN jobs j ON j.id = s.job_id WHERE s.pos > ? ORDER BY s.pos LIMIT ?`,
@@ -45,13 +85,16 @@ export function feedOps(db: Db, file: string) {
   const head = db.prepare<[], number>('SELECT pos FROM feed_counter WHERE id = 1').pluck();
 
   const read = db.transaction((after: number, limit: number, kinds: ReadonlySet<FeedKind>) => {
-    const found: Array<{ pos: number; item: Unplaced<FeedItem> }> = [];
+    // Each item is made once, with its cursor: a catch-up reads a hundred thousand a second.
+    const found: Array<{ pos: number; item: FeedItem }> = [];
     if (kinds.has('run'))
       for (const r of runs.all(after, limit))
-        found.push({ pos: r.seq, item: { kind: 'run', run: toRun(r) } });
+        found.push({ pos: r.seq, item: { kind: 'run', run: toRun(r), cursor: String(r.seq) } });
     if (kinds.has('event'))
-      for (const e of events.all(after, limit))
-        found.push({ pos: e.pos, item: { kind: 'event', event: toEvent(e) } });
+      for (const v of events.all(after, limit)) {
+        const pos = v[0];
+        found.push({ pos, item: { kind: 'event', event: eventOf(v), cursor: String(pos) } });
+      }
     if (kinds.has('sample'))
       for (const s of samples.all(after, limit))
         found.push({
@@ -67,15 +110,14 @@ export function feedOps(db: Db, file: string) {
               value: s.num ?? s.text ?? '',
               at: s.at,
             },
+            cursor: String(s.pos),
           },
         });
     found.sort((a, b) => a.pos - b.pos);
-    const page = found
-      .slice(0, limit)
-      .map((p) => ({ ...p, item: { ...p.item, cursor: String(p.pos) } }));
-    const last = page.at(-1);
-    const cursor = page.length === limit && last !== undefined ? last.pos : (head.get() ?? 0);
-    return { items: page.map((p) => p.item as FeedItem), cursor: String(cursor) };
+    if (found.length > limit) found.length = limit;
+    const last = found.at(-1);
+    const cursor = found.length === limit && last !== undefined ? last.pos : (head.get() ?? 0);
+    return { items: found.map((p) => p.item), cursor: String(cursor) };
   });
 
   const listeners = new Set<() => void>();

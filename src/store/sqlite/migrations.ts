@@ -3,6 +3,7 @@ import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
 import { OVERVIEW_MIGRATION_SQL } from './migration-overview.ts';
+import { STATUS_COUNTS_MIGRATION_SQL } from './migration-status-counts.ts';
 import { V2_MIGRATION_SQL } from './migration-v2.ts';
 
 /**
@@ -195,6 +196,7 @@ CREATE INDEX job_samples_by_key ON job_samples (key, at, pos);
 CREATE INDEX job_samples_by_at ON job_samples (at);
 `,
   },
+  { version: 9, name: 'counts by status for /metrics', sql: STATUS_COUNTS_MIGRATION_SQL },
 ];
 
 /**

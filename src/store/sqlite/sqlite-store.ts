@@ -36,6 +36,7 @@ import type {
   OutputQuery,
   ReprocessChange,
   StateStore,
+  StatusCounts,
 } from '../contract.ts';
 import type {
   OverviewQuery,
@@ -47,12 +48,14 @@ import type {
   TaskJobsQuery,
 } from '../overview-contract.ts';
 import type { SamplePoint, SampleQuery } from '../samples-contract.ts';
+import { type StatusCountRow, toStatusCounts } from '../status-counts.ts';
 import { campaignOps } from './campaigns.ts';
 import { type Coordination, coordinationOps } from './coordination.ts';
 import { feedOps } from './feed.ts';
 import { historyOps } from './history.ts';
 import { instanceOps } from './instances.ts';
 import { type JobCount, type JobData, jobOps } from './jobs.ts';
+import { STATUS_COUNTS_READ_SQL } from './migration-status-counts.ts';
 import { migrate } from './migrations.ts';
 import { overviewOps } from './overview.ts';
 import { runOps } from './runs.ts';
@@ -83,6 +86,7 @@ export class SqliteStore implements StateStore {
   readonly #coord: Coordination;
   readonly #feed;
   readonly #samples;
+  readonly #statusCounts;
   readonly #file: string;
 
   constructor(db: Db, logger: Logger, file: string) {
@@ -104,6 +108,7 @@ export class SqliteStore implements StateStore {
     this.#overview = overviewOps(db);
     this.#campaigns = campaignOps(db, writeEvent);
     this.#samples = sampleOps(db);
+    this.#statusCounts = db.prepare<[], StatusCountRow>(STATUS_COUNTS_READ_SQL);
   }
 
   async migrate(): Promise<{ from: number; to: number }> {
@@ -346,6 +351,10 @@ export class SqliteStore implements StateStore {
 
   async campaignCounts(name: string): Promise<CampaignCounts> {
     return this.#campaigns.campaignCounts(name);
+  }
+
+  async statusCounts(): Promise<StatusCounts> {
+    return toStatusCounts(this.#statusCounts.all());
   }
 
   async campaignHeads(): Promise<CampaignHead[]> {
