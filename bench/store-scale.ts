@@ -4,9 +4,18 @@ import { intake } from '../src/engine/intake.ts';
 import { silentLogger } from '../src/logger.ts';
 import { openRuntime } from '../src/runtime.ts';
 import { deployment } from '../test/fixtures.ts';
-import { apiStore } from './api-store.ts';
-import { followEvents, getJson, rssMb, waitFor, withDaemon, writeDeployment } from './harness.ts';
-import { benchTasks, type Figure, flags, isMain, median, report, scratch } from './lib.ts';
+import {
+  cpuMs,
+  followEvents,
+  getJson,
+  rssMb,
+  waitFor,
+  withDaemon,
+  writeDeployment,
+} from './harness.ts';
+import { type Figure, flags, isMain, load, median, report, scratch } from './lib.ts';
+import { yearDeployTasks, yearTasks } from './year.ts';
+import { openYear, type YearStore } from './year-store.ts';
 
 /** A year of prompt processing on one machine (DESIGN.md, Scale); `--runs 10000` for a quick look. */
 const DEFAULTS = { store: 'sqlite', runs: 100_000, tasks: 30, passes: 20 };
@@ -17,25 +26,28 @@ interface Health {
 }
 
 /**
- * A real `autoctrl serve` on a copy of the all-done store, passes every
- * 200 ms: the duration of each pass as the daemon reports it
+ * A real `autoctrl serve` on a copy of the settled store (`year.ts`: done,
+ * failed, the newest runs and a campaign's tail waiting on a closed lock),
+ * passes every 200 ms: the duration of each pass as the daemon reports it
  * (`/api/health`, `lastPass`), after 5 warm-up passes (the first ones read
- * every run once: the fill leaves no intake cursor); its resident memory
- * (`VmRSS`) sampled every 100 ms from its start; its event stream, which
- * must stay silent (nothing to do).
+ * every run once, as the fill leaves no intake cursor, and rewrite the lock
+ * reasons, which name the deployment's directory); the daemon's CPU time
+ * over the measured passes; its resident memory (`VmRSS`) sampled every
+ * 100 ms from its start; its event stream, which must stay silent.
  */
-async function daemonPasses(db: string, o: Options): Promise<Figure[]> {
+async function daemonPasses(year: YearStore, o: Options): Promise<Figure[]> {
   const durations: number[] = [];
   const rss: number[] = [];
   let skipped = 0;
   let firstAnswer = 0;
   let warm = 0;
+  let cpu = { at: 0, ms: 0, passes: 0 };
   await withDaemon(
-    'sqlite',
-    (dir, where) => {
-      copyFileSync(db, join(dir, 'state.db'));
-      const tasks = benchTasks(o.tasks).map((t) => ({ name: t.name, after: t.after }));
-      return writeDeployment(dir, { ...where, slots: 2, tasks, interval: '200ms' });
+    year.store,
+    async (dir, where) => {
+      const store = await year.copyTo(dir, where.store);
+      const tasks = yearDeployTasks(o.tasks);
+      return writeDeployment(dir, { ...where, store, slots: 2, tasks, interval: '200ms' });
     },
     async (daemon) => {
       const seen = new Set<string>();
@@ -55,15 +67,18 @@ async function daemonPasses(db: string, o: Options): Promise<Figure[]> {
             if (seen.size === 5) {
               warm = rss.length;
               watch.stream = await followEvents(daemon.url);
+              cpu = { at: Date.now(), ms: cpuMs(daemon.pid), passes: 0 };
             }
             if (seen.size <= 5) return undefined;
+            cpu.passes++;
             if (lastPass.skipped) skipped++;
             else durations.push(lastPass.durationMs);
             return durations.length >= o.passes ? true : undefined;
           },
-          600_000,
+          1_200_000,
           100,
         );
+        cpu = { at: Date.now() - cpu.at, ms: cpuMs(daemon.pid) - cpu.ms, passes: cpu.passes };
         // What the measured passes wrote reaches the stream within its 25 ms poll.
         await new Promise((r) => setTimeout(r, 100));
         const written = watch.stream?.pending ?? 0;
@@ -75,20 +90,21 @@ async function daemonPasses(db: string, o: Options): Promise<Figure[]> {
       }
     },
   );
-  const size = `${o.runs.toLocaleString('en')} runs × ${o.tasks} tasks, all done`;
+  const size = `${o.runs.toLocaleString('en')} runs × ${o.tasks} tasks + 3 campaigns, settled`;
   const pass = median(durations);
   const peak = Math.max(...rss);
+  const target = year.store === 'sqlite' ? 50 : 100;
   return [
     report({
-      name: `pass with nothing to do (${size}), as \`autoctrl serve\` reports it, median of ${durations.length}`,
+      name: `pass with nothing to do (${size}, ${year.store}), as \`autoctrl serve\` reports it, median of ${durations.length}`,
       value: pass,
       unit: 'ms',
-      target: '≤ 50 ms',
-      ok: pass <= 50,
-      detail: `min ${Math.min(...durations)} ms, max ${Math.max(...durations)} ms${skipped ? `; ${skipped} passes skipped` : ''}; first answer to /api/health ${(firstAnswer / 1000).toFixed(1)} s after it listened`,
+      target: `≤ ${target} ms`,
+      ok: pass <= target,
+      detail: `min ${Math.min(...durations)} ms, max ${Math.max(...durations)} ms${skipped ? `; ${skipped} passes skipped` : ''}; daemon CPU ${(cpu.ms / cpu.passes).toFixed(1)} ms a pass (${cpu.ms} ms over ${cpu.passes} passes in ${(cpu.at / 1000).toFixed(1)} s, /api/health polls included); first answer to /api/health ${(firstAnswer / 1000).toFixed(1)} s after it listened; ${load()}`,
     }),
     report({
-      name: `daemon resident memory on that store (peak of ${rss.length} samples from its start, passes every 200 ms)`,
+      name: `daemon resident memory on that store (${year.store}; peak of ${rss.length} samples from its start, passes every 200 ms)`,
       value: peak,
       unit: 'MB',
       target: '≤ 250 MB',
@@ -105,7 +121,7 @@ async function intakeThousand(db: string, o: Options): Promise<Figure> {
     const s = scratch('autoctrl-bench-scale-');
     try {
       copyFileSync(db, join(s.dir, 'state.db'));
-      const rt = await openRuntime(deployment(s.dir, benchTasks(o.tasks)), {
+      const rt = await openRuntime(deployment(s.dir, yearTasks(o.tasks)), {
         logger: silentLogger(),
       });
       // Once over the filled runs first: the fill leaves no intake cursor.
@@ -142,23 +158,24 @@ async function intakeThousand(db: string, o: Options): Promise<Figure> {
 }
 
 /**
- * A year-like store, `runs` × `tasks`, every instance done with one done job,
- * filled with direct SQL (`api-store.ts`: the store API would take hours at
- * 3 million instances) and kept in bench/out/.
+ * The year of `year.ts` (settled) on `--store` (`sqlite`, `postgres` for a
+ * throwaway server, or a server's URL), filled in bulk and kept in
+ * bench/out/: the no-op pass and memory through a real daemon, and on
+ * SQLite the intake step.
  */
 export async function benchStoreScale(opts: Partial<Options> = {}): Promise<Figure[]> {
   const o = { ...DEFAULTS, ...opts };
-  if (o.store !== 'sqlite') {
-    process.stdout.write(
-      `skip store-scale on ${o.store}: the ${o.runs}-run fill writes SQLite directly; a PostgreSQL fill comes with that backend\n`,
-    );
-    return [];
-  }
   const t = Date.now();
-  const db = await apiStore(o.runs, o.tasks, { allDone: true });
-  if (Date.now() - t > 1000)
-    process.stdout.write(`  filled ${db} in ${((Date.now() - t) / 1000).toFixed(0)} s\n`);
-  return [...(await daemonPasses(db, o)), await intakeThousand(db, o)];
+  const year = await openYear(o.store, o.runs, o.tasks, 'settled');
+  try {
+    if (Date.now() - t > 1000)
+      process.stdout.write(`  year ready in ${((Date.now() - t) / 1000).toFixed(0)} s\n`);
+    const figures = await daemonPasses(year, o);
+    if (year.file !== null) figures.push(await intakeThousand(year.file, o));
+    return figures;
+  } finally {
+    await year.close();
+  }
 }
 
 if (isMain(import.meta.url)) await benchStoreScale(flags(DEFAULTS));
