@@ -5,19 +5,23 @@
  * trigger that missed a path) would leave a store the daemon misreads.
  * Throws with the first disagreements.
  */
+/** Per campaign, kind and status; PostgreSQL splits each count into shards, which readers sum. */
+const KEPT =
+  '(SELECT campaign, kind, status, SUM(n) AS n FROM campaign_counts GROUP BY campaign, kind, status)';
+
 export async function checkCounts(
   query: (sql: string) => Promise<Record<string, unknown>[]> | Record<string, unknown>[],
 ): Promise<void> {
   const checks: Record<string, string> = {
     'campaign_counts (instances)': `SELECT i.campaign, i.status, i.n, c.n AS kept FROM
         (SELECT campaign, status, COUNT(*) AS n FROM instances GROUP BY campaign, status) i
-        LEFT JOIN campaign_counts c ON c.campaign = i.campaign AND c.kind = 'instance' AND c.status = i.status
+        LEFT JOIN ${KEPT} c ON c.campaign = i.campaign AND c.kind = 'instance' AND c.status = i.status
       WHERE c.n IS NULL OR c.n <> i.n`,
     'campaign_counts (jobs)': `SELECT j.campaign, j.status, j.n, c.n AS kept FROM
         (SELECT campaign, status, COUNT(*) AS n FROM jobs GROUP BY campaign, status) j
-        LEFT JOIN campaign_counts c ON c.campaign = j.campaign AND c.kind = 'job' AND c.status = j.status
+        LEFT JOIN ${KEPT} c ON c.campaign = j.campaign AND c.kind = 'job' AND c.status = j.status
       WHERE c.n IS NULL OR c.n <> j.n`,
-    'campaign_counts (nothing extra)': `SELECT c.campaign, c.kind, c.status, c.n FROM campaign_counts c
+    'campaign_counts (nothing extra)': `SELECT c.campaign, c.kind, c.status, c.n FROM ${KEPT} c
       WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM instances i WHERE c.kind = 'instance' AND i.campaign = c.campaign AND i.status = c.status)
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE c.kind = 'job' AND j.campaign = c.campaign AND j.status = c.status)`,
     'memberships.status': `SELECT m.campaign, m.task, m.run FROM memberships m JOIN instances i ON i.id = m.instance_id
