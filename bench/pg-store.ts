@@ -120,6 +120,8 @@ export async function pgYearDump(
  * fresh restore lacks until autovacuum comes round.
  */
 export async function restoreYear(dump: string, db: string): Promise<string> {
+  // The dump holds the store's schema only; the extension its search index uses lives in public.
+  await psql(db, 'CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public');
   await exec('pg_restore', ['-j', '2', '--no-owner', '-d', db, dump]);
   await psql(db, 'VACUUM ANALYZE');
   return `${db}${db.includes('?') ? '&' : '?'}schema=${YEAR_SCHEMA}`;
