@@ -133,13 +133,19 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** `autoctrl serve -c CONFIG`, its output in `log`; resolves once it listens. */
-export async function serve(config: string, log: string): Promise<Served> {
+/**
+ * `autoctrl serve -c CONFIG`, its output in `log`; resolves once it listens.
+ * `wrap` is a command that execs the rest of its arguments (so the pid stays
+ * the daemon's), e.g. to give it a namespace of its own.
+ */
+export async function serve(config: string, log: string, wrap: string[] = []): Promise<Served> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the CLI first (npm run build)`);
   // BENCH_CPU_PROF=DIR: the daemon writes a V8 CPU profile there when it stops (where a figure's time goes).
   const prof = process.env.BENCH_CPU_PROF;
   const flags = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`];
-  const child = spawn(process.execPath, [...flags, CLI, '-c', config, 'serve'], {
+  const argv = [process.execPath, ...flags, CLI, '-c', config, 'serve'];
+  const [command = process.execPath, ...args] = [...wrap, ...argv];
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -196,14 +202,14 @@ async function stopChild(child: ChildProcess): Promise<void> {
  */
 export async function withDaemon<T>(
   store: string,
-  deploy: (dir: string, where: { store: string; port: number }) => string,
+  deploy: (dir: string, where: { store: string; port: number }) => string | Promise<string>,
   measure: (daemon: Served, config: string, dir: string) => Promise<T>,
 ): Promise<T> {
   const s = scratch('autoctrl-bench-');
   try {
     const fresh = await freshStore(store, s.dir);
     try {
-      const config = deploy(s.dir, { store: fresh.url, port: await freePort() });
+      const config = await deploy(s.dir, { store: fresh.url, port: await freePort() });
       const daemon = await serve(config, join(s.dir, 'serve.log'));
       try {
         return await measure(daemon, config, s.dir);
@@ -341,6 +347,14 @@ export function span(lines: readonly LedgerLine[]): number {
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** CPU time (user + system, all threads) a process has used so far, in ms; Linux clock ticks of 10 ms. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3: utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** An event of `/api/events/stream`, `at` (the store's time) in ms since the epoch. */

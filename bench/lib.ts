@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,13 @@ export function report(f: Figure): Figure {
 
 export function machine(): string {
   return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown cpu'}, Node ${process.version}`;
+}
+
+/** The load average (1, 5, 15 min), beside a figure taken on a shared machine. */
+export function load(): string {
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`;
 }
 
 /** Whether the module at `url` is the script node was started with (not imported by run.ts). */

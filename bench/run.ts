@@ -5,6 +5,7 @@ import { benchApiStream } from './api-stream.ts';
 import { benchChainLatency } from './chain-latency.ts';
 import { benchCliLatency } from './cli-latency.ts';
 import { benchExitLatency } from './exit-latency.ts';
+import { benchFailover } from './failover.ts';
 import { benchHTCondorStatus } from './htcondor-status.ts';
 import { benchInfluxMirror } from './influx-mirror.ts';
 import { flags, machine } from './lib.ts';
@@ -27,6 +28,7 @@ const figures = [
   ...(await benchExitLatency({ store })),
   ...(await benchLocalTurnaround()),
   ...(await benchStoreScale({ store })),
+  ...(await benchFailover()),
   ...(await benchHTCondorStatus()),
   ...(await benchApiOverview()),
   ...(await benchApiCampaigns()),

@@ -47,7 +47,7 @@ export async function startDaemon(
           lastPass:
             last === null || at === null
               ? null
-              : { at, durationMs: last.durationMs, skipped: last.skipped },
+              : { at, durationMs: last.durationMs, skipped: last.skipped, full: last.full },
           intervalMs: deployment.engine.intervalMs,
           leading: runtime.engine.leading !== null,
           leaseTtlMs: runtime.engine.ctx.leaseTtlMs,

@@ -1,0 +1,44 @@
+/**
+ * Checks a bulk-filled store's derived rows against full counts, in SQL both
+ * backends speak: the triggers keep `campaign_counts`, `run_status` and
+ * `memberships.status` as rows change, and a fill that bypassed them (or a
+ * trigger that missed a path) would leave a store the daemon misreads.
+ * Throws with the first disagreements.
+ */
+/** Per campaign, kind and status; PostgreSQL splits each count into shards, which readers sum. */
+const KEPT =
+  '(SELECT campaign, kind, status, SUM(n) AS n FROM campaign_counts GROUP BY campaign, kind, status)';
+
+export async function checkCounts(
+  query: (sql: string) => Promise<Record<string, unknown>[]> | Record<string, unknown>[],
+): Promise<void> {
+  const checks: Record<string, string> = {
+    'campaign_counts (instances)': `SELECT i.campaign, i.status, i.n, c.n AS kept FROM
+        (SELECT campaign, status, COUNT(*) AS n FROM instances GROUP BY campaign, status) i
+        LEFT JOIN ${KEPT} c ON c.campaign = i.campaign AND c.kind = 'instance' AND c.status = i.status
+      WHERE c.n IS NULL OR c.n <> i.n`,
+    'campaign_counts (jobs)': `SELECT j.campaign, j.status, j.n, c.n AS kept FROM
+        (SELECT campaign, status, COUNT(*) AS n FROM jobs GROUP BY campaign, status) j
+        LEFT JOIN ${KEPT} c ON c.campaign = j.campaign AND c.kind = 'job' AND c.status = j.status
+      WHERE c.n IS NULL OR c.n <> j.n`,
+    'campaign_counts (nothing extra)': `SELECT c.campaign, c.kind, c.status, c.n FROM ${KEPT} c
+      WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM instances i WHERE c.kind = 'instance' AND i.campaign = c.campaign AND i.status = c.status)
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE c.kind = 'job' AND j.campaign = c.campaign AND j.status = c.status)`,
+    'memberships.status': `SELECT m.campaign, m.task, m.run FROM memberships m JOIN instances i ON i.id = m.instance_id
+      WHERE m.status <> i.status`,
+    run_status: `SELECT s.campaign, s.run, s.total, m.total AS members FROM run_status s LEFT JOIN
+        (SELECT campaign, run, COUNT(*) AS total,
+           SUM(CASE WHEN status IN ('new', 'waiting', 'processing') THEN 1 ELSE 0 END) AS pending,
+           SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
+         FROM memberships GROUP BY campaign, run) m ON m.campaign = s.campaign AND m.run = s.run
+      WHERE s.total <> COALESCE(m.total, 0) OR s.pending <> COALESCE(m.pending, 0) OR s.failed <> COALESCE(m.failed, 0)`,
+    'run_status.expected': 'SELECT campaign, run FROM run_status WHERE expected IS NULL',
+  };
+  const wrong: string[] = [];
+  for (const [what, sql] of Object.entries(checks)) {
+    const rows = await query(`${sql} LIMIT 3`);
+    if (rows.length > 0) wrong.push(`${what}: ${JSON.stringify(rows)}`);
+  }
+  if (wrong.length > 0)
+    throw new Error(`the filled store's derived rows disagree with its rows:\n${wrong.join('\n')}`);
+}
