@@ -6,6 +6,7 @@ import { createInfluxExporter } from '../src/export/influx/index.ts';
 import { FeedMirror } from '../src/export/mirror.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Runtime } from '../src/runtime.ts';
+import { eventWriter } from '../src/store/sqlite/shared.ts';
 import { InfluxServer } from '../test/services/influx.ts';
 import {
   type Figure,
@@ -77,34 +78,16 @@ async function appendEvents(rt: Runtime, ids: readonly number[], n: number, from
 function bulkWriter(dir: string, ids: readonly number[]) {
   const db = new Database(join(dir, 'state.db'));
   db.pragma('busy_timeout = 10000');
-  const insert = db.prepare(
-    `INSERT INTO events (pos, at, entity, entity_id, campaign, task, instance_id, from_state, to_state, reason, actor, config_hash, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
   const advance = db
     .prepare<[number], number>('UPDATE feed_counter SET pos = pos + ? WHERE id = 1 RETURNING pos')
     .pluck();
+  let pos = 0;
+  const writeEvent = eventWriter(db, () => ++pos);
   const write = db.transaction((from: number, count: number, at: (k: number) => number) => {
-    const base = (advance.get(count) as number) - count;
-    for (let i = 0; i < count; i++) {
-      const k = from + i;
-      const e = lockEvent(ids[k % ids.length] ?? 1, k, at(k));
-      insert.run(
-        base + i + 1,
-        e.at,
-        e.entity,
-        e.entityId,
-        e.campaign,
-        e.task,
-        e.instanceId,
-        e.from,
-        e.to,
-        e.reason,
-        e.by,
-        null,
-        JSON.stringify(e.data),
-      );
-    }
+    // The positions of the whole batch, taken at once as the store's counter gives them.
+    pos = (advance.get(count) as number) - count;
+    for (let k = from; k < from + count; k++)
+      writeEvent(lockEvent(ids[k % ids.length] ?? 1, k, at(k)));
   });
   return { write, close: () => db.close() };
 }

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { FencedError } from '../errors.ts';
 import type { ExecutorJobState } from '../executors/contract.ts';
-import type { Instance, Job } from '../model/types.ts';
+import type { Instance } from '../model/types.ts';
 import type { FeedCursor, FeedItem, Lease } from '../store/contract.ts';
 import type { CampaignView } from './campaign-book.ts';
 import { stopCancelledCampaigns } from './campaign-stop.ts';
 import { gateDownstream, PassScope, scopeOf } from './changes.ts';
 import type { EngineContext } from './context.ts';
-import { jobsToAsk, nextWake } from './executor-state.ts';
+import { jobsInFlight, jobsToAsk, nextWake } from './executor-state.ts';
 import { refreshExpectations } from './expectations.ts';
 import { gate } from './gating.ts';
 import { HostJobs } from './host-jobs.ts';
@@ -212,7 +212,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Host-scoped executors whose host lease another controller holds are left to it.
     const executors = await this.hostJobs.runnable();
     // Only claimed jobs can be known to an executor: the queue behind them is never read whole.
-    const inFlight = await this.jobsInFlight();
+    const inFlight = await jobsInFlight(ctx);
     const now = ctx.now();
     for (const [name, executor] of executors) {
       const asked = jobsToAsk(ctx, executor, inFlight.get(name) ?? [], exited, full, now);
@@ -261,7 +261,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
     let submitted = 0;
     // Re-read: the pass settled jobs, and reports during it may have, which frees slots.
-    const active = await this.jobsInFlight();
+    const active = await jobsInFlight(ctx);
     for (const [name, executor] of executors) {
       await this.renewOrStop();
       const held = active.get(name) ?? [];
@@ -316,16 +316,5 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.lease !== null) await this.ctx.store.releaseLease(this.lease);
     this.lease = null;
     this.ctx.fence = undefined;
-  }
-
-  /** The jobs in flight (claimed), by executor. */
-  private async jobsInFlight(): Promise<Map<string, Job[]>> {
-    const byExecutor = new Map<string, Job[]>();
-    for (const job of await this.ctx.store.jobsInFlight()) {
-      const list = byExecutor.get(job.executor);
-      if (list === undefined) byExecutor.set(job.executor, [job]);
-      else list.push(job);
-    }
-    return byExecutor;
   }
 }

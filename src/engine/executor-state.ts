@@ -78,6 +78,17 @@ export function jobsToAsk(
   );
 }
 
+/** The jobs in flight (claimed), by executor: one read, bounded by the executors' `max_jobs`. */
+export async function jobsInFlight(ctx: Pick<EngineContext, 'store'>): Promise<Map<string, Job[]>> {
+  const byExecutor = new Map<string, Job[]>();
+  for (const job of await ctx.store.jobsInFlight()) {
+    const list = byExecutor.get(job.executor);
+    if (list === undefined) byExecutor.set(job.executor, [job]);
+    else list.push(job);
+  }
+  return byExecutor;
+}
+
 /** When a pass is next needed without any trigger: a delayed retry, a held-back job, an executor's poll. */
 export async function nextWake(
   ctx: EngineContext,

@@ -4,7 +4,7 @@ import type { Job } from '../model/types.ts';
 import type { Lease } from '../store/contract.ts';
 import { stopJob } from './campaign-stop.ts';
 import type { EngineContext } from './context.ts';
-import { executorMemory, jobsToAsk, nextWake } from './executor-state.ts';
+import { executorMemory, jobsInFlight, jobsToAsk, nextWake } from './executor-state.ts';
 import { deadOnThisHost, liveOnThisHost } from './liveness.ts';
 import { submitIdle } from './submit.ts';
 import { syncExecutor } from './sync-executors.ts';
@@ -187,18 +187,18 @@ export class HostJobs {
     // A campaign's task settings, share and cancellation, as the leader last wrote them.
     const campaigns = await ctx.campaigns.refresh(ctx.store);
     const executors = new Map(held.map((e) => [e.name, e]));
-    const inFlight = async (name: string) =>
-      (await ctx.store.jobsInFlight()).filter((j) => j.executor === name);
+    const inFlight = await jobsInFlight(ctx);
     const active = new Map<string, Job[]>();
     for (const executor of held) {
-      const jobs = await inFlight(executor.name);
+      const jobs = inFlight.get(executor.name) ?? [];
       const asked = jobsToAsk(ctx, executor, jobs, exited, full, ctx.now());
       const left = await this.run(
         executor,
         async (own) => {
           await syncExecutor(own, executor, asked, exited);
           // Re-read what it changed: jobs moved on, and their slots are free.
-          const current = asked.length > 0 ? await inFlight(executor.name) : jobs;
+          const current =
+            asked.length > 0 ? ((await jobsInFlight(ctx)).get(executor.name) ?? []) : jobs;
           // Idle jobs nobody claimed are the leader's to stop; those handed over only their holder can.
           for (const job of current)
             if (ctx.campaigns.get(job.campaign)?.cancelled === true)
