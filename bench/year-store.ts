@@ -1,6 +1,8 @@
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Mix } from './year.ts';
+import { silentLogger } from '../src/logger.ts';
+import { openStore } from '../src/store/open.ts';
+import { CHAIN, type Mix, yearCampaigns, yearTasks } from './year.ts';
 
 /** A cached year (`year.ts`) on one backend, and how a measurement gets its own copy. */
 export interface YearStore {
@@ -33,6 +35,7 @@ export async function openYear(
       file,
       copyTo: async (dir, url) => {
         copyFileSync(file, join(dir, 'state.db'));
+        await intakeCaughtUp(url, runs, tasks);
         return url;
       },
       close: async () => {},
@@ -54,11 +57,39 @@ export async function openYear(
     return {
       store: server,
       file: null,
-      copyTo: (_dir, url) => restoreYear(dump, url),
+      copyTo: async (_dir, url) => {
+        const restored = await restoreYear(dump, url);
+        await intakeCaughtUp(restored, runs, tasks);
+        return restored;
+      },
       close: stop,
     };
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/**
+ * Intake cursors as a deployment that took in the year as it came would have
+ * them (the bulk fill writes instances, not cursors): prompt's at the feed's
+ * end, each campaign's past its run list. Without them the daemon's first
+ * pass reads every run again, which no real store asks of it.
+ */
+async function intakeCaughtUp(url: string, runs: number, tasks: number): Promise<void> {
+  const store = await openStore(url, silentLogger());
+  try {
+    const feed = await store.feedHead();
+    const state = (seq: number) => JSON.stringify({ seq, feed, pending: [], maxFill: 0 });
+    for (const t of yearTasks(tasks)) await store.setCursor(`intake:prompt:${t.name}`, state(0));
+    for (const c of yearCampaigns(runs, tasks)) {
+      for (const t of yearTasks(tasks).slice(c.workflow * CHAIN, (c.workflow + 1) * CHAIN))
+        await store.setCursor(
+          `intake:${c.name}:${t.name}`,
+          JSON.stringify({ seq: c.count, pending: [], maxFill: 0 }),
+        );
+    }
+  } finally {
+    await store.close();
   }
 }

@@ -15,7 +15,7 @@ export const FIRST_RUN = 300_000;
 export const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
 /** Every `CHAIN` tasks a new chain (workflow) starts: `benchTasks`' default. */
-const CHAIN = 5;
+export const CHAIN = 5;
 /** The chain position whose task waits on a condition (a conditions tag, say) in `settled` stores. */
 export const LOCKED_POS = 3;
 export const LOCK_NAME = 'conditions';

@@ -47,7 +47,13 @@ export async function startDaemon(
           lastPass:
             last === null || at === null
               ? null
-              : { at, durationMs: last.durationMs, skipped: last.skipped, full: last.full },
+              : {
+                  at,
+                  durationMs: last.durationMs,
+                  skipped: last.skipped,
+                  full: last.full,
+                  light: last.light,
+                },
           intervalMs: deployment.engine.intervalMs,
           leading: runtime.engine.leading !== null,
           leaseTtlMs: runtime.engine.ctx.leaseTtlMs,

@@ -9,6 +9,7 @@ import type { ExecutorMemory, SubmissionBlock } from './executor-state.ts';
 import type { HealthStreak } from './health-streak.ts';
 import type { TaskLock } from './lock-checks.ts';
 import type { LockWait } from './lock-waits.ts';
+import { newWaitMemory, type WaitMemory } from './wait-memory.ts';
 
 /** What every step of a pass works with. */
 export interface EngineContext {
@@ -46,6 +47,8 @@ export interface EngineContext {
 export interface EngineMemory {
   /** Since when instances wait on a closed lock, by instance id. */
   lockWaits: Map<number, LockWait>;
+  /** The waits only a look outside the store can end, for light passes. */
+  waits: WaitMemory;
   /** Each task's lock instances, created once (except those that failed: a plugin may fix them). */
   locks: WeakMap<TaskConfig, Promise<TaskLock[]>>;
   /** Each executor's polling and health, by executor name. */
@@ -61,6 +64,7 @@ export interface EngineMemory {
 export function newEngineMemory(): EngineMemory {
   return {
     lockWaits: new Map(),
+    waits: newWaitMemory(),
     locks: new WeakMap(),
     executors: new Map(),
     blocked: new Map(),

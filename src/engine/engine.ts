@@ -17,14 +17,20 @@ import { LockChecks } from './lock-checks.ts';
 import { settleInstances } from './settle-instances.ts';
 import { submitIdle } from './submit.ts';
 import { syncExecutor } from './sync-executors.ts';
+import { newWaitMemory, recheckWaits } from './wait-memory.ts';
 
 export { PROMPT } from '../model/campaign.ts';
 
 export interface PassResult {
   startedAt: number;
   durationMs: number;
-  /** Whether it examined every active instance (the timer's pass) or only what changed. */
+  /** Whether it examined every active instance (a complete pass) or only what changed. */
   full: boolean;
+  /**
+   * A timer pass that was not complete: what changed, plus the waits only a
+   * look outside the store can end (`recheckWaits`), plus every executor polled.
+   */
+  light: boolean;
   created: number;
   started: number;
   settled: Instance[];
@@ -37,6 +43,11 @@ export interface PassResult {
 
 export const ENGINE_LEASE = 'engine';
 const FEED_PAGE = 1_000;
+/**
+ * The safety net: a timer pass examines every active instance at least this
+ * often, whatever the change feed said. In between, timer passes are light.
+ */
+export const COMPLETE_PASS_EVERY_MS = 10 * 60_000;
 
 export interface EngineEvents {
   pass: [PassResult];
@@ -68,6 +79,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Local time by which the lease must be renewed (a third of its life left). */
   private renewBy = 0;
   private feed: FeedCursor | null = null;
+  /**
+   * Every change since the last complete pass was followed (no pass failed
+   * half-way, none fell back on a complete one): only then may a timer pass
+   * be light. With `completeAt`, when that complete pass started.
+   */
+  private followed = false;
+  private completeAt = 0;
   /** Jobs whose executor told of an exit since the last pass, with how they ended. */
   private readonly exited = new Map<number, ExecutorJobState>();
 
@@ -175,6 +193,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       startedAt,
       durationMs: 0,
       full: fullAsked,
+      light: false,
       created: 0,
       started: 0,
       settled: [],
@@ -206,7 +225,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     const { ctx } = this;
     // Before syncing: a campaign job's timeout is in its campaign's task configuration.
     const campaigns = await this.campaigns();
-    let full = fullWanted;
+    const followed = this.followed;
+    // Set again only if this pass ends: one that throws half-way may have read changes it never followed.
+    this.followed = false;
+    const light =
+      fullWanted &&
+      followed &&
+      this.feed !== null &&
+      startedAt - this.completeAt < COMPLETE_PASS_EVERY_MS;
+    let full = fullWanted && !light;
     if (full) this.feed = await ctx.store.feedHead();
     const exited = this.takeExited();
     // Host-scoped executors whose host lease another controller holds are left to it.
@@ -215,23 +242,26 @@ export class Engine extends EventEmitter<EngineEvents> {
     const inFlight = await jobsInFlight(ctx);
     const now = ctx.now();
     for (const [name, executor] of executors) {
-      const asked = jobsToAsk(ctx, executor, inFlight.get(name) ?? [], exited, full, now);
+      const asked = jobsToAsk(ctx, executor, inFlight.get(name) ?? [], exited, fullWanted, now);
       await this.hostJobs.run(executor, (own) => syncExecutor(own, executor, asked, exited), false);
     }
     await stopCancelledCampaigns(ctx, campaigns, executors);
     let scope = new PassScope(true);
     if (!full) {
       const changes = await this.readChanges();
-      const followed = changes === null ? null : await scopeOf(ctx, changes, campaigns);
-      if (followed === null) full = true;
-      else scope = followed;
+      const changed = changes === null ? null : await scopeOf(ctx, changes, campaigns);
+      if (changed === null) full = true;
+      else scope = changed;
     }
+    // Rebuilt by the complete pass's gating, which sees every waiting instance.
+    if (full) ctx.memory.waits = newWaitMemory();
 
     let created = 0;
     let started = 0;
     const settled: Instance[] = [];
     // Lock answers last one pass: a lock shared by many instances, in every campaign, is asked once.
     const locks = new LockChecks(ctx);
+    if (light && !full) await recheckWaits(ctx, locks, scope);
     for (const view of campaigns) {
       for (const task of view.tasks) {
         await this.renewOrStop();
@@ -274,12 +304,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     // The overview's global status of new or changed runs: computed here so that reading never writes.
     // Only runs and campaigns (which make a pass full) leave rows to compute.
     if (scope.runsChanged) await refreshExpectations(ctx.store, ctx.deployment);
+    if (full) this.completeAt = startedAt;
+    this.followed = followed || full;
     // The next triggered pass reads from where this one started reading: it sees this pass's own
     // writes again (cheap, and idempotent) but never misses what another process wrote meanwhile.
     return {
       startedAt,
       durationMs: ctx.now() - startedAt,
       full,
+      light: light && !full,
       created,
       started,
       settled,

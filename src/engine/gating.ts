@@ -9,6 +9,7 @@ import { configHash, taskFingerprint } from './config-hash.ts';
 import { type EngineContext, fenceOf, upstreamCampaign } from './context.ts';
 import { LockChecks } from './lock-checks.ts';
 import { forgetLockWait, waitOnLock } from './lock-waits.ts';
+import { forgetWait, noteWait } from './wait-memory.ts';
 
 /**
  * Step 2 of a pass for one (campaign, task): an instance whose upstream
@@ -34,6 +35,11 @@ export async function gate(
               i.task === task.name &&
               (i.status === 'new' || i.status === 'waiting'),
           );
+  const { waits } = ctx.memory;
+  if (only !== undefined && candidates.length < only.size) {
+    const found = new Set(candidates.map((i) => i.id));
+    for (const id of only) if (!found.has(id)) forgetWait(waits, { id, campaign, task: task.name });
+  }
   if (candidates.length === 0) return 0;
   const upstream = await upstreamIndex(ctx, campaign, task, candidates);
   ctx.memory.code ??= new CodeCapture(ctx.logger);
@@ -51,9 +57,11 @@ export async function gate(
       if (blocked === null && lock !== null) {
         const c = await config();
         await waitOnLock(ctx, inst, lock, typeof c === 'string' ? null : c.hash);
+        noteWait(waits, inst, { lock });
         continue;
       }
       forgetLockWait(ctx, inst.id);
+      noteWait(waits, inst, 'none');
       if (blocked !== null) {
         if (inst.status === 'new' || inst.reason !== blocked) {
           await ctx.store.transitionInstance(inst.id, {
@@ -73,6 +81,7 @@ export async function gate(
           ? c
           : await planJobs(ctx, task, inst, upstream, locks.inputsOf(inst.id));
       if (typeof c === 'string' || typeof jobs === 'string') {
+        noteWait(waits, inst, 'outside');
         await ctx.store.transitionInstance(inst.id, {
           ...fenceOf(ctx),
           from: inst.status,
@@ -97,6 +106,7 @@ export async function gate(
     } catch (err) {
       // Another controller or a reprocess moved it: the next pass sees the new state.
       if (!(err instanceof StaleStateError)) throw err;
+      forgetWait(waits, inst);
     }
   }
   return started;

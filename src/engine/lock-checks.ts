@@ -19,6 +19,15 @@ export interface ClosedLock {
   reason: string;
   /** How long it may stay closed before the alert; null for never. */
   timeoutMs: number | null;
+  /** What was asked, to ask it again without the instance (`recheck`); null when the lock could not be asked. */
+  asked: AskedLock | null;
+}
+
+/** One question to a lock: its key and a target with that key (all targets of a key get one answer). */
+export interface AskedLock {
+  lock: Lock;
+  key: string;
+  target: LockTarget;
 }
 
 /** A lock of a task, ready to ask, or why it cannot be (unknown kind, bad options). */
@@ -95,10 +104,17 @@ export class LockChecks {
   ): Promise<ClosedLock | null> {
     const inputs: string[] = [];
     for (const { config, lock, problem } of locks) {
-      const result: LockResult =
-        lock === null ? { open: false, reason: problem ?? '' } : await this.ask(lock, target);
+      let result: LockResult = { open: false, reason: problem ?? '' };
+      let asked: AskedLock | null = null;
+      if (lock !== null) {
+        const key = keyOf(lock, target);
+        if (typeof key === 'string') {
+          asked = { lock, key, target };
+          result = await this.ask(lock, key, target);
+        } else result = { open: false, reason: key.error };
+      }
       if (!result.open) {
-        return { name: config.name, reason: result.reason, timeoutMs: config.timeoutMs };
+        return { name: config.name, reason: result.reason, timeoutMs: config.timeoutMs, asked };
       }
       if (result.inputs !== undefined) inputs.push(...result.inputs);
     }
@@ -106,13 +122,12 @@ export class LockChecks {
     return null;
   }
 
-  private ask(lock: Lock, target: LockTarget): Promise<LockResult> {
-    let key: string;
-    try {
-      key = lock.key(target);
-    } catch (err) {
-      return Promise.resolve({ open: false, reason: `check failed: ${errorText(err)}` });
-    }
+  /** Asks again what an earlier pass asked (`ClosedLock.asked`), once per key in this pass like any question. */
+  recheck(asked: AskedLock): Promise<LockResult> {
+    return this.ask(asked.lock, asked.key, { ...asked.target, now: this.ctx.now() });
+  }
+
+  private ask(lock: Lock, key: string, target: LockTarget): Promise<LockResult> {
     let byKey = this.results.get(lock);
     if (byKey === undefined) {
       byKey = new Map();
@@ -140,6 +155,14 @@ export class LockChecks {
       this.memos.set(lock, memo);
     }
     return memo;
+  }
+}
+
+function keyOf(lock: Lock, target: LockTarget): string | { error: string } {
+  try {
+    return lock.key(target);
+  } catch (err) {
+    return { error: `check failed: ${errorText(err)}` };
   }
 }
 

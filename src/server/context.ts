@@ -9,7 +9,13 @@ export interface ControllerHealth {
   /** Last sign of life of the controller's clock: its last pass start. */
   heartbeatAt: string | null;
   /** `full`: it examined every active instance (the timer's pass), not only what changed. */
-  lastPass: { at: string; durationMs: number; skipped: boolean; full?: boolean } | null;
+  lastPass: {
+    at: string;
+    durationMs: number;
+    skipped: boolean;
+    full?: boolean;
+    light?: boolean;
+  } | null;
   /** Time between timer-driven passes: a heartbeat older than a few of these means the controller is stuck. */
   intervalMs: number;
   /** Whether this controller leads the engine now. */
