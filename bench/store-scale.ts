@@ -138,7 +138,7 @@ async function daemonPasses(year: YearStore, o: Options): Promise<Figure[]> {
       unit: 'ms',
       target: `≤ ${target} ms`,
       ok: pass <= target,
-      detail: `min ${Math.min(...timer)} ms, max ${Math.max(...timer)} ms; complete passes (the term's first, then one per ${COMPLETE_PASS_EVERY_MS / 60_000} min): ${complete.join(', ')} ms; passes over what changed between them: ${changed.length}, median ${median(changed)} ms; daemon CPU ${cpu.ms} ms in those ${(cpu.at / 1000).toFixed(1)} s (${((100 * cpu.ms) / cpu.at).toFixed(0)} % of a core; ${(cpu.ms / timer.length).toFixed(0)} ms per timer pass at most, /api/health polls included); watchdog alerts meanwhile ${alerts}; first answer to /api/health ${(firstAnswer / 1000).toFixed(1)} s after it listened, warm after ${(warmAfter / 1000).toFixed(1)} s; ${load()}`,
+      detail: `min ${Math.min(...timer)} ms, max ${Math.max(...timer)} ms; complete passes (the term's first, then one per ${COMPLETE_PASS_EVERY_MS / 60_000} min) seen: ${complete.length === 0 ? 'none' : `${complete.join(', ')} ms`}; passes over what changed between them: ${changed.length}, median ${median(changed)} ms; daemon CPU ${cpu.ms} ms in those ${(cpu.at / 1000).toFixed(1)} s (${((100 * cpu.ms) / cpu.at).toFixed(0)} % of a core; ${(cpu.ms / timer.length).toFixed(0)} ms per timer pass at most, /api/health polls included); watchdog alerts meanwhile ${alerts}; first answer to /api/health ${(firstAnswer / 1000).toFixed(1)} s after it listened, warm after ${(warmAfter / 1000).toFixed(1)} s; ${load()}`,
     }),
     report({
       name: `daemon resident memory on that store (${year.store}; peak of ${rss.length} samples from its start, passes every 200 ms)`,

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { createCampaign } from '../../app/campaigns.ts';
 import { ENGINE_LEASE } from '../../engine/engine.ts';
 import { exportHealth } from '../../export/status.ts';
-import { allCampaignProgress, type CampaignProgress } from '../../views/campaign-progress.ts';
+import {
+  allCampaignProgress,
+  CampaignCache,
+  type CampaignProgress,
+} from '../../views/campaign-progress.ts';
 import { stallState } from '../../watchdog/heartbeat.ts';
 import type { ServerContext } from '../context.ts';
 import { RateLimit } from '../rate-limit.ts';
@@ -30,6 +34,7 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
   const { store, deployment } = ctx.rt;
   let columns: { at: number; keys: string[] } | null = null;
   const anonymousTriggers = new RateLimit(TRIGGERS_PER_WINDOW, TRIGGER_WINDOW_MS);
+  const campaigns = new CampaignCache();
 
   /** `server.columns`, or the metadata keys of the newest runs. */
   async function metaColumns(): Promise<string[]> {
@@ -155,7 +160,11 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
       response: z.object({ campaigns: z.array(campaignSchema) }),
     },
     async (c) => {
-      const list: CampaignProgress[] = await allCampaignProgress({ store, deployment });
+      const list: CampaignProgress[] = await allCampaignProgress({
+        store,
+        deployment,
+        cache: campaigns,
+      });
       return c.json({
         campaigns: list.map((p) => ({
           name: p.name,
