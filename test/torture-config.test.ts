@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assertNoLeaksAtEnd } from './helpers.ts';
+import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
 import { fuzzConfigs, STARTED } from './torture/config-fuzz.ts';
 import { formatTable } from './torture/rows.ts';
+import { serveOnce } from './torture/serve-fuzz.ts';
 
 assertNoLeaksAtEnd();
 
@@ -17,5 +20,14 @@ describe('torture: fuzzed deployment files (npm run torture runs 10,000)', () =>
       rows.filter((r) => r.failed > 0),
       [],
     );
+  });
+
+  it('serve stops with a source command under way, leaving no process or handle', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'autoctrl.yaml');
+    const slow = [process.execPath, '-e', 'setTimeout(() => {}, 60_000)'];
+    const text = `sources:\n  slow: { type: command, command: ${JSON.stringify(slow)} }\ntasks:\n  a: { command: [x] }\n`;
+    writeFileSync(file, text);
+    assert.deepEqual(await serveOnce(text, file, dir), { outcome: 'ran', failure: null });
   });
 });
