@@ -56,15 +56,18 @@ export async function serveOnce(text: string, file: string, dir: string): Promis
   const rejections = watchUnhandled();
   const handlesBefore = openHandles();
   let result: ServeResult;
+  let leftover: string[];
+  let leaks: string[];
   try {
     result = await startAndStop(deployment);
+    // Looked at even after a failure: what it left would be blamed on the next start.
+    leftover = result.outcome === REFUSED ? [] : await endJobs(deployment, dir);
+    // Also the time for what outlived the stop (a source poll under way) to settle or fail.
+    leaks = await handlesLeft(handlesBefore);
   } finally {
     rejections.stop();
     for (const k of unset) delete process.env[k];
   }
-  // Looked at even after a failure: what it left would be blamed on the next start.
-  const leftover = result.outcome === REFUSED ? [] : await endJobs(deployment, dir);
-  const leaks = await handlesLeft(handlesBefore);
   const after = [
     ...rejections.seen.map((r) => `unhandled rejection: ${r}`),
     ...(leftover.length > 0 ? [`job processes left: ${leftover.join(', ')}`] : []),
@@ -90,10 +93,11 @@ async function startAndStop(deployment: Deployment): Promise<ServeResult> {
         failure: `no first pass in ${FIRST_PASS_MS / 1000} s${log.last()}`,
       };
     // A run as `autoctrl runs add` writes it: deployments without a source get work to submit too.
-    const first = daemon.controller.lastPass;
     await daemon.runtime.store.upsertRuns([RUN], 'cli:fuzz');
+    const added = Date.now();
     daemon.controller.trigger({ full: true });
-    if (!(await within(FIRST_PASS_MS, async () => daemon.controller.lastPass !== first)))
+    const passedSince = () => (daemon.controller.lastPass?.startedAt ?? 0) >= added;
+    if (!(await within(FIRST_PASS_MS, async () => passedSince())))
       return {
         outcome: 'no pass',
         failure: `no pass over an added run in ${FIRST_PASS_MS / 1000} s${log.last()}`,
@@ -111,7 +115,7 @@ async function startAndStop(deployment: Deployment): Promise<ServeResult> {
   } catch (err) {
     return { outcome: 'threw', failure: `${describe(err)}${log.last()}` };
   } finally {
-    if (!stopped) await daemon.stop().catch(() => undefined);
+    if (!stopped) await settles(daemon.stop(), STOP_MS).catch(() => undefined);
   }
 }
 
