@@ -8,7 +8,7 @@
  * docs/reliability.md, and exits 1 on a failure. Smaller runs of the same
  * are `test/torture-*.test.ts`.
  *
- *   npm run torture -- [--configs 10000] [--starts 200] [--requests 20000] [--kills 50]
+ *   npm run torture -- [--configs 10000] [--starts 300] [--requests 20000] [--kills 50]
  *                      [--runs 300] [--disk-runs 100] [--seed 1]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,7 +24,7 @@ import { formatTable, type TortureRow } from '../test/torture/rows.ts';
 const { values } = parseArgs({
   options: {
     configs: { type: 'string', default: '10000' },
-    starts: { type: 'string', default: '200' },
+    starts: { type: 'string', default: '300' },
     requests: { type: 'string', default: '20000' },
     kills: { type: 'string', default: '50' },
     runs: { type: 'string', default: '300' },

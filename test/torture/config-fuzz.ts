@@ -84,6 +84,14 @@ const LINES: readonly string[] = [
   '  after: [ghost]',
   'limits: { max_request_body: 1TB }',
   '\t tab: 1',
+  // What only a start meets: files read, directories entered, timers armed, sockets bound.
+  '  submit_template: ../demo/autoctrl.yaml',
+  '  cwd: /proc',
+  '  cwd: ../demo/jobs/reco.mjs',
+  'engine: { interval: 24.9d, lease_ttl: 1s }',
+  '  interval: 1ms',
+  'executors: { local: { type: local, slots: 100000 } }',
+  'server: { port: 1, host: 256.0.0.1 }',
 ];
 
 type Mutation = (text: string, r: ReturnType<typeof rng>) => string;
