@@ -13,6 +13,7 @@ import { createLocalExecutor, ExecutorError, LocalExecutor } from '../src/execut
 import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
 import { silentLogger } from '../src/logger.ts';
 import { LAUNCH_DEFAULTS, submitOne, waitForState } from './executor-util.ts';
+import { assertNoProcessesLeft } from './process-leaks.ts';
 
 /** Everything this file creates lives here, so that the final check can find any process left behind. */
 const base = mkdtempSync(join(tmpdir(), 'autoctrl-local-test-'));
@@ -314,6 +315,7 @@ after(async () => {
     });
   await rm(base, { recursive: true, force: true });
   assert.deepEqual(leftovers, []);
+  await assertNoProcessesLeft();
   assert.ok(
     countWatched() <= resourcesAtStart,
     `handles left open: ${process.getActiveResourcesInfo().join(', ')}`,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { jobRef } from '../src/engine/launch.ts';
 import type { Runtime } from '../src/runtime.ts';
+import { assertNoProcessesLeft } from './process-leaks.ts';
 
 /** A fresh directory removed when the test file ends. */
 export function tempDir(prefix = 'autoctrl-test-'): string {
@@ -60,13 +61,15 @@ export async function until<T>(
 
 /**
  * Fails the test file if it leaves a handle behind (a server, a timer, a
- * child process): such a leak would keep a real controller from exiting.
+ * child process): such a leak would keep a real controller from exiting; or a
+ * process of its own running (a daemon, a job launcher), which is killed.
  */
 export function assertNoLeaksAtEnd(allowed: readonly string[] = []): void {
   after(async () => {
     await sleep(50);
     const left = openHandles(allowed);
     assert.deepEqual(left, [], `handles left running: ${left.join(', ')}`);
+    await assertNoProcessesLeft();
   });
 }
 

@@ -53,7 +53,8 @@ export class PrometheusServer {
       : '';
     writeFileSync(
       join(dir, 'prometheus.yml'),
-      `global: { scrape_interval: 200ms, scrape_timeout: 200ms, evaluation_interval: 1s }
+      // A scrape under a loaded CI machine can take a second: a timeout that short reads as a down target.
+      `global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }
 scrape_configs:
   - job_name: autoctrl
     metrics_path: /metrics

@@ -102,7 +102,12 @@ export async function createMarker(
     return true;
   } catch (err) {
     if (isCode(err, 'EEXIST')) return false;
-    if (!isCode(err, 'ENOENT')) throw err;
+    if (!isCode(err, 'ENOENT')) {
+      // Created but not written (a full disk): ours, and it must go, or the job's next
+      // submission would take it for a start that never happened.
+      await rm(path, { force: true }).catch(() => undefined);
+      throw err;
+    }
   }
   // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
   await makeDirs(workDir);

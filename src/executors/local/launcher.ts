@@ -129,12 +129,20 @@ export class Launcher {
     const program = launcherProgram(this.prefer);
     this.log.debug({ launcher: program.kind }, 'job launcher started');
     // Its own session: a Ctrl-C or SIGHUP for the controller's group must not end the jobs' parent.
+    // Not the controller's stderr: a launcher outlives the controller for as long as its jobs run,
+    // and would hold whatever reads that stderr (a terminal, a CI log pipe) open until then.
     const child = spawn(program.file, program.args, {
-      stdio: ['pipe', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
     if (child.stdout !== null)
       createInterface({ input: child.stdout }).on('line', (line) => this.#reply(line));
+    if (child.stderr !== null) {
+      createInterface({ input: child.stderr }).on('line', (line) =>
+        this.log.warn({ launcher: program.kind }, `job launcher: ${line}`),
+      );
+      (child.stderr as { unref?: () => void }).unref?.();
+    }
     // A launcher gone (its `exit` tells) makes writes fail with EPIPE: that error is the request's.
     child.stdin?.on('error', () => undefined);
     child.once('error', (err) => this.#lost(child, err.message));

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Every process a test file starts (daemons, controllers, job launchers)
+ * inherits this mark; jobs may not (their environment is built, not
+ * inherited), but their launcher lives as long as they do. A process left
+ * running holds whatever reads its stderr open: a CI log pipe waits for it.
+ */
+const MARK = 'AUTOCTRL_TEST_OWNER';
+process.env[MARK] ??= String(process.pid);
+const mark = `${MARK}=${process.env[MARK]}`;
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return null; // gone meanwhile, or not ours to read
+  }
+}
+
+/** This file's processes still running, as `pid: command line`. */
+function processesLeft(): Map<number, string> {
+  const left = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (!(read(`/proc/${entry}/environ`) ?? '').split('\0').includes(mark)) continue;
+    left.set(pid, (read(`/proc/${entry}/cmdline`) ?? '').split('\0').join(' ').trim());
+  }
+  return left;
+}
+
+/** Kills what `processesLeft` found, and the process groups of their children (a launcher's jobs). */
+function killLeft(left: Map<number, string>): void {
+  for (const pid of left.keys()) {
+    for (const entry of readdirSync('/proc')) {
+      const stat = read(`/proc/${entry}/stat`);
+      const ppid =
+        stat === null ? Number.NaN : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) signal(-Number(entry));
+    }
+    signal(pid);
+  }
+}
+
+function signal(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Fails if a process of this file is still running after 5 s, and kills it. */
+export async function assertNoProcessesLeft(): Promise<void> {
+  // A process just stopped may take a moment to go (a launcher recording its last job's end).
+  let left = processesLeft();
+  for (let i = 0; i < 50 && left.size > 0; i++) {
+    await sleep(100);
+    left = processesLeft();
+  }
+  killLeft(left);
+  assert.deepEqual([...left.values()], [], 'processes left running (now killed)');
+}
