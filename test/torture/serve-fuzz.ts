@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { runFromOptions } from '../../src/cli/runs.ts';
@@ -11,6 +10,7 @@ import { ExecutorUnavailableError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { openRuntime } from '../../src/runtime.ts';
 import { closeRuntime, openHandles, sleep } from '../helpers.ts';
+import { processesWhere } from '../process-leaks.ts';
 
 /** On a loaded 2-core machine a first pass takes well under a second; this is for a pass that never ends. */
 const FIRST_PASS_MS = 30_000;
@@ -55,13 +55,14 @@ export async function serveOnce(text: string, file: string, dir: string): Promis
   Object.assign(process.env, ENV);
   const rejections = watchUnhandled();
   const handlesBefore = openHandles();
+  const childrenBefore = childrenNow();
   let result: ServeResult;
   let leftover: string[];
   let leaks: string[];
   try {
     result = await startAndStop(deployment);
     // Looked at even after a failure: what it left would be blamed on the next start.
-    leftover = result.outcome === REFUSED ? [] : await endJobs(deployment, dir);
+    leftover = result.outcome === REFUSED ? [] : await endJobs(deployment, dir, childrenBefore);
     // Also the time for what outlived the stop (a source poll under way) to settle or fail.
     leaks = await handlesLeft(handlesBefore);
   } finally {
@@ -135,29 +136,35 @@ function isolated(d: Deployment, dir: string): Deployment {
  * fuzz ends them, by a second opening of the store as the tests do, then
  * lists any process still working in `dir`.
  */
-async function endJobs(deployment: Deployment, dir: string): Promise<string[]> {
+async function endJobs(
+  deployment: Deployment,
+  dir: string,
+  childrenBefore: ReadonlySet<number>,
+): Promise<string[]> {
   const rt = await openRuntime(deployment, { logger: silentLogger() });
   await closeRuntime(rt, (err) => err instanceof ExecutorUnavailableError);
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
-    const left = processesIn(dir);
+    const left = processesIn(dir, childrenBefore);
     if (left.length === 0 || Date.now() > deadline) return left;
     await sleep(50);
   }
 }
 
-/** Processes of this user whose environment names `dir` (jobs get their work directory there). */
-function processesIn(dir: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(dir))
-        out.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ')}`);
-    } catch {
-      // Gone meanwhile, or another user's.
-    }
-  }
-  return out;
+/**
+ * Processes still working for the start in `dir`: jobs (their environment
+ * names their work directory there) and children of this process that
+ * were not there before it (a job launcher, a command of a source).
+ */
+function processesIn(dir: string, childrenBefore: ReadonlySet<number>): string[] {
+  const left = processesWhere(
+    (p) => p.environ.includes(dir) || (p.ppid === process.pid && !childrenBefore.has(p.pid)),
+  );
+  return [...left].map(([pid, cmd]) => `${pid} ${cmd}`);
+}
+
+function childrenNow(): Set<number> {
+  return new Set(processesWhere((p) => p.ppid === process.pid).keys());
 }
 
 /** Handles open now that were not before the start, once closing sockets had time to close. */
