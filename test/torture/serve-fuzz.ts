@@ -22,8 +22,29 @@ const ROUTES = ['/api/health', '/api/overview', '/api/tasks'];
 const REFUSED = 'refused by serve';
 const RUN = runFromOptions('1', { fill: '1', lumi: '2500', type: 'collisions' });
 
-/** What the examples' READMEs ask to export before `serve` (a token is no part of the file `validate` checks). */
-const ENV = { OMS_TOKEN: 'fuzz-not-a-token' };
+/**
+ * The secrets a deployment says it reads from the controller's environment
+ * (`token_env`, `headers_env` of its sources and locks), as its README asks
+ * to export them before `serve`: `validate` checks the file, not what is
+ * exported, and `serve` refuses to start without them, by design.
+ */
+function secretsOf(d: Deployment): Record<string, string> {
+  const sections = [
+    ...Object.values(d.sources).map((s) => s.options),
+    ...d.tasks.flatMap((t) => t.locks.map((l) => l.options)),
+  ];
+  const names = sections.flatMap((o) => [
+    ...(typeof o.token_env === 'string' ? [o.token_env] : []),
+    ...Object.values(isMap(o.headers_env) ? o.headers_env : {}).filter(
+      (v): v is string => typeof v === 'string',
+    ),
+  ]);
+  return Object.fromEntries(names.map((n) => [n, 'fuzz-not-a-secret']));
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 /** How one start went: `failure` null when `serve` ran it; `outcome` how it ended, for the table. */
 export interface ServeResult {
@@ -51,8 +72,9 @@ export async function serveOnce(text: string, file: string, dir: string): Promis
     return { outcome: 'threw', failure: `loading threw ${describe(err)}` };
   }
   const deployment = isolated(loaded, dir);
-  const unset = Object.keys(ENV).filter((k) => process.env[k] === undefined);
-  Object.assign(process.env, ENV);
+  const secrets = secretsOf(deployment);
+  const unset = Object.keys(secrets).filter((k) => process.env[k] === undefined);
+  for (const k of unset) process.env[k] = secrets[k];
   const rejections = watchUnhandled();
   const handlesBefore = openHandles();
   const childrenBefore = childrenNow();
