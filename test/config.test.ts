@@ -457,6 +457,35 @@ describe('finding and loading the file', () => {
     });
   });
 
+  test('an HTCondor submit template that is missing, or that serve would refuse, is a problem of submit_template', async () => {
+    const file = path.join(dir, 'condor.yaml');
+    await writeFile(path.join(dir, 'queues.sub'), 'request_memory = 2000\nqueue 10\n');
+    await writeFile(
+      file,
+      [
+        'executors:',
+        '  a: { type: htcondor, submit_template: "sqlite:" }',
+        '  b: { type: htcondor, submit_template: queues.sub }',
+        '  c: { type: htcondor, submit_template: site }',
+        'tasks:',
+        '  t: { command: [t], executor: a }',
+        '',
+      ].join('\n'),
+    );
+    await assert.rejects(loadDeployment(file), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.problems.map((p) => `${p.line}:${p.col}: ${p.message}`),
+        [
+          `2:41: executors.a.submit_template: ${path.join(dir, 'sqlite:')} does not exist: point submit_template at the submit description (relative to the deployment file)`,
+          `3:41: executors.b.submit_template: ${path.join(dir, 'queues.sub')}:2: a template has no \`queue\` line: autoctrl queues one job per launch; remove it`,
+          `4:41: executors.c.submit_template: ${path.join(dir, 'site')} is a directory: point submit_template at the submit description (relative to the deployment file)`,
+        ],
+      );
+      return true;
+    });
+  });
+
   test('a missing file says how to fix it', () => {
     const empty = path.join(dir, 'site', 'nothing');
     assert.throws(

@@ -22,25 +22,33 @@ function read(path: string): string | null {
 
 /** This file's processes still running, as `pid: command line`. */
 function processesLeft(): Map<number, string> {
-  const left = new Map<number, string>();
+  return processesWhere((p) => p.environ.split('\0').includes(mark));
+}
+
+/** Other processes (of this user: others' cannot be read) that pass `test`, as `pid: command line`. */
+export function processesWhere(
+  test: (p: { pid: number; ppid: number; environ: string }) => boolean,
+): Map<number, string> {
+  const found = new Map<number, string>();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    if (!(read(`/proc/${entry}/environ`) ?? '').split('\0').includes(mark)) continue;
-    left.set(pid, (read(`/proc/${entry}/cmdline`) ?? '').split('\0').join(' ').trim());
+    const environ = read(`/proc/${entry}/environ`);
+    if (environ === null || !test({ pid, ppid: parentOf(entry), environ })) continue;
+    found.set(pid, (read(`/proc/${entry}/cmdline`) ?? '').split('\0').join(' ').trim());
   }
-  return left;
+  return found;
+}
+
+function parentOf(entry: string): number {
+  const stat = read(`/proc/${entry}/stat`);
+  return stat === null ? Number.NaN : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 /** Kills what `processesLeft` found, and the process groups of their children (a launcher's jobs). */
 function killLeft(left: Map<number, string>): void {
   for (const pid of left.keys()) {
-    for (const entry of readdirSync('/proc')) {
-      const stat = read(`/proc/${entry}/stat`);
-      const ppid =
-        stat === null ? Number.NaN : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) signal(-Number(entry));
-    }
+    for (const entry of readdirSync('/proc')) if (parentOf(entry) === pid) signal(-Number(entry));
     signal(pid);
   }
 }

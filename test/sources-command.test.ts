@@ -123,6 +123,23 @@ describe('command source', () => {
     await assert.rejects(missing.poll(null, T), /cannot run \/no\/such\/registry-client: .*ENOENT/);
   });
 
+  it('close() stops a command under way: a poll in flight does not outlive the daemon', async () => {
+    const ctx = { logger: silentLogger(), dir: tempDir() };
+    const hanging = await createCommandSource(
+      'cmd',
+      { command: [process.execPath, CLIENT, 'x', 'hang'], timeout: '1h' },
+      ctx,
+    );
+    const polling = hanging.poll(null, T);
+    // Spawned, not yet done: what `serve` stopping meets.
+    await new Promise((r) => setTimeout(r, 200));
+    await hanging.close?.();
+    await assert.rejects(polling, /source cmd: .* was stopped: autoctrl is stopping/);
+    const missing = await createCommandSource('cmd', { command: ['/no/such/client'] }, ctx);
+    await assert.rejects(missing.poll(null, T), /ENOENT/);
+    await missing.close?.();
+  });
+
   it('passes the cursor in AUTOCTRL_CURSOR without a shell', async () => {
     const ctx = { logger: silentLogger(), dir: tempDir() };
     const script =

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { startDaemon } from '../daemon.ts';
+import type { Deployment } from '../config/types.ts';
+import { type Daemon, startDaemon } from '../daemon.ts';
+import type { Logger } from '../logger.ts';
 import { cliLogger, deploymentFrom, type GlobalOptions, portArg } from './common.ts';
 import { openingStore } from './failures.ts';
 
@@ -12,6 +14,26 @@ export function stopOnSignals(stop: () => Promise<void>): void {
   process.once('SIGTERM', handler);
 }
 
+/**
+ * What `autoctrl serve` starts for a loaded deployment, `host` and `port`
+ * overriding its server section; a store that cannot be opened is told as such.
+ */
+export function serveDeployment(
+  deployment: Deployment,
+  opts: { logger: Logger; host?: string; port?: number },
+): Promise<Daemon> {
+  return openingStore(
+    deployment.store,
+    startDaemon(deployment, {
+      logger: opts.logger,
+      listen: {
+        host: opts.host ?? deployment.server.host,
+        port: opts.port ?? deployment.server.port,
+      },
+    }),
+  );
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -22,17 +44,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'listen port (default: server.port; 0 picks a free one)', portArg)
     .action(async (opts: { host?: string; port?: number }, cmd: Command) => {
       const deployment = await deploymentFrom(cmd.optsWithGlobals<GlobalOptions>());
-      const logger = cliLogger();
-      const daemon = await openingStore(
-        deployment.store,
-        startDaemon(deployment, {
-          logger,
-          listen: {
-            host: opts.host ?? deployment.server.host,
-            port: opts.port ?? deployment.server.port,
-          },
-        }),
-      );
+      const daemon = await serveDeployment(deployment, { logger: cliLogger(), ...opts });
       process.stdout.write(`autoctrl serving ${deployment.file} at ${daemon.url}\n`);
       stopOnSignals(daemon.stop);
     });

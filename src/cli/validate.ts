@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ConfigError } from '../config/errors.ts';
-import { findConfigFile, loadFilePlugins, validateDeploymentText } from '../config/load.ts';
+import { ConfigError, type ConfigProblem } from '../config/errors.ts';
+import { deploymentOfText, findConfigFile } from '../config/load.ts';
+import type { Deployment } from '../config/types.ts';
 import { type GlobalOptions, printJson } from './common.ts';
 
 export function registerValidate(program: Command): void {
@@ -19,8 +20,12 @@ export function registerValidate(program: Command): void {
         cwd: process.cwd(),
       });
       const text = await readFile(file, 'utf8');
-      const { deployment, problems } = await loadFilePlugins(text, file).then(
-        () => validateDeploymentText(text, file, { checkPaths: true }),
+      // The very checks `serve` makes, so that what this accepts `serve` runs.
+      const { deployment, problems } = await deploymentOfText(text, file).then(
+        (deployment): { deployment: Deployment | null; problems: ConfigProblem[] } => ({
+          deployment,
+          problems: [],
+        }),
         (err: unknown) => {
           if (err instanceof ConfigError) return { deployment: null, problems: err.problems };
           throw err;

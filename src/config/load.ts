@@ -58,6 +58,15 @@ export async function loadDeployment(file: string): Promise<Deployment> {
     }
     throw err;
   }
+  return deploymentOfText(text, file);
+}
+
+/**
+ * What `loadDeployment` makes of the text of `file` once read: its plugins
+ * loaded, then every check `autoctrl validate` does, paths included. Throws
+ * `ConfigError` as `loadDeployment` does.
+ */
+export async function deploymentOfText(text: string, file: string): Promise<Deployment> {
   // Plugins may define the lock kinds and source types the file uses: register them before the checks.
   await loadFilePlugins(text, file);
   const { deployment, problems } = validateDeploymentText(text, file, { checkPaths: true });

@@ -1,10 +1,12 @@
 import { statSync } from 'node:fs';
+import { executorKinds } from '../executors/registry.ts';
 import type { PathIssue } from './issues.ts';
 import type { Deployment } from './types.ts';
 
 /**
  * What the file names on this machine and must be there: each task's `cwd`
- * a directory, `data_dir` a directory or nothing yet (it is created). Done
+ * a directory, `data_dir` a directory or nothing yet (it is created), the
+ * files executors read at start (`checkFiles` of their kind). Done
  * when the file is loaded or validated, not when a job first runs, so that
  * a typo is not a job failing for good.
  */
@@ -18,6 +20,10 @@ export function pathIssues(deployment: Deployment, given: RawPaths): PathIssue[]
         message: `no directory ${task.cwd}: create it, or fix the path (relative to the deployment file)`,
       });
     }
+  }
+  for (const [name, cfg] of Object.entries(deployment.executors)) {
+    for (const p of executorKinds[cfg.type]?.checkFiles?.(cfg.options, deployment.dir) ?? [])
+      out.push({ path: ['executors', name, p.key], at: 'node', message: p.message });
   }
   if (given.dataDir && kindOf(deployment.dataDir) === 'other') {
     out.push({

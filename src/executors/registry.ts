@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { mirrorFromOptions } from '../mirror/options.ts';
 import type { ExecutorFactory } from './contract.ts';
+import { templateProblems } from './htcondor/template-check.ts';
 import { slurmOptionsSchema } from './slurm/options.ts';
 
 /**
@@ -15,6 +16,16 @@ export interface ExecutorKind {
    * the deployment must pin it to one host (a `host` option).
    */
   hostScoped?: boolean;
+  /**
+   * What is wrong with the files its options name on this machine (a
+   * template it reads at start), by option key; checked where `validate`
+   * checks paths, so that `serve` does not refuse what `validate` accepted.
+   * `dir` is the deployment file's directory. Synchronous, cheap, no network.
+   */
+  checkFiles?(
+    options: Record<string, unknown>,
+    dir: string,
+  ): Array<{ key: string; message: string }>;
   load(): Promise<ExecutorFactory>;
 }
 
@@ -48,6 +59,7 @@ export const executorKinds: Record<string, ExecutorKind> = {
         queue_check: z.number().positive().optional(),
       })
       .strict(),
+    checkFiles: templateProblems,
     load: async () => (await import('./htcondor/index.ts')).createHTCondorExecutor,
   },
   /** A dev mirror's tasks taken from prod (`mirror:` in the deployment file sets it up). */

@@ -1,11 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { validateDeploymentText } from '../../src/config/load.ts';
 import { loadPluginsOf } from '../../src/plugins/load.ts';
 import { rng, Tally } from './rows.ts';
+import { serveOnce } from './serve-fuzz.ts';
 
-const EXAMPLES = ['demo', 'cms'].map((name) => {
+/** The row of the accepted files `serve` ran. */
+export const STARTED = 'deployment file: accepted by validate, started by serve';
+
+/** Every example: the batch-system ones too, whose commands fail here (no HTCondor, no Slurm controller). */
+const EXAMPLES = ['demo', 'cms', 'cms/pi0', 'slurm', 'htcondor'].map((name) => {
   const file = fileURLToPath(new URL(`../../examples/${name}/autoctrl.yaml`, import.meta.url));
   return { name, file, text: readFileSync(file, 'utf8') };
 });
@@ -76,6 +84,14 @@ const LINES: readonly string[] = [
   '  after: [ghost]',
   'limits: { max_request_body: 1TB }',
   '\t tab: 1',
+  // What only a start meets: files read, directories entered, timers armed, sockets bound.
+  '  submit_template: ../demo/autoctrl.yaml',
+  '  cwd: /proc',
+  '  cwd: ../demo/jobs/reco.mjs',
+  'engine: { interval: 24.9d, lease_ttl: 1s }',
+  '  interval: 1ms',
+  'executors: { local: { type: local, slots: 100000 } }',
+  'server: { port: 1, host: 256.0.0.1 }',
 ];
 
 type Mutation = (text: string, r: ReturnType<typeof rng>) => string;
@@ -134,7 +150,7 @@ function mutateTree(
 ): string {
   let root: unknown;
   try {
-    root = parse(t);
+    root = parse(t, { logLevel: 'silent' });
   } catch {
     return t;
   }
@@ -162,13 +178,15 @@ function mutateTree(
 /**
  * `n` mutations of the examples through `validateDeploymentText`: it must
  * never throw, and every problem must name FILE:LINE:COL inside the file.
+ * The first `starts` it accepts are run by `serve` (see `serveOnce`).
  */
-export async function fuzzConfigs(n: number, seed = 1): Promise<Tally> {
+export async function fuzzConfigs(n: number, seed = 1, starts = 0): Promise<Tally> {
   for (const ex of EXAMPLES) await loadPluginsOf(ex.text, ex.file);
   const r = rng(seed);
   const tally = new Tally();
   const all = { ...TEXT_MUTATIONS, ...TREE_MUTATIONS };
   const names = Object.keys(all);
+  let started = 0;
   for (let i = 0; i < n; i++) {
     const ex = r.pick(EXAMPLES);
     let text = ex.text;
@@ -181,9 +199,23 @@ export async function fuzzConfigs(n: number, seed = 1): Promise<Tally> {
     const what = `deployment file: ${applied[0]}${applied.length > 1 ? ' and more' : ''}`;
     const failure = check(text, ex.file, `#${i} ${ex.name} ${applied.join(', ')}`);
     tally.count(what, failure === 'accepted' ? null : failure);
-    if (failure === 'accepted') tally.count('deployment file: accepted by validate, and resolved');
+    if (failure !== 'accepted') continue;
+    tally.count('deployment file: accepted by validate, and resolved');
+    if (started++ < starts)
+      await serve(tally, text, ex.file, `#${i} ${ex.name} ${applied.join(', ')}`);
   }
   return tally;
+}
+
+/** One start of an accepted file by `serve`, in a directory of its own. */
+async function serve(tally: Tally, text: string, file: string, label: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'autoctrl-fuzz-serve-'));
+  try {
+    const { outcome, failure } = await serveOnce(text, file, dir);
+    tally.count(STARTED, failure === null ? null : `${label}: ${failure}`, outcome);
+  } finally {
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  }
 }
 
 /** null for a refusal done right, `accepted`, or what went wrong. */

@@ -33,21 +33,32 @@ export class CommandSourceError extends AutoctrlError {
 export const createCommandSource: SourceFactory = async (name, options, ctx) => {
   const opts = parseSourceOptions(commandOptions, name, options);
   const cwd = path.resolve(ctx.dir, opts.cwd ?? '.');
+  const running = new Set<Running>();
   const source: Source = {
     name,
     async poll(cursor) {
-      const out = await run(name, opts, cwd, cursor);
+      const out = await run(name, opts, cwd, cursor, running);
       return readLines(name, out, ctx.logger);
+    },
+    // A command under way would outlive the daemon (its own process group) and keep it from exiting.
+    async close() {
+      await Promise.all([...running].map((r) => r.stop()));
     },
   };
   return source;
 };
+
+/** A command under way: `stop` kills its process group and resolves once it is gone. */
+interface Running {
+  stop(): Promise<void>;
+}
 
 function run(
   name: string,
   opts: CommandOptions,
   cwd: string,
   cursor: string | null,
+  running: Set<Running>,
 ): Promise<string> {
   const [program, ...args] = opts.command as [string, ...string[]];
   const timeoutMs = opts.timeout ?? DEFAULT_TIMEOUT_MS;
@@ -62,6 +73,24 @@ function run(
     const stdout: Buffer[] = [];
     let stderr = '';
     let timedOut = false;
+    let stopped = false;
+    const killGroup = () => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const ended = new Promise<void>((r) => child.once('close', () => r()));
+    const me: Running = {
+      stop() {
+        stopped = true;
+        killGroup();
+        return ended;
+      },
+    };
+    running.add(me);
+    void ended.then(() => running.delete(me));
     child.stdout.on('data', (c: Buffer) => stdout.push(c));
     child.stderr.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString('utf8')).slice(-STDERR_KEEP);
@@ -69,11 +98,7 @@ function run(
     const timer = setLongTimeout(
       () => {
         timedOut = true;
-        try {
-          process.kill(-(child.pid as number), 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
+        killGroup();
       },
       timeoutMs,
       { ref: true },
@@ -90,7 +115,9 @@ function run(
     });
     child.on('close', (code, signal) => {
       timer.clear();
-      if (timedOut) {
+      if (stopped) {
+        reject(new CommandSourceError(name, `${program} was stopped: autoctrl is stopping`));
+      } else if (timedOut) {
         reject(
           new CommandSourceError(
             name,
