@@ -478,7 +478,7 @@ describe('finding and loading the file', () => {
         err.problems.map((p) => `${p.line}:${p.col}: ${p.message}`),
         [
           `2:41: executors.a.submit_template: ${path.join(dir, 'sqlite:')} does not exist: point submit_template at the submit description (relative to the deployment file)`,
-          `3:41: executors.b.submit_template: ${path.join(dir, 'queues.sub')}:2: a template has no \`queue\` line: autoctrl queues one job per launch; remove it`,
+          `3:41: executors.b.submit_template: ${path.join(dir, 'queues.sub')}:2: \`queue 10\` queues a count or a list: autoctrl queues one job per launch (or one per input with jobs: { per: input }); end the template with a bare \`queue\` or none`,
           `4:41: executors.c.submit_template: ${path.join(dir, 'site')} is a directory: point submit_template at the submit description (relative to the deployment file)`,
         ],
       );

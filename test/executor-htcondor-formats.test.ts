@@ -384,6 +384,12 @@ describe('submit description', () => {
         err instanceof SubmitTemplateError && /template\.sub:2: `executable`/.test(err.message),
     );
     assert.throws(() => parseTemplate('t.sub', 'queue 10\n'), /template\.sub|t\.sub:1/);
+    assert.throws(() => parseTemplate('t.sub', 'queue input from files.txt\n'), /t\.sub:1/);
+    // The user's template as condor_submit takes it: its own `queue` is left out, one per launch is added.
+    const own = parseTemplate('t.sub', 'request_memory = 2000\nqueue\n');
+    const { text } = buildSubmitDescription(own, [launch()], plan);
+    assert.equal(text.match(/^queue/gm)?.length, 1);
+    assert.match(text, /^# queue \(autoctrl queues one job per launch\)$/m);
     const transfer = parseTemplate('t.sub', 'should_transfer_files = YES\n');
     checkTemplate(transfer, true);
     assert.throws(() => checkTemplate(transfer, false), /shared_fs: false/);

@@ -45,12 +45,21 @@ function parentOf(entry: string): number {
   return stat === null ? Number.NaN : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
-/** Kills what `processesLeft` found, and the process groups of their children (a launcher's jobs). */
-function killLeft(left: Map<number, string>): void {
+/**
+ * Kills what `processesLeft` found, and the process groups of their children
+ * (a launcher's jobs), whose command lines it returns: they say which test left them.
+ */
+function killLeft(left: Map<number, string>): string[] {
+  const children: string[] = [];
   for (const pid of left.keys()) {
-    for (const entry of readdirSync('/proc')) if (parentOf(entry) === pid) signal(-Number(entry));
+    for (const entry of readdirSync('/proc')) {
+      if (parentOf(entry) !== pid) continue;
+      children.push((read(`/proc/${entry}/cmdline`) ?? '').split('\0').join(' ').trim());
+      signal(-Number(entry));
+    }
     signal(pid);
   }
+  return children;
 }
 
 function signal(pid: number): void {
@@ -61,14 +70,19 @@ function signal(pid: number): void {
   }
 }
 
-/** Fails if a process of this file is still running after 5 s, and kills it. */
+/** Fails if a process of this file is still running after 15 s, and kills it. */
 export async function assertNoProcessesLeft(): Promise<void> {
-  // A process just stopped may take a moment to go (a launcher recording its last job's end).
+  // A process just stopped may take a moment to go: a launcher waits for its last job, which a
+  // cancel gives a grace period (3 s) before its SIGKILL, and a loaded machine adds to that.
   let left = processesLeft();
-  for (let i = 0; i < 50 && left.size > 0; i++) {
+  for (let i = 0; i < 150 && left.size > 0; i++) {
     await sleep(100);
     left = processesLeft();
   }
-  killLeft(left);
-  assert.deepEqual([...left.values()], [], 'processes left running (now killed)');
+  const jobs = killLeft(left);
+  assert.deepEqual(
+    [...left.values()],
+    [],
+    `processes of ${process.argv[1]} left running (now killed, with their children: ${jobs.join('; ') || 'none'})`,
+  );
 }

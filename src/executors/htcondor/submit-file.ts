@@ -3,7 +3,7 @@ import { AutoctrlError } from '../../errors.ts';
 import type { JobLaunch } from '../contract.ts';
 import { classAdString, commandLines, isSubmitSafe, SubmitQuotingError } from './quoting.ts';
 
-/** The user's own submit description (`submit_template`), without any `queue` line. */
+/** The user's own submit description (`submit_template`), its bare `queue` line commented out. */
 export interface SubmitTemplate {
   path: string;
   text: string;
@@ -38,16 +38,22 @@ export function parseTemplate(path: string, text: string): SubmitTemplate {
     const t = line.trim();
     if (t === '' || t.startsWith('#')) continue;
     if (/^queue\b/i.test(t)) {
+      // A template as condor_submit takes it ends with `queue`: kept as written, it is left out of
+      // the description, where autoctrl queues one job per launch.
+      if (/^queue(\s+1)?$/i.test(t)) {
+        lines[i] = `# ${t} (autoctrl queues one job per launch)`;
+        continue;
+      }
       throw new SubmitTemplateError(
         path,
         lineNo,
-        'a template has no `queue` line: autoctrl queues one job per launch; remove it',
+        `\`${t}\` queues a count or a list: autoctrl queues one job per launch (or one per input with jobs: { per: input }); end the template with a bare \`queue\` or none`,
       );
     }
     const m = /^([+A-Za-z_][A-Za-z0-9_.]*)\s*=/.exec(t);
     if (m?.[1] !== undefined) keys.set(normalKey(m[1]), lineNo);
   }
-  return { path, text, keys };
+  return { path, text: lines.join('\n'), keys };
 }
 
 export async function loadTemplate(path: string): Promise<SubmitTemplate> {
