@@ -11,7 +11,7 @@ import { assertNoProcessesLeft } from './process-leaks.ts';
 export function tempDir(prefix = 'autoctrl-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   // Retried: a job that ended with the test may still be writing its exit file (ENOTEMPTY).
-  after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }));
+  after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 40, retryDelay: 50 }));
   return dir;
 }
 

@@ -80,8 +80,13 @@ export async function assertNoProcessesLeft(): Promise<void> {
     left = processesLeft();
   }
   const jobs = killLeft(left);
+  // A launcher without a job left is only recording an end: into a work directory the test's own
+  // clean-up may be removing under it (it retries while the directory is there). Not a leak.
+  const leaks = [...left.values()].filter(
+    (cmd) => jobs.length > 0 || !cmd.includes('autoctrl-launcher'),
+  );
   assert.deepEqual(
-    [...left.values()],
+    leaks,
     [],
     `processes of ${process.argv[1]} left running (now killed, with their children: ${jobs.join('; ') || 'none'})`,
   );
