@@ -44,6 +44,28 @@ describe('the CLI', () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
+  it('validate warns of the secrets the file names that are not set here, and still exits 0', async () => {
+    const secrets = join(dir, 'secrets.yaml');
+    writeFileSync(
+      secrets,
+      [
+        'store: sqlite:state.db',
+        'export:',
+        '  influx: { url: "http://127.0.0.1:1", database: autoctrl, token_env: AUTOCTRL_UNSET_X }',
+        'tasks:',
+        '  a: { command: [x] }',
+        '',
+      ].join('\n'),
+    );
+    const r = await autoctrl(['validate', '-c', secrets]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /: ok \(1 tasks\)/);
+    assert.match(
+      r.stderr,
+      new RegExp(`${secrets}:3:\\d+: warning: token_env names AUTOCTRL_UNSET_X, which is not set`),
+    );
+  });
+
   it('adds runs, runs passes and shows the grid, the instance and the outputs', async () => {
     assert.equal(
       (

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConfigError, type ConfigProblem } from '../config/errors.ts';
 import { deploymentOfText, findConfigFile } from '../config/load.ts';
+import { unsetSecrets } from '../config/secrets.ts';
 import type { Deployment } from '../config/types.ts';
 import { type GlobalOptions, printJson } from './common.ts';
 
@@ -31,13 +32,16 @@ export function registerValidate(program: Command): void {
           throw err;
         },
       );
-      if (opts.json) printJson({ file, problems });
+      const warnings = problems.length > 0 ? [] : unsetSecrets(text, file, process.env);
+      if (opts.json) printJson({ file, problems, warnings });
       else if (problems.length > 0) {
         process.stderr.write(
           `${problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n')}\n`,
         );
       } else {
         process.stdout.write(`${file}: ok (${deployment?.tasks.length ?? 0} tasks)\n`);
+        for (const w of warnings)
+          process.stderr.write(`${w.file}:${w.line}:${w.col}: warning: ${w.message}\n`);
       }
       if (problems.length > 0) process.exitCode = 1;
     });
