@@ -24,7 +24,8 @@ registerLockKind(
       async check(t): Promise<LockResult> {
         const run = t.runs[0]?.run ?? 0;
         asked.push(String(run));
-        return gates.get(run) === true
+        // Open too for a run of fill 2 or later: what a run says may change the answer.
+        return gates.get(run) === true || (t.runs[0]?.fill ?? 0) >= 2
           ? { open: true, reason: 'open' }
           : { open: false, reason: `run ${run} not ready` };
       },
@@ -111,6 +112,13 @@ describe('light timer passes', () => {
     assert.equal(opened.started, 1);
     const calib = await rt.store.instancesForRuns('prompt', 'calib', [105]);
     assert.equal(calib[0]?.status, 'processing');
+
+    // The lock's question stays the same (its key is the run), its answer changes with the run.
+    await rt.store.upsertRuns([{ run: 110, fill: 2, lumi: 10, start: 1, end: 2 }], 'test');
+    clock.now += 1000;
+    assert.equal((await rt.engine.pass()).light, true);
+    const again = await rt.store.instancesForRuns('prompt', 'calib', [110]);
+    assert.equal(again[0]?.status, 'processing');
   });
 
   it('are complete again after COMPLETE_PASS_EVERY_MS, and after a pass that failed half-way', async () => {

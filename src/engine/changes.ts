@@ -19,6 +19,8 @@ export class PassScope {
    * pass triggered by a job's exit does not read every task's intake cursor.
    */
   runsChanged: boolean;
+  /** The runs written since the last pass (new or changed): a lock may answer otherwise for them. */
+  readonly runs = new Set<number>();
   /** Per `campaign\0task`, instances whose jobs changed: settle them. */
   readonly #settle = new Map<string, Set<number>>();
   /** Per `campaign\0task`, instances to gate. */
@@ -77,7 +79,10 @@ export async function scopeOf(
   const scope = new PassScope(false);
   const done: number[] = [];
   for (const item of items) {
-    if (item.kind === 'run') scope.runsChanged = true;
+    if (item.kind === 'run') {
+      scope.runsChanged = true;
+      scope.runs.add(item.run.run);
+    }
     if (item.kind !== 'event') continue;
     const e = item.event;
     if (e.entity === 'campaign') return null;

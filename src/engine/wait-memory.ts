@@ -22,8 +22,8 @@ const CONCURRENCY = 8;
 export interface WaitMemory {
   /** By `campaign\0task\0lock\0key`. */
   groups: Map<string, LockWaitGroup>;
-  /** Group of each instance in `groups`. */
-  groupOf: Map<number, string>;
+  /** Group of each instance in `groups`, and its runs. */
+  groupOf: Map<number, { key: string; runs: readonly number[] }>;
   /** By `campaign\0task`: instances waiting for another outside reason. */
   others: Map<string, Set<number>>;
 }
@@ -48,7 +48,7 @@ export type WaitKind = { lock: ClosedLock } | 'outside' | 'none';
 /** Records how `inst` waits after `gate` examined it (`none`: on upstream, or it started). */
 export function noteWait(
   memory: WaitMemory,
-  inst: { id: number; campaign: string; task: string },
+  inst: { id: number; campaign: string; task: string; runs: readonly number[] },
   kind: WaitKind,
 ): void {
   leaveGroup(memory, inst.id);
@@ -68,14 +68,17 @@ export function noteWait(
       memory.groupOf.delete(id);
       addOther(memory, task, id);
     }
+    memory.groups.delete(key);
     group = undefined;
   }
   if (group === undefined) {
     group = { campaign: inst.campaign, task: inst.task, reason, timeoutMs, asked, ids: new Set() };
     memory.groups.set(key, group);
   }
+  // The newest question: its target carries the runs as they are now.
+  group.asked = asked;
   group.ids.add(inst.id);
-  memory.groupOf.set(inst.id, key);
+  memory.groupOf.set(inst.id, { key, runs: inst.runs });
 }
 
 function addOther(memory: WaitMemory, task: string, id: number): void {
@@ -97,19 +100,19 @@ export function forgetWait(
 }
 
 function leaveGroup(memory: WaitMemory, id: number): void {
-  const key = memory.groupOf.get(id);
-  if (key === undefined) return;
+  const member = memory.groupOf.get(id);
+  if (member === undefined) return;
   memory.groupOf.delete(id);
-  const group = memory.groups.get(key);
+  const group = memory.groups.get(member.key);
   group?.ids.delete(id);
-  if (group?.ids.size === 0) memory.groups.delete(key);
+  if (group?.ids.size === 0) memory.groups.delete(member.key);
 }
 
 /**
  * For a light pass: adds to `scope` the waiting instances that may move:
- * those of a lock question whose answer changed (asked once per group), those
- * whose lock timeout fell due (`since` from `lockWaits`), and all those
- * waiting for another outside reason.
+ * those of a lock question whose answer changed (asked once per group) or
+ * whose runs were rewritten since, those whose lock timeout fell due (`since`
+ * from `lockWaits`), and all those waiting for another outside reason.
  */
 export async function recheckWaits(
   ctx: EngineContext,
@@ -118,7 +121,19 @@ export async function recheckWaits(
 ): Promise<void> {
   const { waits, lockWaits } = ctx.memory;
   const now = ctx.now();
-  await forEachLimited([...waits.groups.values()], CONCURRENCY, async (group) => {
+  // A run rewritten (its fill, its metadata) may change the lock's question or its answer: its
+  // instances are gated, asking with the run as it is now; their groups are not asked with the old.
+  const rewritten = new Set<string>();
+  if (scope.runs.size > 0) {
+    for (const [id, member] of waits.groupOf) {
+      const group = waits.groups.get(member.key);
+      if (group === undefined || !member.runs.some((r) => scope.runs.has(r))) continue;
+      scope.addGate(group.campaign, group.task, [id]);
+      rewritten.add(member.key);
+    }
+  }
+  const groups = [...waits.groups].filter(([key]) => !rewritten.has(key)).map(([, g]) => g);
+  await forEachLimited(groups, CONCURRENCY, async (group) => {
     const answer = await checks.recheck(group.asked);
     if (answer.open || answer.reason !== group.reason) {
       scope.addGate(group.campaign, group.task, group.ids);
