@@ -4,6 +4,7 @@ import { COMPLETE_PASS_EVERY_MS } from '../src/engine/engine.ts';
 import { intake } from '../src/engine/intake.ts';
 import { silentLogger } from '../src/logger.ts';
 import { openRuntime } from '../src/runtime.ts';
+import type { LastPass } from '../src/server/context.ts';
 import { deployment } from '../test/fixtures.ts';
 import {
   cpuMs,
@@ -23,13 +24,7 @@ const DEFAULTS = { store: 'sqlite', runs: 100_000, tasks: 30, passes: 20 };
 type Options = typeof DEFAULTS;
 
 interface Health {
-  lastPass: {
-    at: string;
-    durationMs: number;
-    skipped: boolean;
-    full?: boolean;
-    light?: boolean;
-  } | null;
+  lastPass: LastPass | null;
 }
 
 /**
