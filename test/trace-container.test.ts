@@ -15,6 +15,11 @@ assertNoLeaksAtEnd();
 
 describe('a task with container: runs in podman through the engine', () => {
   const missing = podmanMissing();
+  let rt: Runtime | undefined;
+  // First of the clean-ups: nothing of the controller may write in the directory being removed.
+  after(async () => {
+    await rt?.close();
+  });
   // Registered before the temporary directory's removal, so it runs first: a cancelled job's
   // container can leave its shm mounted there when the local executor's cgroup kill ends
   // podman's conmon and clean-up: unmounted here.
@@ -29,7 +34,6 @@ describe('a task with container: runs in podman through the engine', () => {
   const dir = tempDir();
   const image = `localhost/autoctrl-trace-${process.pid}:1`;
   let env: Record<string, string> = {};
-  let rt: Runtime | undefined;
 
   before(
     async () => {
@@ -56,10 +60,6 @@ describe('a task with container: runs in podman through the engine', () => {
     },
     { timeout: 180_000 },
   );
-  after(async () => {
-    await rt?.close();
-  });
-
   const drive = (name: string, run: number, want: (s: InstanceStatus) => boolean) =>
     until(
       async () => {
