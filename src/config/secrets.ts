@@ -1,4 +1,4 @@
-import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { ConfigProblem } from './errors.ts';
 
 /**
@@ -35,8 +35,8 @@ export function unsetSecrets(text: string, file: string, env: NodeJS.ProcessEnv)
         } else if (key.endsWith('_env')) note(key, value);
         else walk(value);
       }
-    } else if (node !== null && typeof node === 'object' && 'items' in node) {
-      for (const item of (node as { items: unknown[] }).items) walk(item);
+    } else if (isSeq(node)) {
+      for (const item of node.items) walk(item);
     }
   };
   walk(doc.contents);

@@ -228,12 +228,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     const followed = this.followed;
     // Set again only if this pass ends: one that throws half-way may have read changes it never followed.
     this.followed = false;
-    const light =
+    const lightAsked =
       fullWanted &&
       followed &&
       this.feed !== null &&
       startedAt - this.completeAt < COMPLETE_PASS_EVERY_MS;
-    let full = fullWanted && !light;
+    let full = fullWanted && !lightAsked;
     if (full) this.feed = await ctx.store.feedHead();
     const exited = this.takeExited();
     // Host-scoped executors whose host lease another controller holds are left to it.
@@ -253,6 +253,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (changed === null) full = true;
       else scope = changed;
     }
+    // A light pass that fell back on a complete one (too many changes to follow) is not light.
+    const light = lightAsked && !full;
     // Rebuilt by the complete pass's gating, which sees every waiting instance.
     if (full) ctx.memory.waits = newWaitMemory();
 
@@ -261,7 +263,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const settled: Instance[] = [];
     // Lock answers last one pass: a lock shared by many instances, in every campaign, is asked once.
     const locks = new LockChecks(ctx);
-    if (light && !full) await recheckWaits(ctx, locks, scope);
+    if (light) await recheckWaits(ctx, locks, scope);
     for (const view of campaigns) {
       for (const task of view.tasks) {
         await this.renewOrStop();
@@ -312,7 +314,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       startedAt,
       durationMs: ctx.now() - startedAt,
       full,
-      light: light && !full,
+      light,
       created,
       started,
       settled,
