@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { applyJobReport } from '../src/app/report.ts';
@@ -157,7 +157,7 @@ describe('engine', () => {
       task('silent-ok', { command: ['true'] }),
       task('silent-bad', { command: ['sh', '-c', 'exit 7'] }),
       task('says-failed', {
-        command: ['sh', '-c', 'while [ ! -f "$GO" ]; do sleep 0.02; done'],
+        command: ['sh', '-c', 'while [ ! -f "$GO" ]; do sleep 0.02; done; : > "$GO.seen"'],
         env: { GO: join(d, 'go-says-failed') },
       }),
     ]);
@@ -179,6 +179,12 @@ describe('engine', () => {
     assert.match(failed.reason ?? '', /pi0 fit did not converge/);
     const [after] = await rt.store.jobsForInstance(failed.id);
     assert.equal(after?.fields.chi2, 42);
+    // Settled by its report, the job still runs until told to go: the test ends after it does.
+    await until(
+      async () => existsSync(join(dir, 'go-says-failed.seen')),
+      10_000,
+      'the job to see go',
+    );
   });
 
   it('reprocesses: done → new as attempt 2, with new jobs, history kept', async () => {
