@@ -100,7 +100,7 @@ export function writeDeployment(
       opts.tasks.map((t) => [
         t.name,
         {
-          command: ['/bin/sh', LEDGER_JOB, ledger, '{task}', '{run}'],
+          command: ['/bin/bash', LEDGER_JOB, ledger, '{task}', '{run}'],
           ...(t.after?.length ? { after: t.after } : {}),
           ...(t.type ? { when: { type: t.type } } : {}),
           ...(t.locks ? { locks: t.locks } : {}),

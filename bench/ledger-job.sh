@@ -1,11 +1,16 @@
-#!/bin/sh
+#!/bin/bash
 # The job of the job benchmarks, for autoctrl and Snakemake alike: appends
 # when it started and when it ended (ns since the epoch) to a ledger, so both
 # systems are timed by the same clock from the same file.
 #   ledger-job.sh LEDGER LABEL...   (the label: task and run)
-# `command -p`: the job's environment may have no PATH. Each line is one
-# short write in append mode, so concurrent jobs do not interleave.
+# bash for $EPOCHREALTIME: `$(date +%s%N)` forks, and a fork costs 10-15 ms
+# on this kind of VM, which the ledger then counted as the systems' own
+# latency (the downstream job's first stamp came one fork after its start).
+# The decimal point is the locale's. Each line is one short write in append
+# mode, so concurrent jobs do not interleave.
 ledger=$1
 shift
-echo "start $(command -p date +%s%N) $*" >>"$ledger"
-echo "end $(command -p date +%s%N) $*" >>"$ledger"
+at=${EPOCHREALTIME/[.,]/}
+echo "start ${at}000 $*" >>"$ledger"
+at=${EPOCHREALTIME/[.,]/}
+echo "end ${at}000 $*" >>"$ledger"

@@ -42,7 +42,7 @@ trap 'exit 143' TERM INT
     echo "rule t$i:"
     [ "$i" -eq 0 ] || echo "    input: 'out/t$((i - 1))/{run}'"
     echo "    output: touch('out/t$i/{run}')"
-    echo "    shell: \"/bin/sh '$here/ledger-job.sh' '$ledger' t$i {wildcards.run}\""
+    echo "    shell: \"/bin/bash '$here/ledger-job.sh' '$ledger' t$i {wildcards.run}\""
     i=$((i + 1))
   done
 } >"$work/Snakefile"
