@@ -4,7 +4,7 @@ import { reprocessRange } from '../src/app/actions.ts';
 import { cancelCampaign, deleteCampaign, extendCampaign } from '../src/app/campaign-control.ts';
 import { createCampaign } from '../src/app/campaigns.ts';
 import type { TaskConfig } from '../src/config/types.ts';
-import { buildLaunch, jobRef } from '../src/engine/launch.ts';
+import { buildLaunch, instanceInputs, jobRef } from '../src/engine/launch.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Instance, Job } from '../src/model/types.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
@@ -95,8 +95,11 @@ describe('downstream inputs', () => {
       at: 1,
     });
     const calibTask = rt.deployment.tasks.find((t) => t.name === 'calib') as TaskConfig;
-    const launch = () =>
-      buildLaunch(rt.engine.ctx, calibTask, started.instance, started.jobs[0] as Job, 1);
+    const launch = async () => {
+      const { ctx } = rt.engine;
+      const inputs = await instanceInputs(ctx, calibTask, started.instance);
+      return buildLaunch(ctx, calibTask, started.instance, started.jobs[0] as Job, 1, inputs);
+    };
     assert.deepEqual(
       (await launch()).inputs.outputs.map((o) => o.path),
       ['/eos/reco-attempt1.root'],

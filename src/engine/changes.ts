@@ -65,15 +65,21 @@ function add(
   for (const id of ids) set.add(id);
 }
 
+/** A job's statuses after which its instance may be settled; its other moves change no verdict. */
+const ENDED = new Set(['done', 'failed']);
+
 /**
  * Turns the change-feed items since the last pass into a scope. Returns null
  * when the changes are too many (or of a kind, such as a new campaign, that
- * only a full pass handles well).
+ * only a full pass handles well). `handled`: instances whose engine-written
+ * `new` or `done` event the last pass followed up already (it reads its own
+ * writes back).
  */
 export async function scopeOf(
   ctx: EngineContext,
   items: readonly FeedItem[],
   campaigns: readonly CampaignView[],
+  handled: ReadonlySet<number> = NONE,
 ): Promise<PassScope | null> {
   if (items.length >= FOLLOW_AT_MOST) return null;
   const scope = new PassScope(false);
@@ -86,11 +92,14 @@ export async function scopeOf(
     if (item.kind !== 'event') continue;
     const e = item.event;
     if (e.entity === 'campaign') return null;
-    if (e.entity === 'job' && e.instanceId !== null && e.campaign !== null && e.task !== null)
-      scope.addSettle(e.campaign, e.task, e.instanceId);
+    if (e.entity === 'job' && e.instanceId !== null && e.campaign !== null && e.task !== null) {
+      if (e.to !== null && ENDED.has(e.to)) scope.addSettle(e.campaign, e.task, e.instanceId);
+    }
     if (e.entity !== 'instance' || e.campaign === null || e.task === null) continue;
-    if (e.to === 'new') scope.addGate(e.campaign, e.task, [Number(e.entityId)]);
-    if (e.to === 'done') done.push(Number(e.entityId));
+    const id = Number(e.entityId);
+    if (e.by === 'engine' && handled.has(id)) continue;
+    if (e.to === 'new') scope.addGate(e.campaign, e.task, [id]);
+    if (e.to === 'done') done.push(id);
   }
   if (done.length > 0)
     await gateDownstream(ctx, await ctx.store.getInstances(done), campaigns, scope);

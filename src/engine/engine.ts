@@ -86,6 +86,12 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private followed = false;
   private completeAt = 0;
+  /**
+   * Instances the last pass, which ended, created (and gated) or settled
+   * `done` and gated the downstream of: their events, read back from the
+   * feed by the next pass, need nothing more.
+   */
+  private handled: ReadonlySet<number> = new Set();
   /** Jobs whose executor told of an exit since the last pass, with how they ended. */
   private readonly exited = new Map<number, ExecutorJobState>();
 
@@ -228,6 +234,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const followed = this.followed;
     // Set again only if this pass ends: one that throws half-way may have read changes it never followed.
     this.followed = false;
+    const handled = this.handled;
+    this.handled = new Set();
     const lightAsked =
       fullWanted &&
       followed &&
@@ -249,7 +257,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     let scope = new PassScope(true);
     if (!full) {
       const changes = await this.readChanges();
-      const changed = changes === null ? null : await scopeOf(ctx, changes, campaigns);
+      const changed = changes === null ? null : await scopeOf(ctx, changes, campaigns, handled);
       if (changed === null) full = true;
       else scope = changed;
     }
@@ -258,6 +266,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Rebuilt by the complete pass's gating, which sees every waiting instance.
     if (full) ctx.memory.waits = newWaitMemory();
 
+    const handledNow = new Set<number>();
     let created = 0;
     let started = 0;
     const settled: Instance[] = [];
@@ -269,6 +278,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         await this.renewOrStop();
         const made = scope.runsChanged && !view.cancelled ? await intake(ctx, view.name, task) : [];
         created += made.length;
+        for (const i of made) handledNow.add(i.id);
         scope.addGate(
           view.name,
           task.name,
@@ -278,12 +288,9 @@ export class Engine extends EventEmitter<EngineEvents> {
         const done = await settleInstances(ctx, view.name, task, only);
         settled.push(...done);
         if (!full) {
-          await gateDownstream(
-            ctx,
-            done.filter((i) => i.status === 'done'),
-            campaigns,
-            scope,
-          );
+          const ok = done.filter((i) => i.status === 'done');
+          await gateDownstream(ctx, ok, campaigns, scope);
+          for (const i of ok) handledNow.add(i.id);
         }
         const toGate = full ? undefined : scope.gateIds(view.name, task.name);
         if (!view.cancelled) started += await gate(ctx, view.name, task, locks, toGate);
@@ -308,6 +315,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (scope.runsChanged) await refreshExpectations(ctx.store, ctx.deployment);
     if (full) this.completeAt = startedAt;
     this.followed = followed || full;
+    this.handled = handledNow;
     // The next triggered pass reads from where this one started reading: it sees this pass's own
     // writes again (cheap, and idempotent) but never misses what another process wrote meanwhile.
     return {

@@ -6,7 +6,7 @@ import type { Deployment, TaskConfig } from '../config/types.ts';
 import { removeContainerArgv, wrapInContainer } from '../executors/container/wrap.ts';
 import type { Executor, JobLaunch, JobRef } from '../executors/contract.ts';
 import { STAGED } from '../executors/shared/staging.ts';
-import type { Instance, Job } from '../model/types.ts';
+import type { Instance, Job, Output, Run } from '../model/types.ts';
 import { storeUrlWithoutPassword } from '../store/url.ts';
 import { type EngineContext, taskByName, upstreamCampaign } from './context.ts';
 import { expandArgv, expandPlaceholders, type PlaceholderValues } from './placeholders.ts';
@@ -42,28 +42,46 @@ export function jobRef(ctx: Pick<EngineContext, 'deployment' | 'campaigns'>, job
   };
 }
 
+/** What the jobs of one instance share: its runs and its upstream outputs, read once per batch. */
+export interface InstanceInputs {
+  runs: Run[];
+  outputs: Output[];
+}
+
+/** Reads an instance's runs and the outputs of its upstream instances, side by side. */
+export async function instanceInputs(
+  ctx: EngineContext,
+  task: TaskConfig,
+  instance: Instance,
+): Promise<InstanceInputs> {
+  const upstream = async (): Promise<Output[]> => {
+    const lists = await Promise.all(
+      task.after.map((up) =>
+        ctx.store.instancesForRuns(upstreamCampaign(ctx, instance.campaign, up), up, instance.runs),
+      ),
+    );
+    const ids = new Set(lists.flat().map((u) => u.id));
+    return ctx.store.outputsForInstances([...ids]);
+  };
+  const [runs, outputs] = await Promise.all([ctx.store.getRuns(instance.runs), upstream()]);
+  return { runs, outputs };
+}
+
 /**
  * Everything an executor needs to start one job: argv and env with
  * placeholders expanded (each value stays one argv element), the inputs as
  * data (the executor stages them), and an environment made of exactly what
  * the job is meant to see: never the controller's tokens or credentials.
  */
-export async function buildLaunch(
+export function buildLaunch(
   ctx: EngineContext,
   task: TaskConfig,
   instance: Instance,
   job: Job,
   jobCount: number,
-): Promise<JobLaunch> {
+  { runs, outputs }: InstanceInputs,
+): JobLaunch {
   const workDir = jobWorkDir(ctx, job);
-  const runs = await ctx.store.getRuns(instance.runs);
-  const upstreamIds = new Set<number>();
-  for (const up of task.after) {
-    const from = upstreamCampaign(ctx, instance.campaign, up);
-    for (const u of await ctx.store.instancesForRuns(from, up, instance.runs))
-      upstreamIds.add(u.id);
-  }
-  const outputs = await ctx.store.outputsForInstances([...upstreamIds]);
   const values: PlaceholderValues = {
     run: String(instance.runs[0] ?? ''),
     runs: instance.runs.join(','),

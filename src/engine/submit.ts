@@ -13,7 +13,7 @@ import {
   pruneBlocked,
   submissionBlocked,
 } from './executor-state.ts';
-import { buildLaunch } from './launch.ts';
+import { buildLaunch, instanceInputs } from './launch.ts';
 import { settleJob } from './outcome.ts';
 import { chooseJobs } from './slot-share.ts';
 
@@ -82,8 +82,12 @@ export async function submitBatch(
 ): Promise<void> {
   const [first] = jobs;
   if (first === undefined) return;
-  const task = await taskIn(ctx, first.task, first.campaign);
-  const instance = await ctx.store.getInstance(first.instanceId);
+  // Independent reads side by side: on a database server each is a round trip.
+  const [task, instance, siblings] = await Promise.all([
+    taskIn(ctx, first.task, first.campaign),
+    ctx.store.getInstance(first.instanceId),
+    ctx.store.jobsForInstance(first.instanceId),
+  ]);
   if (task === undefined || instance === null) {
     for (const job of jobs) {
       await settleJob(ctx, job, {
@@ -94,12 +98,9 @@ export async function submitBatch(
     }
     return;
   }
-  const jobCount = (await ctx.store.jobsForInstance(instance.id)).reduce(
-    (m, j) => Math.max(m, j.index + 1),
-    0,
-  );
-  const launches: JobLaunch[] = [];
-  for (const job of jobs) launches.push(await buildLaunch(ctx, task, instance, job, jobCount));
+  const jobCount = siblings.reduce((m, j) => Math.max(m, j.index + 1), 0);
+  const inputs = await instanceInputs(ctx, task, instance);
+  const launches = jobs.map((job) => buildLaunch(ctx, task, instance, job, jobCount, inputs));
   let answers: Awaited<ReturnType<Executor['submit']>>;
   try {
     answers = await executor.submit(launches);
