@@ -1,6 +1,6 @@
 /**
  * Checks a bulk-filled store's derived rows against full counts, in SQL both
- * backends speak: the triggers keep `campaign_counts`, `run_status` and
+ * backends speak: the triggers keep `campaign_counts`, `status_counts`, `run_status` and
  * `memberships.status` as rows change, and a fill that bypassed them (or a
  * trigger that missed a path) would leave a store the daemon misreads.
  * Throws with the first disagreements.
@@ -8,6 +8,10 @@
 /** Per campaign, kind and status; PostgreSQL splits each count into shards, which readers sum. */
 const KEPT =
   '(SELECT campaign, kind, status, SUM(n) AS n FROM campaign_counts GROUP BY campaign, kind, status)';
+
+/** The same for `status_counts`, per (kind, campaign, task or executor, status). */
+const STATUS_KEPT =
+  '(SELECT kind, campaign, name, status, SUM(n) AS n FROM status_counts GROUP BY kind, campaign, name, status)';
 
 export async function checkCounts(
   query: (sql: string) => Promise<Record<string, unknown>[]> | Record<string, unknown>[],
@@ -24,6 +28,14 @@ export async function checkCounts(
     'campaign_counts (nothing extra)': `SELECT c.campaign, c.kind, c.status, c.n FROM ${KEPT} c
       WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM instances i WHERE c.kind = 'instance' AND i.campaign = c.campaign AND i.status = c.status)
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE c.kind = 'job' AND j.campaign = c.campaign AND j.status = c.status)`,
+    'status_counts (instances)': `SELECT i.campaign, i.task, i.status, i.n, c.n AS kept FROM
+        (SELECT campaign, task, status, COUNT(*) AS n FROM instances GROUP BY campaign, task, status) i
+        LEFT JOIN ${STATUS_KEPT} c ON c.kind = 'instance' AND c.campaign = i.campaign AND c.name = i.task AND c.status = i.status
+      WHERE c.n IS NULL OR c.n <> i.n`,
+    'status_counts (jobs)': `SELECT j.campaign, j.executor, j.status, j.n, c.n AS kept FROM
+        (SELECT campaign, executor, status, COUNT(*) AS n FROM jobs GROUP BY campaign, executor, status) j
+        LEFT JOIN ${STATUS_KEPT} c ON c.kind = 'job' AND c.campaign = j.campaign AND c.name = j.executor AND c.status = j.status
+      WHERE c.n IS NULL OR c.n <> j.n`,
     'memberships.status': `SELECT m.campaign, m.task, m.run FROM memberships m JOIN instances i ON i.id = m.instance_id
       WHERE m.status <> i.status`,
     run_status: `SELECT s.campaign, s.run, s.total, m.total AS members FROM run_status s LEFT JOIN
