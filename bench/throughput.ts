@@ -114,10 +114,11 @@ export async function benchThroughput(opts: Partial<Options> = {}): Promise<Figu
       detail: `all: ${all(times.ours)}; ${peers}`,
     }),
     report({
-      name: `${work}: Snakemake greedy ÷ autoctrl, same run`,
+      name: `${work}: Snakemake greedy ÷ autoctrl, same run, ${sqlite ? 'SQLite' : 'PostgreSQL'}`,
       value: greedy / v,
       unit: '×',
-      target: '≥ 3×',
+      // The issue asks the ratio of SQLite only.
+      target: sqlite ? '≥ 3×' : 'none on PostgreSQL',
       ok: !sqlite || greedy / v >= 3,
       detail: peers,
     }),
