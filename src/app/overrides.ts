@@ -68,7 +68,8 @@ function argv(raw: unknown): Parsed {
   let list = raw;
   if (typeof raw === 'string') {
     try {
-      list = parseYaml(raw) as unknown;
+      // A library must not print: a key the list cannot have is refused below, with the reason.
+      list = parseYaml(raw, { logLevel: 'silent' }) as unknown;
     } catch {
       list = null;
     }
