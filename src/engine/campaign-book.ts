@@ -1,6 +1,7 @@
 import { applyOverrides } from '../app/overrides.ts';
 import type { Deployment, TaskConfig } from '../config/types.ts';
 import { type Campaign, PROMPT } from '../model/campaign.ts';
+import { CampaignCache } from '../store/campaign-cache.ts';
 import type { StateStore } from '../store/contract.ts';
 
 /** What the engine needs of one campaign during a pass. */
@@ -58,6 +59,7 @@ export class CampaignBook {
   readonly #deployment: Deployment;
   readonly #views = new Map<string, CampaignView>();
   readonly #broken = new Set<string>();
+  readonly #campaigns = new CampaignCache();
   /** The revision each view was resolved from. */
   readonly #revisions = new Map<string, number>();
 
@@ -68,7 +70,7 @@ export class CampaignBook {
 
   /**
    * Every campaign, `prompt` first (its instances are upstream of the
-   * others'). Only new names are read whole: run lists can be long. A
+   * others'), read through a `CampaignCache`: run lists can be long. A
    * campaign whose overrides no longer fit the deployment is left out,
    * reported once through `onBroken`.
    */
@@ -77,12 +79,9 @@ export class CampaignBook {
     onBroken: (name: string, err: unknown) => void = () => {},
   ): Promise<CampaignView[]> {
     const list = [this.#views.get(PROMPT) as CampaignView];
-    for (const head of await store.campaignHeads()) {
-      if (this.#broken.has(head.name)) continue;
-      if (this.#revisions.get(head.name) !== head.revision) this.#views.delete(head.name);
-      const known = this.#views.get(head.name);
-      const c = known === undefined ? await store.getCampaign(head.name) : null;
-      const view = known ?? (c === null ? undefined : this.#resolve(c, onBroken));
+    for (const c of await this.#campaigns.list(store)) {
+      if (this.#revisions.get(c.name) !== c.revision) this.#views.delete(c.name);
+      const view = this.#resolve(c, onBroken);
       if (view !== undefined) list.push(view);
     }
     return list;

@@ -92,9 +92,15 @@ export async function scopeOf(
     if (item.kind !== 'event') continue;
     const e = item.event;
     if (e.entity === 'campaign') return null;
-    if (e.entity === 'job' && e.instanceId !== null && e.campaign !== null && e.task !== null) {
-      if (e.to !== null && ENDED.has(e.to)) scope.addSettle(e.campaign, e.task, e.instanceId);
-    }
+    const ended = e.to !== null && ENDED.has(e.to);
+    if (
+      e.entity === 'job' &&
+      ended &&
+      e.instanceId !== null &&
+      e.campaign !== null &&
+      e.task !== null
+    )
+      scope.addSettle(e.campaign, e.task, e.instanceId);
     if (e.entity !== 'instance' || e.campaign === null || e.task === null) continue;
     const id = Number(e.entityId);
     if (e.by === 'engine' && handled.has(id)) continue;

@@ -7,6 +7,7 @@ import {
   type CampaignState,
   PROMPT,
 } from '../model/campaign.ts';
+import type { CampaignCache } from '../store/campaign-cache.ts';
 import type { StateStore } from '../store/contract.ts';
 
 /** A campaign name that names nothing (code `not_found`, as every missing record). */
@@ -43,34 +44,6 @@ interface Deps {
   deployment: Deployment;
   /** A server's: campaigns re-read only when they changed. */
   cache?: CampaignCache;
-}
-
-/**
- * Campaigns by revision, for a process that lists them often (the API):
- * a listing reads their heads, and a whole campaign (its run list, tens of
- * thousands of runs) only when its revision or state changed.
- */
-export class CampaignCache {
-  readonly #known = new Map<string, Campaign>();
-
-  async list(store: StateStore): Promise<Campaign[]> {
-    const heads = await store.campaignHeads();
-    const out: Campaign[] = [];
-    for (const head of heads) {
-      let c = this.#known.get(head.name);
-      if (c === undefined || c.revision !== head.revision || c.state !== head.state) {
-        const fresh = await store.getCampaign(head.name);
-        this.#known.delete(head.name);
-        if (fresh === null) continue;
-        c = fresh;
-        this.#known.set(head.name, c);
-      }
-      out.push(c);
-    }
-    const names = new Set(heads.map((h) => h.name));
-    for (const name of this.#known.keys()) if (!names.has(name)) this.#known.delete(name);
-    return out;
-  }
 }
 
 /** The progress of one campaign (`prompt` included); `NotFoundError` for an unknown name. */

@@ -4,6 +4,7 @@ import { runFromOptions } from '../../src/cli/runs.ts';
 import { serveDeployment } from '../../src/cli/serve.ts';
 import { ConfigError } from '../../src/config/errors.ts';
 import { deploymentOfText } from '../../src/config/load.ts';
+import { namedSecrets } from '../../src/config/secrets.ts';
 import type { Deployment } from '../../src/config/types.ts';
 import type { Daemon } from '../../src/daemon.ts';
 import { ExecutorUnavailableError } from '../../src/errors.ts';
@@ -23,27 +24,12 @@ const REFUSED = 'refused by serve';
 const RUN = runFromOptions('1', { fill: '1', lumi: '2500', type: 'collisions' });
 
 /**
- * The secrets a deployment says it reads from the controller's environment
- * (`token_env`, `headers_env` of its sources and locks), as its README asks
- * to export them before `serve`: `validate` checks the file, not what is
+ * The secrets the file names (its `*_env` keys), as its README asks to
+ * export them before `serve`: `validate` checks the file, not what is
  * exported, and `serve` refuses to start without them, by design.
  */
-function secretsOf(d: Deployment): Record<string, string> {
-  const sections = [
-    ...Object.values(d.sources).map((s) => s.options),
-    ...d.tasks.flatMap((t) => t.locks.map((l) => l.options)),
-  ];
-  const names = sections.flatMap((o) => [
-    ...(typeof o.token_env === 'string' ? [o.token_env] : []),
-    ...Object.values(isMap(o.headers_env) ? o.headers_env : {}).filter(
-      (v): v is string => typeof v === 'string',
-    ),
-  ]);
-  return Object.fromEntries(names.map((n) => [n, 'fuzz-not-a-secret']));
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+function secretsOf(text: string): Record<string, string> {
+  return Object.fromEntries(namedSecrets(text).map((s) => [s.name, 'fuzz-not-a-secret']));
 }
 
 /** How one start went: `failure` null when `serve` ran it; `outcome` how it ended, for the table. */
@@ -72,7 +58,7 @@ export async function serveOnce(text: string, file: string, dir: string): Promis
     return { outcome: 'threw', failure: `loading threw ${describe(err)}` };
   }
   const deployment = isolated(loaded, dir);
-  const secrets = secretsOf(deployment);
+  const secrets = secretsOf(text);
   const unset = Object.keys(secrets).filter((k) => process.env[k] === undefined);
   for (const k of unset) process.env[k] = secrets[k];
   const rejections = watchUnhandled();

@@ -2,11 +2,8 @@ import { z } from 'zod';
 import { createCampaign } from '../../app/campaigns.ts';
 import { ENGINE_LEASE } from '../../engine/engine.ts';
 import { exportHealth } from '../../export/status.ts';
-import {
-  allCampaignProgress,
-  CampaignCache,
-  type CampaignProgress,
-} from '../../views/campaign-progress.ts';
+import { CampaignCache } from '../../store/campaign-cache.ts';
+import { allCampaignProgress, type CampaignProgress } from '../../views/campaign-progress.ts';
 import { stallState } from '../../watchdog/heartbeat.ts';
 import type { ServerContext } from '../context.ts';
 import { RateLimit } from '../rate-limit.ts';
