@@ -61,7 +61,8 @@ export async function instanceInputs(
       ),
     );
     const ids = new Set(lists.flat().map((u) => u.id));
-    return ctx.store.outputsForInstances([...ids]);
+    // A chain's first task has no upstream: no round trip for an empty list.
+    return ids.size === 0 ? [] : ctx.store.outputsForInstances([...ids]);
   };
   const [runs, outputs] = await Promise.all([ctx.store.getRuns(instance.runs), upstream()]);
   return { runs, outputs };
