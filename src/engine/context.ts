@@ -9,6 +9,7 @@ import type { ExecutorMemory, SubmissionBlock } from './executor-state.ts';
 import type { HealthStreak } from './health-streak.ts';
 import type { TaskLock } from './lock-checks.ts';
 import type { LockWait } from './lock-waits.ts';
+import { Submissions } from './submissions.ts';
 import { newWaitMemory, type WaitMemory } from './wait-memory.ts';
 
 /** What every step of a pass works with. */
@@ -55,6 +56,8 @@ export interface EngineMemory {
   executors: Map<string, ExecutorMemory>;
   /** Jobs held back by an infrastructure error at submission, by job id. */
   blocked: Map<number, SubmissionBlock>;
+  /** Submissions a pass started and the engine has not seen end yet. */
+  submitting: Submissions;
   /** What the code of each task is (commits, file hashes, images), kept while it holds: made at first use. */
   code?: CodeCapture;
   /** The executors' failure streaks, made at their first use (it needs the context). */
@@ -68,6 +71,7 @@ export function newEngineMemory(): EngineMemory {
     locks: new WeakMap(),
     executors: new Map(),
     blocked: new Map(),
+    submitting: new Submissions(),
     executorHealth: null,
   };
 }

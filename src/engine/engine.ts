@@ -59,6 +59,9 @@ export interface EngineEvents {
 /** A pass that found its lease gone: it stops where it is; the new leader's full pass redoes the rest. */
 class LeaseLost extends Error {}
 
+/** What the pass loop runs next: a complete pass, one over what changed, or nothing. */
+type Again = 'full' | 'changes' | null;
+
 /**
  * The pass of DESIGN.md, idempotent per (campaign, task), run by the one
  * controller holding the engine lease. Tasks are taken in topological order
@@ -74,7 +77,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The jobs of host-scoped executors this controller runs, leading or not. */
   readonly hostJobs: HostJobs;
   private running: Promise<PassResult> | null = null;
-  private again: 'full' | 'changes' | null = null;
+  private again: Again = null;
+  /** Ends the wait of a loop whose passes are over but whose submissions are not, when a pass is asked. */
+  private asked: (() => void) | null = null;
   private lease: Lease | null = null;
   /** Local time by which the lease must be renewed (a third of its life left). */
   private renewBy = 0;
@@ -130,6 +135,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const full = opts.full ?? true;
     if (this.running !== null) {
       this.again = full || this.again === 'full' ? 'full' : 'changes';
+      this.asked?.();
       return this.running;
     }
     this.running = this.loop(full).finally(() => {
@@ -141,13 +147,29 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async loop(full: boolean): Promise<PassResult> {
     let result: PassResult;
     let kind = full;
-    do {
+    for (;;) {
       this.again = null;
       result = await this.passOnce(kind);
       this.emit('pass', result);
-      kind = this.again === 'full';
-    } while (this.again !== null);
-    return result;
+      let again: Again = this.again;
+      if (again === null) {
+        // The pass is over once its submissions are recorded, or sooner when another is asked for;
+        // an exit told of a job being submitted waited for that (takeExited) and needs a pass.
+        await this.submittedOrAsked();
+        again = (this.again as Again) ?? (this.exited.size > 0 ? 'changes' : null);
+      }
+      if (again === null) return result;
+      kind = again === 'full';
+    }
+  }
+
+  private submittedOrAsked(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.asked = resolve;
+      void this.ctx.memory.submitting.settled().then(resolve);
+    }).finally(() => {
+      this.asked = null;
+    });
   }
 
   /** Takes the lease, or renews it when a third of its life is left. Null: another leads. */
@@ -347,10 +369,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     return null;
   }
 
-  /** The exits executors told of since the last pass, handed to this one. */
+  /**
+   * The exits executors told of since the last pass, handed to this one;
+   * those of jobs whose submission is not recorded yet wait for it.
+   */
   private takeExited(): Map<number, ExecutorJobState> {
-    const exited = new Map(this.exited);
-    this.exited.clear();
+    const exited = new Map<number, ExecutorJobState>();
+    for (const [id, state] of this.exited) {
+      if (this.ctx.memory.submitting.has(id)) continue;
+      exited.set(id, state);
+      this.exited.delete(id);
+    }
     return exited;
   }
 

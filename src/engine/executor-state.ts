@@ -73,8 +73,11 @@ export function jobsToAsk(
   const due = pollDue(ctx, executor, now) || mem.adopt;
   const all = full || mem.adopt || executor.onExit === undefined;
   if (due) mem.adopt = false;
+  // A job whose submission is under way is the submission's until it is recorded.
   return active.filter(
-    (j) => exited.has(j.id) || (due && (all || (j.status === 'idle' && j.executorId !== null))),
+    (j) =>
+      !ctx.memory.submitting.has(j.id) &&
+      (exited.has(j.id) || (due && (all || (j.status === 'idle' && j.executorId !== null)))),
   );
 }
 

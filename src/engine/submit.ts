@@ -23,7 +23,8 @@ import { chooseJobs } from './slot-share.ts';
  * in the store before it is submitted, so it is submitted by one controller
  * only; the jobs of one instance go as one batch (one cluster, one array).
  * Only as many ready jobs per campaign as could start are read, so the cost
- * does not grow with the queue; none of a cancelled campaign.
+ * does not grow with the queue; none of a cancelled campaign. Resolves once
+ * the jobs are claimed; their submissions go on in `ctx.memory.submitting`.
  */
 export async function submitIdle(
   ctx: EngineContext,
@@ -69,8 +70,14 @@ export async function submitIdle(
     if (list === undefined) byInstance.set(job.instanceId, [job]);
     else list.push(job);
   }
-  // Handed over together: each batch waits on the executor (a fork, a batch system), not on the others.
-  await Promise.all([...byInstance.values()].map((jobs) => submitBatch(ctx, executor, jobs)));
+  // Not waited for: while processes start or a batch system answers, the next pass settles and
+  // gates what changed meanwhile. The engine waits for them before it goes idle.
+  for (const jobs of byInstance.values())
+    ctx.memory.submitting.add(
+      jobs.map((j) => j.id),
+      submitBatch(ctx, executor, jobs),
+      ctx.logger,
+    );
   return claimed.size;
 }
 

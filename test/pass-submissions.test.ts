@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { Submissions } from '../src/engine/submissions.ts';
+import type { Executor } from '../src/executors/contract.ts';
+import { silentLogger } from '../src/logger.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
+import {
+  assertNoLeaksAtEnd,
+  closeRuntime,
+  deployment,
+  sleep,
+  task,
+  tempDir,
+  until,
+} from './helpers.ts';
+
+assertNoLeaksAtEnd();
+
+const open: Runtime[] = [];
+afterEach(async () => {
+  for (const rt of open.splice(0)) await closeRuntime(rt);
+});
+
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+
+describe('submissions the pass does not wait for', () => {
+  it('passes on while a job starts, and follows its exit once its start is recorded', async () => {
+    const dir = tempDir();
+    const ledger = join(dir, 'ledger');
+    const rt = await openRuntime(
+      deployment(dir, [
+        task('reco', { command: ['sh', '-c', 'echo "$0" >> "$1"', 'reco', ledger] }),
+        task('calib', {
+          after: ['reco'],
+          command: ['sh', '-c', 'echo "$0" >> "$1"', 'calib', ledger],
+        }),
+      ]),
+      { logger: silentLogger() },
+    );
+    open.push(rt);
+    const local = rt.executors.get('local') as Executor;
+    // The executor answers reco's submission only when the test lets it: the job runs and exits before.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let answered = false;
+    const submit = local.submit.bind(local);
+    local.submit = async (batch) => {
+      const answers = await submit(batch);
+      await held;
+      answered = true;
+      return answers;
+    };
+    let exitTold = false;
+    local.onExit?.((jobId, state) => {
+      rt.engine.jobExited(jobId, state);
+      exitTold = true;
+      void rt.engine.pass({ full: false });
+    });
+    let passesWhileHeld = 0;
+    rt.engine.on('pass', () => {
+      if (exitTold && !answered) passesWhileHeld++;
+    });
+
+    await rt.store.upsertRuns([{ run: 7, fill: 1, lumi: 10, start: 1, end: 2 }], 'test');
+    const first = rt.engine.pass();
+    await until(
+      async () => passesWhileHeld > 0,
+      10_000,
+      'a pass after the exit, the submission held',
+    );
+    const [reco] = await rt.store.instancesForRuns('prompt', 'reco', [7]);
+    assert.ok(reco);
+    // Its exit waits for its start to be recorded: the job is neither settled nor given up as never submitted.
+    const [job] = await rt.store.jobsForInstance(reco.id);
+    assert.equal(job?.status, 'idle');
+    assert.equal(job?.submittedAt, null);
+    assert.deepEqual(lines(ledger), ['reco']);
+
+    release();
+    await first;
+    await until(
+      async () => {
+        await rt.engine.pass();
+        const [calib] = await rt.store.instancesForRuns('prompt', 'calib', [7]);
+        return calib?.status === 'done';
+      },
+      10_000,
+      'calib done',
+    );
+    const [after] = await rt.store.jobsForInstance(reco.id);
+    assert.equal(after?.status, 'done');
+    assert.equal(after?.attempt, 1);
+    assert.deepEqual(lines(ledger), ['reco', 'calib']);
+  });
+
+  it('waits for every submission, those added while it waits too, and logs one that throws', async () => {
+    const errors: unknown[] = [];
+    const logger = { ...silentLogger(), error: (o: unknown) => errors.push(o) } as never;
+    const s = new Submissions();
+    let late = false;
+    s.add([1, 2], sleep(30), logger);
+    s.add(
+      [3],
+      sleep(10).then(() => {
+        s.add(
+          [4],
+          sleep(40).then(() => {
+            late = true;
+          }),
+          logger,
+        );
+        throw new Error('no answer');
+      }),
+      logger,
+    );
+    assert.ok(s.has(1) && s.has(3));
+    await s.settled();
+    assert.equal(late, true);
+    assert.equal(s.size, 0);
+    assert.equal(errors.length, 1);
+  });
+});
