@@ -12,6 +12,7 @@ import { flags, machine } from './lib.ts';
 import { benchLocalTurnaround } from './local-turnaround.ts';
 import { benchMetrics } from './metrics.ts';
 import { benchPageLoad } from './page-load.ts';
+import { benchQueueReads } from './queue-reads.ts';
 import { benchSlurmSubmit } from './slurm-submit.ts';
 import { benchStoreScale } from './store-scale.ts';
 import { benchThroughput } from './throughput.ts';
@@ -28,6 +29,7 @@ const figures = [
   ...(await benchExitLatency({ store })),
   ...(await benchLocalTurnaround()),
   ...(await benchStoreScale({ store })),
+  ...(await benchQueueReads()),
   ...(await benchFailover()),
   ...(await benchHTCondorStatus()),
   ...(await benchApiOverview()),

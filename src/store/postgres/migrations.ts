@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { QUEUE_INDEXES_NAME, QUEUE_INDEXES_SQL } from '../queue-indexes.ts';
 import type { Db, Sql } from './db.ts';
 import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
 import { STATUS_COUNTS_MIGRATION_SQL } from './migration-status-counts.ts';
@@ -40,6 +41,7 @@ INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
           CREATE INDEX job_samples_by_at ON job_samples (at);`,
   },
   { version: 6, name: 'counts by status for /metrics', sql: STATUS_COUNTS_MIGRATION_SQL },
+  { version: 7, name: QUEUE_INDEXES_NAME, sql: QUEUE_INDEXES_SQL },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -49,8 +49,10 @@ export function jobOps(
   const byIds = db.prepare<[string], JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
   );
+  // Here and for retries: the planner, without statistics, prefers jobs_active, which reads every idle job.
   const inFlight = db.prepare<[], JobRow>(
-    `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${ACTIVE} AND claimed_by IS NOT NULL ORDER BY id`,
+    `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_in_flight
+     WHERE ${ACTIVE} AND claimed_by IS NOT NULL ORDER BY id`,
   );
   const ready = db.prepare<[string, string, number, number], JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs
@@ -60,7 +62,7 @@ export function jobOps(
   );
   const retryAt = db
     .prepare<[number], number | null>(
-      `SELECT MIN(not_before) FROM jobs
+      `SELECT MIN(not_before) FROM jobs INDEXED BY jobs_retry
        WHERE ${ACTIVE} AND status = 'idle' AND claimed_by IS NULL AND not_before > ?`,
     )
     .pluck();

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { StoreSchemaNewerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { QUEUE_INDEXES_NAME, QUEUE_INDEXES_SQL } from '../queue-indexes.ts';
 import { CAMPAIGN_CONTROL_MIGRATION_SQL } from './migration-campaign-control.ts';
 import { OVERVIEW_MIGRATION_SQL } from './migration-overview.ts';
 import { STATUS_COUNTS_MIGRATION_SQL } from './migration-status-counts.ts';
@@ -197,6 +198,7 @@ CREATE INDEX job_samples_by_at ON job_samples (at);
 `,
   },
   { version: 9, name: 'counts by status for /metrics', sql: STATUS_COUNTS_MIGRATION_SQL },
+  { version: 10, name: QUEUE_INDEXES_NAME, sql: QUEUE_INDEXES_SQL },
 ];
 
 /**
