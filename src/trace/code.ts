@@ -53,7 +53,10 @@ export const MISSING = 'missing';
  * - a container image's digest for `maxAgeMs`; a directory's repository for
  *   a minute.
  * Concurrent records share every answer, so a pass starting a thousand
- * instances runs git once per repository. Git runs from argv, never a shell,
+ * instances runs git once per repository; and a task's whole record is
+ * reused for `RECORD_FRESH_MS` (a stat of every file it names costs more
+ * than the rest of an instance's start): it tells the code as it was within
+ * that time of the start, which the job reads later anyway. Git runs from argv, never a shell,
  * with optional locks off so it never competes with a person's own git
  * commands.
  *
@@ -68,6 +71,7 @@ export class CodeCapture {
   readonly #states = new Map<string, Kept<GitState | null>>();
   readonly #hashes = new Map<string, Kept<string>>();
   readonly #digests = new Map<string, Kept<string>>();
+  readonly #records = new WeakMap<TaskConfig, { at: number; value: Promise<CodeRecord> }>();
 
   constructor(
     logger: Logger,
@@ -79,7 +83,20 @@ export class CodeCapture {
     this.#maxAgeMs = opts.maxAgeMs ?? 30_000;
   }
 
-  async record(task: TaskConfig): Promise<CodeRecord> {
+  record(task: TaskConfig): Promise<CodeRecord> {
+    const now = Date.now();
+    const kept = this.#records.get(task);
+    if (kept !== undefined && now - kept.at <= RECORD_FRESH_MS) return kept.value;
+    const value = this.#take(task);
+    this.#records.set(task, { at: now, value });
+    // A failed record (an image not pulled yet) is asked again next time.
+    value.catch(() => {
+      if (this.#records.get(task)?.value === value) this.#records.delete(task);
+    });
+    return value;
+  }
+
+  async #take(task: TaskConfig): Promise<CodeRecord> {
     const named = await namedFiles(task);
     const declared = await declaredFiles(task);
     const files: Record<string, string> = {};
@@ -172,6 +189,9 @@ export class CodeCapture {
     });
   }
 }
+
+/** How long a task's record is reused whole. */
+const RECORD_FRESH_MS = 250;
 
 /** How long a directory's repository (or its having none) is taken as known. */
 const ROOT_AGE_MS = 60_000;
