@@ -212,6 +212,30 @@ describe('engine', () => {
     );
   });
 
+  it("tells a reprocessed attempt's jobs their own attempt's job count", async () => {
+    const { rt, dir } = await start((d) => [
+      task('r', { jobs: 3, command: ['sh', '-c', 'echo "$AUTOCTRL_JOB_COUNT" >> "$0"', `${d}/n`] }),
+    ]);
+    await addRuns(rt, [{ run: 610 }]);
+    const first = await drive(rt, 'r', 610, 'done');
+    const [r] = rt.deployment.tasks;
+    assert.ok(r);
+    r.jobs = 1;
+    await rt.store.transitionInstance(first.id, {
+      from: 'done',
+      to: 'new',
+      reason: 'one job is enough',
+      by: 'test',
+      at: Date.now(),
+    });
+    await until(async () => {
+      await rt.engine.pass();
+      const i = await rt.store.getInstance(first.id);
+      return i?.status === 'done' && i.attempt === 2;
+    });
+    assert.deepEqual(readFileSync(join(dir, 'n'), 'utf8').trim().split('\n'), ['3', '3', '3', '1']);
+  });
+
   it('splits a task into one job per upstream output', async () => {
     const { rt, dir } = await start((d) => [
       task('files', { command: ['sh', '-c', `while [ ! -f ${d}/go ]; do sleep 0.02; done`] }),

@@ -15,7 +15,7 @@ import { intake } from './intake.ts';
 import { deadOnThisHost } from './liveness.ts';
 import { LockChecks } from './lock-checks.ts';
 import { settleInstances } from './settle-instances.ts';
-import { submitIdle } from './submit.ts';
+import { type StartedInstances, submitIdle } from './submit.ts';
 import { syncExecutor } from './sync-executors.ts';
 import { newWaitMemory, recheckWaits } from './wait-memory.ts';
 
@@ -289,6 +289,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (full) ctx.memory.waits = newWaitMemory();
 
     const handledNow = new Set<number>();
+    const startedNow: StartedInstances = new Map();
     let created = 0;
     let started = 0;
     const settled: Instance[] = [];
@@ -315,7 +316,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           for (const i of ok) handledNow.add(i.id);
         }
         const toGate = full ? undefined : scope.gateIds(view.name, task.name);
-        if (!view.cancelled) started += await gate(ctx, view.name, task, locks, toGate);
+        if (!view.cancelled) started += await gate(ctx, view.name, task, locks, toGate, startedNow);
       }
     }
     for (const inst of settled) this.emit('settled', inst);
@@ -328,7 +329,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const held = active.get(name) ?? [];
       submitted += await this.hostJobs.run(
         executor,
-        (own) => submitIdle(own, executor, held, campaigns),
+        (own) => submitIdle(own, executor, held, campaigns, startedNow),
         0,
       );
     }

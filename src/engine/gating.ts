@@ -9,13 +9,15 @@ import { configHash, taskFingerprint } from './config-hash.ts';
 import { type EngineContext, fenceOf, upstreamCampaign } from './context.ts';
 import { LockChecks } from './lock-checks.ts';
 import { forgetLockWait, waitOnLock } from './lock-waits.ts';
+import type { StartedInstances } from './submit.ts';
 import { forgetWait, noteWait } from './wait-memory.ts';
 
 /**
  * Step 2 of a pass for one (campaign, task): an instance whose upstream
  * instances are all done for its runs and whose locks are all open gets its
  * jobs and turns `processing`; otherwise it is `waiting`, with the reason.
- * `locks` holds the pass's lock answers, shared by every task of the pass.
+ * `locks` holds the pass's lock answers, shared by every task of the pass;
+ * the instances started are added to `started`. Returns how many started.
  */
 export async function gate(
   ctx: EngineContext,
@@ -23,6 +25,7 @@ export async function gate(
   task: TaskConfig,
   locks: LockChecks = new LockChecks(ctx),
   only?: ReadonlySet<number>,
+  started?: StartedInstances,
 ): Promise<number> {
   const candidates =
     only === undefined
@@ -49,7 +52,7 @@ export async function gate(
   // Locks are asked only once upstream is done: no point querying services for work that cannot start.
   const unblocked = candidates.filter((i) => blocking.get(i.id) === null);
   const closed = await locks.closedLocks(campaign, task, unblocked);
-  let started = 0;
+  let count = 0;
   for (const inst of candidates) {
     const blocked = blocking.get(inst.id) ?? null;
     try {
@@ -92,7 +95,7 @@ export async function gate(
         });
         continue;
       }
-      await ctx.store.startInstance(inst.id, {
+      const start = await ctx.store.startInstance(inst.id, {
         ...fenceOf(ctx),
         from: inst.status,
         configHash: c.hash,
@@ -102,14 +105,15 @@ export async function gate(
         by: 'engine',
         at: ctx.now(),
       });
-      started++;
+      started?.set(inst.id, start);
+      count++;
     } catch (err) {
       // Another controller or a reprocess moved it: the next pass sees the new state.
       if (!(err instanceof StaleStateError)) throw err;
       forgetWait(waits, inst);
     }
   }
-  return started;
+  return count;
 }
 
 /**

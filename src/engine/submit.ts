@@ -2,7 +2,7 @@ import { ClaimLostError, InfrastructureError } from '../errors.ts';
 import type { Executor, JobLaunch } from '../executors/contract.ts';
 import { setExecutorAvailable } from '../export/metrics-hooks.ts';
 import { DEFAULT_SHARE, PROMPT } from '../model/campaign.ts';
-import type { Job } from '../model/types.ts';
+import type { Instance, Job } from '../model/types.ts';
 import type { CampaignView } from './campaign-book.ts';
 import { type EngineContext, taskIn } from './context.ts';
 import {
@@ -31,6 +31,7 @@ export async function submitIdle(
   executor: Executor,
   inFlight: readonly Job[],
   campaigns: readonly CampaignView[],
+  started: StartedInstances = new Map(),
 ): Promise<number> {
   await pruneBlocked(ctx, executor.name);
   if (executorMemory(ctx, executor.name).unavailable) return 0;
@@ -75,26 +76,35 @@ export async function submitIdle(
   for (const jobs of byInstance.values())
     ctx.memory.submitting.add(
       jobs.map((j) => j.id),
-      submitBatch(ctx, executor, jobs),
+      submitBatch(ctx, executor, jobs, started.get(jobs[0]?.instanceId ?? -1)),
       ctx.logger,
     );
   return claimed.size;
 }
 
-/** Submits claimed jobs of one instance as one batch. */
+/**
+ * Instances the pass started, with the jobs their start created, by
+ * instance id: their submission need not read them back.
+ */
+export type StartedInstances = Map<number, { instance: Instance; jobs: readonly Job[] }>;
+
+/** Submits claimed jobs of one instance as one batch; `known`: the instance as its start this pass left it. */
 export async function submitBatch(
   ctx: EngineContext,
   executor: Executor,
   jobs: readonly Job[],
+  known?: { instance: Instance; jobs: readonly Job[] },
 ): Promise<void> {
   const [first] = jobs;
   if (first === undefined) return;
   // Independent reads side by side: on a database server each is a round trip.
-  const [task, instance, siblings] = await Promise.all([
+  const [task, instance, all] = await Promise.all([
     taskIn(ctx, first.task, first.campaign),
-    ctx.store.getInstance(first.instanceId),
-    ctx.store.jobsForInstance(first.instanceId),
+    known?.instance ?? ctx.store.getInstance(first.instanceId),
+    known?.jobs ?? ctx.store.jobsForInstance(first.instanceId),
   ]);
+  // The count of this attempt's jobs: a reprocessed instance may be split differently.
+  const siblings = all.filter((j) => j.instanceAttempt === first.instanceAttempt);
   if (task === undefined || instance === null) {
     for (const job of jobs) {
       await settleJob(ctx, job, {
