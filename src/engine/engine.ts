@@ -251,8 +251,6 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   private async work(fullWanted: boolean, startedAt: number): Promise<PassResult> {
     const { ctx } = this;
-    // Before syncing: a campaign job's timeout is in its campaign's task configuration.
-    const campaigns = await this.campaigns();
     const followed = this.followed;
     // Set again only if this pass ends: one that throws half-way may have read changes it never followed.
     this.followed = false;
@@ -264,12 +262,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.feed !== null &&
       startedAt - this.completeAt < COMPLETE_PASS_EVERY_MS;
     let full = fullWanted && !lightAsked;
-    if (full) this.feed = await ctx.store.feedHead();
     const exited = this.takeExited();
-    // Host-scoped executors whose host lease another controller holds are left to it.
-    const executors = await this.hostJobs.runnable();
-    // Only claimed jobs can be known to an executor: the queue behind them is never read whole.
-    const inFlight = await jobsInFlight(ctx);
+    // Side by side, each a round trip on a database server. The campaigns before syncing: a campaign
+    // job's timeout is in its campaign's task configuration. Host-scoped executors whose host lease
+    // another controller holds are left to it. Only claimed jobs can be known to an executor: the
+    // queue behind them is never read whole.
+    const [campaigns, executors, inFlight, head] = await Promise.all([
+      this.campaigns(),
+      this.hostJobs.runnable(),
+      jobsInFlight(ctx),
+      full ? ctx.store.feedHead() : null,
+    ]);
+    if (head !== null) this.feed = head;
     const now = ctx.now();
     for (const [name, executor] of executors) {
       const asked = jobsToAsk(ctx, executor, inFlight.get(name) ?? [], exited, fullWanted, now);

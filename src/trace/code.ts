@@ -97,23 +97,21 @@ export class CodeCapture {
   }
 
   async #take(task: TaskConfig): Promise<CodeRecord> {
-    const named = await namedFiles(task);
-    const declared = await declaredFiles(task);
-    const files: Record<string, string> = {};
-    for (const [rel, abs] of [...named, ...declared]) {
-      files[rel] = abs === null ? MISSING : await this.#hash(abs);
-    }
+    // Every look is a file-system round trip, and an instance's start waits for the record: side by side.
+    const [named, declared] = await Promise.all([namedFiles(task), declaredFiles(task)]);
+    const files = Object.fromEntries(
+      await Promise.all(
+        [...named, ...declared].map(
+          async ([rel, abs]) => [rel, abs === null ? MISSING : await this.#hash(abs)] as const,
+        ),
+      ),
+    );
     const dirs = new Set([task.cwd, ...named.map(([, abs]) => path.dirname(abs as string))]);
     const roots = new Set<string>();
-    for (const dir of dirs) {
-      const root = await this.#root(dir);
+    for (const root of await Promise.all([...dirs].map((dir) => this.#root(dir))))
       if (root !== null) roots.add(root);
-    }
-    const git: GitState[] = [];
-    for (const root of [...roots].sort()) {
-      const state = await this.#state(root);
-      if (state !== null) git.push(state);
-    }
+    const states = await Promise.all([...roots].sort().map((root) => this.#state(root)));
+    const git = states.filter((st): st is GitState => st !== null);
     const image = task.container === null ? null : await this.#digest(task.container);
     return { autoctrl: AUTOCTRL_VERSION, git, files: sortedKeys(files), image };
   }
@@ -233,13 +231,14 @@ async function signature(files: readonly string[]): Promise<string> {
 
 /** The command's words that are existing files relative to the cwd (placeholders vary per job: skipped). */
 async function namedFiles(task: TaskConfig): Promise<Array<[string, string]>> {
-  const found: Array<[string, string]> = [];
-  for (const word of new Set(task.command)) {
-    if (word.includes('{') || word === '') continue;
-    const abs = path.resolve(task.cwd, word);
-    if (await isFile(abs)) found.push([path.relative(task.cwd, abs), abs]);
-  }
-  return found;
+  const words = [...new Set(task.command)].filter((w) => !w.includes('{') && w !== '');
+  const found = await Promise.all(
+    words.map(async (word): Promise<[string, string] | null> => {
+      const abs = path.resolve(task.cwd, word);
+      return (await isFile(abs)) ? [path.relative(task.cwd, abs), abs] : null;
+    }),
+  );
+  return found.filter((f): f is [string, string] => f !== null);
 }
 
 /**
