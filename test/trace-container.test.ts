@@ -125,5 +125,16 @@ describe('a task with container: runs in podman through the engine', () => {
       encoding: 'utf8',
     });
     assert.ok(!all.split('\n').includes(name.n), `${name.n} is gone: ${all}`);
+    // Its podman client ends too, by SIGTERM or by the SIGKILL a grace later: closing the runtime
+    // before that would leave it running (jobs outlive their controller).
+    await until(
+      async () => {
+        await rt?.engine.pass();
+        const [job] = (await rt?.store.jobsForInstance(inst.id)) ?? [];
+        return job?.status !== 'running' && job?.status !== 'idle';
+      },
+      60_000,
+      'the cancelled job ended',
+    );
   });
 });
