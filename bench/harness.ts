@@ -100,7 +100,9 @@ export function writeDeployment(
       opts.tasks.map((t) => [
         t.name,
         {
-          command: ['/bin/bash', LEDGER_JOB, ledger, '{task}', '{run}'],
+          // The ledger in the environment: named in the command, it would be recorded (hashed) as code.
+          command: ['/bin/bash', LEDGER_JOB, '{task}', '{run}'],
+          env: { LEDGER: ledger },
           ...(t.after?.length ? { after: t.after } : {}),
           ...(t.type ? { when: { type: t.type } } : {}),
           ...(t.locks ? { locks: t.locks } : {}),

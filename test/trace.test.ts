@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { CodeCapture } from '../src/trace/code.ts';
+import { CodeCapture, MAX_HASHED_BYTES } from '../src/trace/code.ts';
 import { AUTOCTRL_VERSION } from '../src/version.ts';
 import { autoctrl, CLI } from './cli-run.ts';
 import { assertNoLeaksAtEnd, task, tempDir } from './helpers.ts';
@@ -252,5 +252,20 @@ describe('code capture', () => {
     assert.deepEqual(Object.keys(records[0]?.files ?? {}), ['cfg/deep/x.cfg', 'run.sh']);
     const missing = await capture.record({ ...t, code: ['nope.cfg'] });
     assert.equal(missing.files['nope.cfg'], 'missing');
+  });
+
+  it('records a large file the command names by size and time, without reading it', async () => {
+    const capture = new CodeCapture(pino({ level: 'silent' }));
+    const data = join(dir, 'run355100.dat');
+    writeFileSync(data, Buffer.alloc(MAX_HASHED_BYTES + 1));
+    const small = join(dir, 'small.cfg');
+    writeFileSync(small, 'x\n');
+    const t = task('reco', { cwd: dir, command: ['sh', 'small.cfg', 'run355100.dat'] });
+    const { files } = await capture.record(t);
+    assert.match(
+      files['run355100.dat'] ?? '',
+      new RegExp(`^not hashed: ${MAX_HASHED_BYTES + 1} bytes, modified \\d{4}-`),
+    );
+    assert.equal(files['small.cfg'], sha256(small));
   });
 });

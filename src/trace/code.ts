@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerConfig, TaskConfig } from '../config/types.ts';
@@ -22,7 +22,8 @@ export interface CodeRecord {
   /**
    * sha256 (hex) of each file the command names and each file the task's
    * `code:` matches, by path relative to the task's cwd; `missing` for a
-   * declared path that does not exist.
+   * declared path that does not exist; size and time instead of a hash for
+   * a file over `MAX_HASHED_BYTES`.
    */
   files: Record<string, string>;
   /** The container image's content digest; null without a container. */
@@ -144,7 +145,8 @@ export class CodeCapture {
   }
 
   async #hash(abs: string): Promise<string> {
-    const sig = await signature([abs]);
+    const info = await stat(abs).catch(() => null);
+    const sig = info === null ? '-' : signatureOf(info);
     const kept = this.#hashes.get(abs);
     if (kept !== undefined && kept.sig !== sig) {
       // The file changed: the dirty flag of its repository may have too.
@@ -152,8 +154,12 @@ export class CodeCapture {
         if (abs.startsWith(root + path.sep)) this.#states.delete(root);
     }
     // An unreadable file is still recorded: its becoming readable changes the record.
-    return recall(this.#hashes, abs, sig, Infinity, () =>
-      sha256File(abs).catch((err: NodeJS.ErrnoException) => `unreadable (${err.code ?? 'error'})`),
+    return recall(this.#hashes, abs, sig, Infinity, async () =>
+      info !== null && info.size > MAX_HASHED_BYTES
+        ? `not hashed: ${info.size} bytes, modified ${new Date(info.mtimeMs).toISOString()}`
+        : sha256File(abs).catch(
+            (err: NodeJS.ErrnoException) => `unreadable (${err.code ?? 'error'})`,
+          ),
     );
   }
 
@@ -188,6 +194,13 @@ export class CodeCapture {
   }
 }
 
+/**
+ * Larger files a command names are recorded by size and time, not read: a
+ * command may name its data (an input file of gigabytes), and every instance
+ * start would wait for its hash. Code and configuration files are far smaller.
+ */
+export const MAX_HASHED_BYTES = 4 * 1024 * 1024;
+
 /** How long a task's record is reused whole. */
 const RECORD_FRESH_MS = 250;
 
@@ -218,15 +231,12 @@ function recall<T>(
 
 /** Size, mtime and inode of each file (absent ones too): what changes when a file is written or replaced. */
 async function signature(files: readonly string[]): Promise<string> {
-  const parts = await Promise.all(
-    files.map((f) =>
-      stat(f).then(
-        (st) => `${st.size}:${st.mtimeMs}:${st.ino}`,
-        () => '-',
-      ),
-    ),
-  );
+  const parts = await Promise.all(files.map((f) => stat(f).then(signatureOf, () => '-')));
   return parts.join('|');
+}
+
+function signatureOf(st: Stats): string {
+  return `${st.size}:${st.mtimeMs}:${st.ino}`;
 }
 
 /** The command's words that are existing files relative to the cwd (placeholders vary per job: skipped). */
