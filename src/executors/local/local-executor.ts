@@ -115,19 +115,28 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   async #start(launch: JobLaunch): Promise<string> {
     const { jobId } = launch;
-    await stageOnSharedFs(launch);
     const workDir = resolve(launch.workDir);
     const cgroupRoot = await this.#cgroupRoot;
-    // Side by side: each is a file-system round trip, and a job's start waits for both.
-    const [marked, cgroup] = await Promise.all([
+    // Side by side: each is a file-system round trip, and a job's start waits for all (each
+    // creates the work directory if it is not there yet).
+    const [staged, mark, cgroup] = await Promise.allSettled([
+      stageOnSharedFs(launch),
       this.#mark(workDir, jobId),
       cgroupRoot === null ? null : prepareCgroup(cgroupRoot, workDir),
     ]);
+    if (staged.status === 'rejected') {
+      // Not started: without the marker, status() says `unknown` and the job may be submitted again.
+      if (mark.status === 'fulfilled' && mark.value) await removeMarker(workDir);
+      throw staged.reason;
+    }
+    if (mark.status === 'rejected') throw mark.reason;
+    const marked = mark.value;
     if (!marked) {
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }
-    if (cgroupRoot !== null && cgroup === null)
+    const cgroupPath = cgroup.status === 'fulfilled' ? cgroup.value : null;
+    if (cgroupRoot !== null && cgroupPath === null)
       this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
     let pid: number | undefined;
     const [file, ...args] = launch.argv as [string, ...string[]];
@@ -140,7 +149,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
         cwd: launch.cwd,
         logPath: launch.logPath,
         workDir,
-        cgroup,
+        cgroup: cgroupPath,
       });
       pid = started;
       this.#watch(ended, pid, launch, workDir);
