@@ -151,12 +151,10 @@ interface Chunk {
  * 0.2 ms each on PostgreSQL, 80 % of the fill: they are off during the bulk
  * insert (only they: every other trigger, foreign keys included, still
  * runs) and their counts are added after in one statement each, with the
- * triggers' own rules (the campaign counts' shard is the row id modulo 16).
+ * triggers' own rules (the status counts' shard is the row id modulo 16).
  * `checkCounts` then compares every counter with a full count.
  */
 const COUNTING_TRIGGERS = [
-  ['instances', 'campaign_counts_new_instance'],
-  ['jobs', 'campaign_counts_new_job'],
   ['memberships', 'run_status_of_member'],
   // Each row's upsert rewrites one of a few hot rows, whose versions pile up within the one
   // transaction: a 20,000-instance chunk took 2 minutes after 45 minutes of filling.
@@ -165,11 +163,6 @@ const COUNTING_TRIGGERS = [
 ] as const;
 
 const COUNTS = [
-  ...(['instance', 'job'] as const).map(
-    (kind) => `INSERT INTO campaign_counts AS x (campaign, kind, status, shard, n)
-       SELECT campaign, '${kind}', status, (id % 16)::smallint, count(*) FROM ${kind}s GROUP BY 1, 2, 3, 4
-       ON CONFLICT (campaign, kind, status, shard) DO UPDATE SET n = x.n + excluded.n`,
-  ),
   ...(
     [
       ['instance', 'task', 'instances'],

@@ -1,15 +1,11 @@
 /**
  * Checks a bulk-filled store's derived rows against full counts, in SQL both
- * backends speak: the triggers keep `campaign_counts`, `status_counts`, `run_status` and
+ * backends speak: the triggers keep `status_counts`, `run_status` and
  * `memberships.status` as rows change, and a fill that bypassed them (or a
  * trigger that missed a path) would leave a store the daemon misreads.
  * Throws with the first disagreements.
  */
-/** Per campaign, kind and status; PostgreSQL splits each count into shards, which readers sum. */
-const KEPT =
-  '(SELECT campaign, kind, status, SUM(n) AS n FROM campaign_counts GROUP BY campaign, kind, status)';
-
-/** The same for `status_counts`, per (kind, campaign, task or executor, status). */
+/** `status_counts` per (kind, campaign, task or executor, status); PostgreSQL splits each count into shards, which readers sum. */
 const STATUS_KEPT =
   '(SELECT kind, campaign, name, status, SUM(n) AS n FROM status_counts GROUP BY kind, campaign, name, status)';
 
@@ -17,17 +13,6 @@ export async function checkCounts(
   query: (sql: string) => Promise<Record<string, unknown>[]> | Record<string, unknown>[],
 ): Promise<void> {
   const checks: Record<string, string> = {
-    'campaign_counts (instances)': `SELECT i.campaign, i.status, i.n, c.n AS kept FROM
-        (SELECT campaign, status, COUNT(*) AS n FROM instances GROUP BY campaign, status) i
-        LEFT JOIN ${KEPT} c ON c.campaign = i.campaign AND c.kind = 'instance' AND c.status = i.status
-      WHERE c.n IS NULL OR c.n <> i.n`,
-    'campaign_counts (jobs)': `SELECT j.campaign, j.status, j.n, c.n AS kept FROM
-        (SELECT campaign, status, COUNT(*) AS n FROM jobs GROUP BY campaign, status) j
-        LEFT JOIN ${KEPT} c ON c.campaign = j.campaign AND c.kind = 'job' AND c.status = j.status
-      WHERE c.n IS NULL OR c.n <> j.n`,
-    'campaign_counts (nothing extra)': `SELECT c.campaign, c.kind, c.status, c.n FROM ${KEPT} c
-      WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM instances i WHERE c.kind = 'instance' AND i.campaign = c.campaign AND i.status = c.status)
-        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE c.kind = 'job' AND j.campaign = c.campaign AND j.status = c.status)`,
     'status_counts (instances)': `SELECT i.campaign, i.task, i.status, i.n, c.n AS kept FROM
         (SELECT campaign, task, status, COUNT(*) AS n FROM instances GROUP BY campaign, task, status) i
         LEFT JOIN ${STATUS_KEPT} c ON c.kind = 'instance' AND c.campaign = i.campaign AND c.name = i.task AND c.status = i.status

@@ -20,8 +20,9 @@ import { writeEvents } from './writers.ts';
 const COLUMNS = `name, selection, runs, tasks, overrides, share, created_at AS "createdAt", created_by AS "createdBy", state, revision`;
 const LISTED = "state <> 'deleted'";
 
-const COUNTS =
-  'SELECT kind, status, sum(n) AS n FROM campaign_counts WHERE campaign = $1 GROUP BY kind, status';
+// Summed over tasks (executors for jobs) and shards: a few dozen rows per campaign.
+const COUNTS = `SELECT kind, status, sum(n) AS n FROM status_counts
+  WHERE kind IN ('instance', 'job') AND campaign = $1 GROUP BY kind, status`;
 
 function toCounts(rows: readonly { kind: 'instance' | 'job'; status: string; n: number }[]) {
   const instances: Record<string, number> = Object.fromEntries(

@@ -1,7 +1,7 @@
 /**
  * Instances per (campaign, task, status) and jobs per (campaign, executor,
  * status), kept by triggers (see `sqlite/migration-status-counts.ts` for the
- * semantics). Sharded by record id like `campaign_counts`, so several
+ * semantics; migration 8 dropped `campaign_counts`). Sharded by record id, so several
  * controllers changing one task's instances at once mostly update different
  * rows; within one change the two rows are taken in status order, so two
  * transactions never take them crosswise.

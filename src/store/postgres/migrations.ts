@@ -42,6 +42,18 @@ INSERT INTO instance_attempts (instance_id, attempt, config_hash, started_at)
   },
   { version: 6, name: 'counts by status for /metrics', sql: STATUS_COUNTS_MIGRATION_SQL },
   { version: 7, name: QUEUE_INDEXES_NAME, sql: QUEUE_INDEXES_SQL },
+  {
+    version: 8,
+    name: "a campaign's counts summed from status_counts",
+    // The same changes were counted twice, by two triggers per insert and status change.
+    sql: `DROP TRIGGER campaign_counts_new_instance ON instances;
+          DROP TRIGGER campaign_counts_instance ON instances;
+          DROP TRIGGER campaign_counts_new_job ON jobs;
+          DROP TRIGGER campaign_counts_job ON jobs;
+          DROP FUNCTION campaign_counts_of();
+          DROP FUNCTION campaign_count_add(text, text, text, smallint, integer);
+          DROP TABLE campaign_counts;`,
+  },
 ];
 
 const KNOWN = Math.max(...MIGRATIONS.map((m) => m.version));

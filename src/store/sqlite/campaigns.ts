@@ -84,7 +84,8 @@ export function campaignOps(db: Db, writeEvent: (e: NewEvent) => number) {
     `INSERT INTO campaigns (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
   );
   const countRows = db.prepare<[string], { kind: 'instance' | 'job'; status: string; n: number }>(
-    'SELECT kind, status, n FROM campaign_counts WHERE campaign = ?',
+    `SELECT kind, status, SUM(n) AS n FROM status_counts
+     WHERE kind IN ('instance', 'job') AND campaign = ? GROUP BY kind, status`,
   );
   // A NULL parameter switches its condition off, so one statement serves every combination;
   // the run range stays a plain range so the primary key bounds the scan.

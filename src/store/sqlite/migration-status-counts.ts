@@ -1,9 +1,10 @@
 /**
  * Instances per (campaign, task, status) and jobs per (campaign, executor,
  * status), kept by triggers in the transaction of every insert and status
- * change like `campaign_counts` (migration 7): `/metrics` reads a few hundred
- * rows at each scrape instead of grouping a year of instances and jobs,
- * which took seconds at 3 million and held the process. `name` is the task
+ * change: `/metrics` reads a few hundred rows at each scrape instead of
+ * grouping a year of instances and jobs, which took seconds at 3 million and
+ * held the process, and a campaign's counts are their sum over its tasks
+ * (migration 11 dropped the `campaign_counts` that migration 7 kept beside). `name` is the task
  * of an instance row, the executor of a job row (a job's executor never
  * changes once created).
  */

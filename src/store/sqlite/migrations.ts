@@ -199,6 +199,18 @@ CREATE INDEX job_samples_by_at ON job_samples (at);
   },
   { version: 9, name: 'counts by status for /metrics', sql: STATUS_COUNTS_MIGRATION_SQL },
   { version: 10, name: QUEUE_INDEXES_NAME, sql: QUEUE_INDEXES_SQL },
+  {
+    version: 11,
+    name: "a campaign's counts summed from status_counts",
+    // The same changes were counted twice, by two triggers per insert and status change.
+    sql: `
+DROP TRIGGER campaign_counts_new_instance;
+DROP TRIGGER campaign_counts_instance;
+DROP TRIGGER campaign_counts_new_job;
+DROP TRIGGER campaign_counts_job;
+DROP TABLE campaign_counts;
+`,
+  },
 ];
 
 /**
