@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { stopJob } from '../src/engine/campaign-stop.ts';
 import { Submissions } from '../src/engine/submissions.ts';
 import type { Executor } from '../src/executors/contract.ts';
 import { silentLogger } from '../src/logger.ts';
@@ -95,6 +96,56 @@ describe('submissions the pass does not wait for', () => {
     assert.equal(after?.status, 'done');
     assert.equal(after?.attempt, 1);
     assert.deepEqual(lines(ledger), ['reco', 'calib']);
+  });
+
+  it("stops a cancelled campaign's job only once its submission is recorded", async () => {
+    const dir = tempDir();
+    const rt = await openRuntime(deployment(dir, [task('reco', { command: ['sleep', '30'] })]), {
+      logger: silentLogger(),
+    });
+    open.push(rt);
+    const local = rt.executors.get('local') as Executor;
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const submit = local.submit.bind(local);
+    local.submit = async (batch) => {
+      const answers = await submit(batch);
+      await held;
+      return answers;
+    };
+    // What a batch system's cancel gets: before the submission answered, no id to find the job by.
+    const cancel = local.cancel.bind(local);
+    const asked: Array<string | null> = [];
+    local.cancel = (ref, reason) => {
+      asked.push(ref.executorId);
+      return cancel(ref, reason);
+    };
+    await rt.store.upsertRuns([{ run: 7, fill: 1, lumi: 10, start: 1, end: 2 }], 'test');
+    const first = rt.engine.pass();
+    const job = await until(
+      async () => {
+        const [inst] = await rt.store.instancesForRuns('prompt', 'reco', [7]);
+        const [j] = inst === undefined ? [] : await rt.store.jobsForInstance(inst.id);
+        return j?.claimedBy != null ? j : undefined;
+      },
+      10_000,
+      'the job claimed',
+    );
+    assert.ok(rt.engine.ctx.memory.submitting.has(job.id));
+    let stopped: boolean | null = null;
+    const stopping = stopJob(rt.engine.ctx, job, rt.executors).then((s) => {
+      stopped = s;
+    });
+    await sleep(200);
+    assert.deepEqual([asked, stopped], [[], null], 'it waits for the submission');
+    release();
+    await Promise.all([stopping, first]);
+    assert.equal(stopped, true);
+    assert.equal(asked.length, 1);
+    assert.notEqual(asked[0], null, 'cancelled by the id the submission recorded');
+    assert.equal((await rt.store.getJob(job.id))?.status, 'failed');
   });
 
   it('waits for every submission, those added while it waits too, and logs one that throws', async () => {

@@ -32,9 +32,18 @@ export async function stopCancelledCampaigns(
 /** Stops one job of a cancelled campaign through `executors` (those this controller runs). */
 export async function stopJob(
   ctx: EngineContext,
-  job: Job,
+  listed: Job,
   executors: ReadonlyMap<string, Executor>,
 ): Promise<boolean> {
+  let job = listed;
+  if (ctx.memory.submitting.has(job.id)) {
+    // Its submission is under way: a batch system finds the job only once that has answered,
+    // and the job is recorded as submitted after (or a cancel would miss a job about to run).
+    await ctx.memory.submitting.settled();
+    const now = await ctx.store.getJob(job.id);
+    if (now === null || (now.status !== 'idle' && now.status !== 'running')) return false;
+    job = now;
+  }
   const reason = `campaign ${job.campaign} cancelled`;
   const handedOver = job.claimedBy !== null || job.executorId !== null || job.status === 'running';
   const executor = executors.get(job.executor);
