@@ -13,10 +13,6 @@ export class Submissions {
     return this.#jobs.has(jobId);
   }
 
-  get size(): number {
-    return this.#jobs.size;
-  }
-
   /**
    * Follows `work`, the submission of `jobIds`, until it ends. It does not
    * reject: a submission that throws is logged, and its jobs keep their

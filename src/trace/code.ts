@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerConfig, TaskConfig } from '../config/types.ts';
 import { resolveImageDigest } from '../executors/container/digest.ts';
-import { isDirectory, isFile } from '../fs-util.ts';
+import { isDirectory } from '../fs-util.ts';
 import { globPaths, hasMagic } from '../locks/glob.ts';
 import type { Logger } from '../logger.ts';
 import { AUTOCTRL_VERSION } from '../version.ts';
@@ -72,7 +72,7 @@ export class CodeCapture {
   readonly #states = new Map<string, Kept<GitState | null>>();
   readonly #hashes = new Map<string, Kept<string>>();
   readonly #digests = new Map<string, Kept<string>>();
-  readonly #records = new WeakMap<TaskConfig, { at: number; value: Promise<CodeRecord> }>();
+  readonly #records = new WeakMap<TaskConfig, Kept<CodeRecord>>();
 
   constructor(
     logger: Logger,
@@ -85,16 +85,7 @@ export class CodeCapture {
   }
 
   record(task: TaskConfig): Promise<CodeRecord> {
-    const now = Date.now();
-    const kept = this.#records.get(task);
-    if (kept !== undefined && now - kept.at <= RECORD_FRESH_MS) return kept.value;
-    const value = this.#take(task);
-    this.#records.set(task, { at: now, value });
-    // A failed record (an image not pulled yet) is asked again next time.
-    value.catch(() => {
-      if (this.#records.get(task)?.value === value) this.#records.delete(task);
-    });
-    return value;
+    return recall(this.#records, task, '', RECORD_FRESH_MS, () => this.#take(task));
   }
 
   async #take(task: TaskConfig): Promise<CodeRecord> {
@@ -103,11 +94,11 @@ export class CodeCapture {
     const files = Object.fromEntries(
       await Promise.all(
         [...named, ...declared].map(
-          async ([rel, abs]) => [rel, abs === null ? MISSING : await this.#hash(abs)] as const,
+          async ([rel, f]) => [rel, f === null ? MISSING : await this.#hash(f)] as const,
         ),
       ),
     );
-    const dirs = new Set([task.cwd, ...named.map(([, abs]) => path.dirname(abs as string))]);
+    const dirs = new Set([task.cwd, ...named.map(([, f]) => path.dirname(f.abs))]);
     const roots = new Set<string>();
     for (const root of await Promise.all([...dirs].map((dir) => this.#root(dir))))
       if (root !== null) roots.add(root);
@@ -144,9 +135,9 @@ export class CodeCapture {
     });
   }
 
-  async #hash(abs: string): Promise<string> {
-    const info = await stat(abs).catch(() => null);
-    const sig = info === null ? '-' : signatureOf(info);
+  /** The file's hash, kept while its signature (from the stat that found it) holds. */
+  #hash({ abs, info }: FoundFile): Promise<string> {
+    const sig = signatureOf(info);
     const kept = this.#hashes.get(abs);
     if (kept !== undefined && kept.sig !== sig) {
       // The file changed: the dirty flag of its repository may have too.
@@ -155,7 +146,7 @@ export class CodeCapture {
     }
     // An unreadable file is still recorded: its becoming readable changes the record.
     return recall(this.#hashes, abs, sig, Infinity, async () =>
-      info !== null && info.size > MAX_HASHED_BYTES
+      info.size > MAX_HASHED_BYTES
         ? `not hashed: ${info.size} bytes, modified ${new Date(info.mtimeMs).toISOString()}`
         : sha256File(abs).catch(
             (err: NodeJS.ErrnoException) => `unreadable (${err.code ?? 'error'})`,
@@ -214,9 +205,9 @@ interface Kept<T> {
 }
 
 /** The kept answer for `key` while its signature holds and it is younger than `maxAgeMs`; otherwise a new one. */
-function recall<T>(
-  map: Map<string, Kept<T>>,
-  key: string,
+function recall<K, T>(
+  map: { get(key: K): Kept<T> | undefined; set(key: K, kept: Kept<T>): unknown },
+  key: K,
   sig: string,
   maxAgeMs: number,
   make: () => Promise<T>,
@@ -239,16 +230,28 @@ function signatureOf(st: Stats): string {
   return `${st.size}:${st.mtimeMs}:${st.ino}`;
 }
 
+/** A regular file found for a record, with the stat that found it (its signature). */
+interface FoundFile {
+  abs: string;
+  info: Stats;
+}
+
+/** `p` as a found file; null when it is not a regular file (following links) or absent. */
+async function findFile(abs: string): Promise<FoundFile | null> {
+  const info = await stat(abs).catch(() => null);
+  return info?.isFile() ? { abs, info } : null;
+}
+
 /** The command's words that are existing files relative to the cwd (placeholders vary per job: skipped). */
-async function namedFiles(task: TaskConfig): Promise<Array<[string, string]>> {
+async function namedFiles(task: TaskConfig): Promise<Array<[string, FoundFile]>> {
   const words = [...new Set(task.command)].filter((w) => !w.includes('{') && w !== '');
   const found = await Promise.all(
-    words.map(async (word): Promise<[string, string] | null> => {
-      const abs = path.resolve(task.cwd, word);
-      return (await isFile(abs)) ? [path.relative(task.cwd, abs), abs] : null;
+    words.map(async (word): Promise<[string, FoundFile] | null> => {
+      const f = await findFile(path.resolve(task.cwd, word));
+      return f === null ? null : [path.relative(task.cwd, f.abs), f];
     }),
   );
-  return found.filter((f): f is [string, string] => f !== null);
+  return found.filter((f) => f !== null);
 }
 
 /**
@@ -256,17 +259,18 @@ async function namedFiles(task: TaskConfig): Promise<Array<[string, string]>> {
  * at any depth, a plain path as itself (null when it does not exist, so
  * creating it later changes the record).
  */
-async function declaredFiles(task: TaskConfig): Promise<Array<[string, string | null]>> {
-  const found: Array<[string, string | null]> = [];
+async function declaredFiles(task: TaskConfig): Promise<Array<[string, FoundFile | null]>> {
+  const found: Array<[string, FoundFile | null]> = [];
   for (const entry of task.code) {
     const abs = path.resolve(task.cwd, entry);
     const dir = !hasMagic(abs) && (await isDirectory(abs));
     if (!hasMagic(abs) && !dir) {
-      found.push([path.relative(task.cwd, abs), (await isFile(abs)) ? abs : null]);
+      found.push([path.relative(task.cwd, abs), await findFile(abs)]);
       continue;
     }
     for await (const p of globPaths(dir ? path.join(abs, '**', '*') : abs)) {
-      if (await isFile(p)) found.push([path.relative(task.cwd, p), p]);
+      const f = await findFile(p);
+      if (f !== null) found.push([path.relative(task.cwd, p), f]);
     }
   }
   return found;

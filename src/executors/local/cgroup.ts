@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { makeDirs } from '../../fs-util.ts';
 import { FILES, isCode } from './job-files.ts';
 
 /*
@@ -81,15 +80,9 @@ function cgroupOf(root: string, workDir: string): string {
  */
 export async function prepareCgroup(root: string, workDir: string): Promise<string | null> {
   const cg = cgroupOf(root, workDir);
-  const record = () => writeFile(join(workDir, FILES.cgroup), `${cg}\n`);
   try {
     await mkdir(cg, { recursive: true });
-    // The work directory may be being created beside this (the executor stages side by side).
-    await record().catch(async (err: unknown) => {
-      if (!isCode(err, 'ENOENT')) throw err;
-      await makeDirs(workDir);
-      await record();
-    });
+    await writeFile(join(workDir, FILES.cgroup), `${cg}\n`);
     return cg;
   } catch {
     return null;

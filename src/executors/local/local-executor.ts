@@ -4,7 +4,7 @@ import type { Logger } from '../../logger.ts';
 import { type LongTimer, setLongTimeout } from '../../timers.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
 import { FileLogExecutor } from '../shared/file-log-executor.ts';
-import { stageOnSharedFs } from '../shared/staging.ts';
+import { makeWorkDir, writeInputs } from '../shared/staging.ts';
 import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { ExecutorError } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, timeoutReason } from './inspect.ts';
@@ -117,10 +117,10 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     const { jobId } = launch;
     const workDir = resolve(launch.workDir);
     const cgroupRoot = await this.#cgroupRoot;
-    // Side by side: each is a file-system round trip, and a job's start waits for all (each
-    // creates the work directory if it is not there yet).
+    await makeWorkDir(launch);
+    // Side by side: each is a file-system round trip, and a job's start waits for all.
     const [staged, mark, cgroup] = await Promise.allSettled([
-      stageOnSharedFs(launch),
+      writeInputs(launch),
       this.#mark(workDir, jobId),
       cgroupRoot === null ? null : prepareCgroup(cgroupRoot, workDir),
     ]);
@@ -130,8 +130,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       throw staged.reason;
     }
     if (mark.status === 'rejected') throw mark.reason;
-    const marked = mark.value;
-    if (!marked) {
+    if (!mark.value) {
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }

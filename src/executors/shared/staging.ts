@@ -13,9 +13,25 @@ export const STAGED = { inputs: 'inputs.json', outputs: 'out' } as const;
  * work directory. A failure here is the site's, not the job's.
  */
 export async function stageOnSharedFs(launch: JobLaunch): Promise<void> {
+  await makeWorkDir(launch);
+  await writeInputs(launch);
+}
+
+/** The first step of `stageOnSharedFs`: the work directory and its `out/`. */
+export function makeWorkDir(launch: JobLaunch): Promise<void> {
+  return asSiteFailure(launch, () => makeDirs(join(launch.workDir, STAGED.outputs)));
+}
+
+/** The second step of `stageOnSharedFs`: `inputs.json`, once the work directory exists. */
+export function writeInputs(launch: JobLaunch): Promise<void> {
+  return asSiteFailure(launch, () =>
+    writeFile(join(launch.workDir, STAGED.inputs), JSON.stringify(launch.inputs, null, 1)),
+  );
+}
+
+async function asSiteFailure(launch: JobLaunch, step: () => Promise<void>): Promise<void> {
   try {
-    await makeDirs(join(launch.workDir, STAGED.outputs));
-    await writeFile(join(launch.workDir, STAGED.inputs), JSON.stringify(launch.inputs, null, 1));
+    await step();
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new InfrastructureError(`staging job ${launch.jobId} in ${launch.workDir}`, why, {
