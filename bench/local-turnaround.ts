@@ -7,7 +7,7 @@ import { type Figure, flags, isMain, median, percentile, report, scratch } from 
 
 /**
  * The local executor alone, without store or engine: `submit()` of
- * `/bin/true` → its `onExit`, one job after the other. That is the
+ * `/bin/true` → its `onChange`, one job after the other. That is the
  * executor's share of a handover (`exit-latency.ts`): marker, cgroup, the
  * launcher's spawn, the job's own exec and exit, the exit recorded and told.
  */
@@ -26,7 +26,7 @@ export async function benchLocalTurnaround(opts: Partial<Options> = {}): Promise
     launcher: o.launcher as LauncherKind,
   });
   const waiters = new Map<number, (s: ExecutorJobState) => void>();
-  ex.onExit((jobId, state) => waiters.get(jobId)?.(state));
+  ex.onChange((jobId, state) => waiters.get(jobId)?.(state));
   // Jobs do not keep the process alive (they may outlive it): this does, while we wait.
   const keepAlive = setInterval(() => {}, 1000);
   const times: number[] = [];
@@ -66,7 +66,7 @@ export async function benchLocalTurnaround(opts: Partial<Options> = {}): Promise
   const p50 = median(times);
   return [
     report({
-      name: `local executor, submit → onExit of /bin/true (${o.jobs} in a row, ${o.launcher} launcher)`,
+      name: `local executor, submit → onChange of /bin/true (${o.jobs} in a row, ${o.launcher} launcher)`,
       value: p50,
       unit: 'ms',
       target: `≤ ${TARGET_MS} ms`,

@@ -9,11 +9,21 @@ for os.posix_spawn; the controller falls back to a Node launcher when python3
 is missing (launcher-main.ts), which does the same.
 
 Protocol: one JSON object per line. In, on stdin:
-  {"id", "file", "args", "cwd", "env", "logPath", "workDir", "cgroup" (path or null)}
-Out, on stdout, per request: {"id", "pid"} or {"id", "error", "code"}; then,
-once the job has ended and its `exit` file is written,
+  {"id", "file", "args", "cwd", "env", "logPath", "workDir", "cgroup" (path or null),
+   "slots" (optional: start it only while fewer of this launcher's jobs run)}
+Out, on stdout, per request: {"id", "pid"} or {"id", "error", "code"}, after
+{"id", "queued": true} when it waited for a slot; then, once the job has
+ended and its `exit` file is written,
   {"id", "exit": <status as a shell gives it: 128+N when killed by signal N>,
    "signal": <name or null>, "reason": <the work directory's `reason`, or null>}.
+
+A job waiting for a slot starts the moment another ends, without a round
+trip to the controller: that is what lets a stream of short jobs keep every
+slot busy. It waits here, not in the controller, so that it is handed over
+for good: it starts even if the controller dies meanwhile, and its pid file
+("0 0 LAUNCHER") says it is queued to whoever looks. A controller that stops
+it before it starts writes its `reason`: it is then not started, and ends
+with status 143 (as SIGTERM would end it).
 
 The work directory's `pid` file says "JOBPID JOBSTART LAUNCHERPID LAUNCHERSTART"
 (start: field 22 of /proc/PID/stat), so that a reused pid is never taken for
@@ -27,6 +37,7 @@ controller starts it detached). At the end of stdin or when stdout breaks
 writing their exit files until none is left, then exits.
 """
 
+import collections
 import errno
 import json
 import os
@@ -51,8 +62,11 @@ _stdout_open = True
 # a pid it does not know yet, and a job's start is told before its end.
 _children = threading.Condition()
 _live = {}
-# Jobs ended whose exit file is not written yet (a full disk): the launcher stays for them.
+# Jobs accepted whose end is not told yet (waiting, running, or their exit file not written
+# yet on a full disk): the launcher stays for them.
 _recording = 0
+# Requests waiting for a slot, oldest first (under `_children`).
+_waiting = collections.deque()
 
 
 def proc_start(pid):
@@ -61,6 +75,9 @@ def proc_start(pid):
 
 
 SELF = f"{os.getpid()} {proc_start(os.getpid())}"
+# The pid file before the job's pid is known, fixed length so that the job's line overwrites it
+# in place (no new space needed then).
+PENDING = f"0 0 {SELF}".ljust(PID_LINE - 1).encode() + b"\n"
 
 
 def home_cgroup():
@@ -145,40 +162,83 @@ def spawn(req, actions):
             os._exit(3)
 
 
-def start(req):
+def accept(req):
+    """Starts the job now, or queues it when its slots are all taken (its pid file says so)."""
     global _recording
+    slots = req.get("slots")
+    with _children:
+        _recording += 1
+        if slots is None or (len(_live) < slots and not _waiting):
+            start(req)
+            return
+        try:
+            mark_pending(req["workDir"])
+        except OSError as err:
+            refuse(req, err)
+            return
+        _waiting.append(req)
+        # Under the lock: told before the reaper can start it.
+        send({"id": req["id"], "queued": True})
+
+
+def start_waiting():
+    """Starts waiting jobs while their slots allow (under `_children`); one stopped meanwhile ends unstarted."""
+    while _waiting and len(_live) < _waiting[0]["slots"]:
+        req = _waiting.popleft()
+        if os.path.exists(os.path.join(req["workDir"], "reason")):
+            record(req["id"], req["workDir"], 143 << 8)
+        else:
+            start(req)
+
+
+def mark_pending(work):
+    """The pid file with no job yet: a launcher that dies now leaves a lost job, never an unstarted one."""
+    fd = os.open(os.path.join(work, "pid"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.write(fd, PENDING)
+    finally:
+        os.close(fd)
+
+
+def refuse(req, err):
+    global _recording
+    _recording -= 1
+    code = errno.errorcode.get(err.errno, "") if err.errno else ""
+    send({"id": req["id"], "error": f"{err.strerror or err}: {err.filename or req['file']}", "code": code})
+
+
+def start(req):
+    """Under `_children`, so spawns never overlap (each changes this process's directory and cgroup)."""
     rid, log, work = req["id"], req["logPath"], req["workDir"]
     pid_path = os.path.join(work, "pid")
     fd = None
     try:
         os.makedirs(os.path.dirname(log), exist_ok=True)
         os.chdir(req["cwd"])
-        fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        # Fixed length, so that the job's line overwrites it in place: no new space needed then.
-        os.write(fd, f"0 0 {SELF}".ljust(PID_LINE - 1).encode() + b"\n")
+        # Not truncated: a waiting job's pending line must never read as no pid file at all.
+        fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT, 0o666)
+        os.pwrite(fd, PENDING, 0)
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666),
             (os.POSIX_SPAWN_DUP2, 1, 2),
         ]
-        with _children:
-            pid = spawn(req, actions)
-            _live[pid] = (rid, work)
-            _recording += 1
-            try:
-                os.pwrite(fd, f"{pid} {proc_start(pid)} {SELF}".ljust(PID_LINE - 1).encode() + b"\n", 0)
-            except OSError:
-                pass  # read as "not recorded": the job ends as lost, never started twice
-            send({"id": rid, "pid": pid})
-            _children.notify_all()
+        pid = spawn(req, actions)
+        _live[pid] = (rid, work)
+        try:
+            os.pwrite(fd, f"{pid} {proc_start(pid)} {SELF}".ljust(PID_LINE - 1).encode() + b"\n", 0)
+        except OSError:
+            pass  # read as "not recorded": the job ends as lost, never started twice
+        send({"id": rid, "pid": pid})
+        _children.notify_all()
     except OSError as err:
         if fd is not None:
             try:
                 os.unlink(pid_path)
             except OSError:
                 pass
-        code = errno.errorcode.get(err.errno, "") if err.errno else ""
-        send({"id": rid, "error": f"{err.strerror or err}: {err.filename or req['file']}", "code": code})
+        refuse(req, err)
+        _children.notify_all()
     finally:
         if fd is not None:
             os.close(fd)
@@ -248,6 +308,8 @@ def reap():
                 pass
             _, status = os.waitpid(pid, 0)
             job = _live.pop(pid, None)
+            # The next job starts before this one's end is written and told: its slot is free now.
+            start_waiting()
         if job is not None:
             record(job[0], job[1], status)
 
@@ -256,7 +318,7 @@ def main():
     threading.Thread(target=reap, daemon=True).start()
     for line in sys.stdin:
         if line.strip():
-            start(json.loads(line))
+            accept(json.loads(line))
     # The controller went away: its jobs still need their exit files.
     with _children:
         while _recording > 0:

@@ -107,7 +107,7 @@ describe('a timeout of weeks', () => {
   it('does not kill a local job early (Node would fire a 30d timer after 1 ms)', async () => {
     const ex = new LocalExecutor('local', { slots: 1, logger: silentLogger() });
     const workDir = join(base, 'job-1');
-    const ended = new Promise<ExecutorJobState>((resolve) => ex.onExit((_, s) => resolve(s)));
+    const ended = new Promise<ExecutorJobState>((resolve) => ex.onChange((_, s) => resolve(s)));
     await submitOne(ex, {
       ...LAUNCH_DEFAULTS,
       instanceId: 1,

@@ -159,12 +159,12 @@ describe('local executor', () => {
   });
 
   // How fast is measured by bench/exit-latency.ts, not asserted here: this machine is shared.
-  it('fires onExit once per job: submit → onExit for `true`', async (t) => {
+  it('fires onChange once per job: submit → onChange for `true`', async (t) => {
     const ex = local();
     const exits = new Map<number, ExecutorJobState>();
     const twice: number[] = [];
     const waiters = new Map<number, () => void>();
-    ex.onExit((jobId, state) => {
+    ex.onChange((jobId, state) => {
       if (exits.has(jobId)) twice.push(jobId);
       exits.set(jobId, state);
       waiters.get(jobId)?.();
@@ -190,9 +190,9 @@ describe('local executor', () => {
     const sorted = latencies.toSorted((x, y) => x - y);
     const median = ((sorted[9] ?? 0) + (sorted[10] ?? 0)) / 2;
     t.diagnostic(
-      `submit → onExit for true: median ${median.toFixed(2)} ms, max ${sorted[19]?.toFixed(2)} ms`,
+      `submit → onChange for true: median ${median.toFixed(2)} ms, max ${sorted[19]?.toFixed(2)} ms`,
     );
-    assert.deepEqual(twice, [], 'onExit fired twice for a job');
+    assert.deepEqual(twice, [], 'onChange fired twice for a job');
     const killed = job(['/bin/sh', '-c', 'kill -9 $$']);
     await submitOne(ex, killed.launch);
     const state = await waitFor(ex, killed.ref, 'exited');

@@ -52,7 +52,7 @@ async function run(root: string | null, script: string, timeoutMs: number | null
   });
   const jobId = nextId++;
   const workDir = join(base, `job-${jobId}`);
-  const ended = new Promise<ExecutorJobState>((resolve) => ex.onExit((_, s) => resolve(s)));
+  const ended = new Promise<ExecutorJobState>((resolve) => ex.onChange((_, s) => resolve(s)));
   const keepAlive = setInterval(() => {}, 1000);
   await submitOne(ex, {
     ...LAUNCH_DEFAULTS,

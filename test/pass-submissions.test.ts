@@ -63,8 +63,8 @@ describe('submissions the pass does not wait for', () => {
       }),
     ]);
     let exitTold = false;
-    local.onExit?.((jobId, state) => {
-      rt.engine.jobExited(jobId, state);
+    local.onChange?.((jobId, state) => {
+      rt.engine.jobChanged(jobId, state);
       exitTold = true;
       void rt.engine.pass({ full: false });
     });

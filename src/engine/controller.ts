@@ -38,8 +38,8 @@ export class Controller {
   start(): void {
     const { engine, deployment, executors, store } = this.rt;
     for (const executor of executors.values())
-      executor.onExit?.((jobId, state) => {
-        engine.jobExited(jobId, state);
+      executor.onChange?.((jobId, state) => {
+        engine.jobChanged(jobId, state);
         this.trigger();
       });
     engine.on('pass', (r) => {

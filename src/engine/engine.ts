@@ -97,8 +97,8 @@ export class Engine extends EventEmitter<EngineEvents> {
    * feed by the next pass, need nothing more.
    */
   private handled: ReadonlySet<number> = new Set();
-  /** Jobs whose executor told of an exit since the last pass, with how they ended. */
-  private readonly exited = new Map<number, ExecutorJobState>();
+  /** Jobs whose executor told of a change (an exit, a start) since the last pass, with their state. */
+  private readonly told = new Map<number, ExecutorJobState>();
 
   constructor(ctx: EngineContext) {
     super();
@@ -121,9 +121,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     );
   }
 
-  /** An executor told that a job ended: the next pass looks at it without polling every job. */
-  jobExited(jobId: number, state: ExecutorJobState): void {
-    this.exited.set(jobId, state);
+  /** An executor told that a job ended (or started): the next pass looks at it without polling every job. */
+  jobChanged(jobId: number, state: ExecutorJobState): void {
+    // An end is final: a start told late must not hide it.
+    if (this.told.get(jobId)?.state === 'exited') return;
+    this.told.set(jobId, state);
   }
 
   /**
@@ -154,9 +156,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       let again: Again = this.again;
       if (again === null) {
         // The pass is over once its submissions are recorded, or sooner when another is asked for;
-        // an exit told of a job being submitted waited for that (takeExited) and needs a pass.
+        // an exit told of a job being submitted waited for that (takeTold) and needs a pass.
         await this.submittedOrAsked();
-        again = (this.again as Again) ?? (this.exited.size > 0 ? 'changes' : null);
+        again = (this.again as Again) ?? (this.told.size > 0 ? 'changes' : null);
       }
       if (again === null) return result;
       kind = again === 'full';
@@ -232,7 +234,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // by every commit would otherwise write to the store for nothing.
     const lease = fullAsked || this.lease !== null ? await this.holdLease() : null;
     if (lease === null) {
-      const wakeAt = await this.hostJobs.pass(fullAsked, this.takeExited());
+      const wakeAt = await this.hostJobs.pass(fullAsked, this.takeTold());
       return { ...idle, wakeAt, skipped: true };
     }
     try {
@@ -262,7 +264,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.feed !== null &&
       startedAt - this.completeAt < COMPLETE_PASS_EVERY_MS;
     let full = fullWanted && !lightAsked;
-    const exited = this.takeExited();
+    const exited = this.takeTold();
     // Side by side, each a round trip on a database server. The campaigns before syncing: a campaign
     // job's timeout is in its campaign's task configuration. Host-scoped executors whose host lease
     // another controller holds are left to it. Only claimed jobs can be known to an executor: the
@@ -378,14 +380,14 @@ export class Engine extends EventEmitter<EngineEvents> {
    * The exits executors told of since the last pass, handed to this one;
    * those of jobs whose submission is not recorded yet wait for it.
    */
-  private takeExited(): Map<number, ExecutorJobState> {
-    const exited = new Map<number, ExecutorJobState>();
-    for (const [id, state] of this.exited) {
+  private takeTold(): Map<number, ExecutorJobState> {
+    const told = new Map<number, ExecutorJobState>();
+    for (const [id, state] of this.told) {
       if (this.ctx.memory.submitting.has(id)) continue;
-      exited.set(id, state);
-      this.exited.delete(id);
+      told.set(id, state);
+      this.told.delete(id);
     }
-    return exited;
+    return told;
   }
 
   /** Lets another controller take over at once (a clean stop). */

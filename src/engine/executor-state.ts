@@ -71,7 +71,7 @@ export function jobsToAsk(
 ): Job[] {
   const mem = executorMemory(ctx, executor.name);
   const due = pollDue(ctx, executor, now) || mem.adopt;
-  const all = full || mem.adopt || executor.onExit === undefined;
+  const all = full || mem.adopt || executor.onChange === undefined;
   if (due) mem.adopt = false;
   // A job whose submission is under way is the submission's until it is recorded.
   return active.filter(
@@ -117,7 +117,7 @@ export function nextPoll(
   executor: Executor,
   jobs: readonly Job[],
 ): number | null {
-  if (executor.onExit !== undefined || executor.pollIntervalMs <= 0) return null;
+  if (executor.onChange !== undefined || executor.pollIntervalMs <= 0) return null;
   if (!jobs.some((j) => j.claimedBy !== null)) return null;
   const mem = executorMemory(ctx, executor.name);
   return Number.isFinite(mem.lastPolled) ? mem.lastPolled + executor.pollIntervalMs : null;

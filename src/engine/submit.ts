@@ -54,8 +54,13 @@ export async function submitIdle(
   if (ready.length === 0) return 0;
   ready.sort((a, b) => a.id - b.id);
   // `prompt` first; each other campaign within its share of the slots, so bulk work never starves it.
-  const chosen = chooseJobs(ready, inFlight, room, executor.maxJobs, (campaign) =>
-    campaign === PROMPT ? null : (ctx.campaigns.get(campaign)?.share ?? DEFAULT_SHARE),
+  const chosen = chooseJobs(
+    ready,
+    inFlight,
+    room,
+    executor.slots ?? executor.maxJobs,
+    (campaign) =>
+      campaign === PROMPT ? null : (ctx.campaigns.get(campaign)?.share ?? DEFAULT_SHARE),
   );
   const claimed = new Set(
     await ctx.store.claimJobs(

@@ -205,18 +205,18 @@ export function runExecutorConformance(
       assert.match(state.reason ?? '', /timeout|time limit/i);
     });
 
-    it('tells onExit listeners once, agreeing with status(), when it has onExit', async (t) => {
+    it('tells onChange listeners once, agreeing with status(), when it has onChange', async (t) => {
       const ex = await h.open();
-      if (!ex.onExit) return t.skip('no onExit: polled only');
+      if (!ex.onChange) return t.skip('no onChange: polled only');
       const seen: Array<[number, ExecutorJobState]> = [];
-      ex.onExit((jobId, state) => seen.push([jobId, state]));
+      ex.onChange((jobId, state) => seen.push([jobId, state]));
       const j = await h.job('exit', ['6']);
       await h.submit(ex, j);
       const polled = await h.waitFor(ex, j.ref, 'exited');
       const deadline = Date.now() + h.waitMs;
       while (seen.length === 0 && Date.now() < deadline) await delay(10);
       await delay(50);
-      assert.deepEqual(seen, [[j.ref.jobId, polled]], 'onExit must fire exactly once');
+      assert.deepEqual(seen, [[j.ref.jobId, polled]], 'onChange must fire exactly once');
     });
   });
 }

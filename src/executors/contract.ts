@@ -19,10 +19,11 @@ import type { Output, Run } from '../model/types.ts';
  *   a restart adopt jobs instead of running them twice.
  * - An attempt runs at most once: no automatic requeue by the batch system.
  * - `status` may be slow (a batch system query): the engine calls it at most
- *   once per `pollIntervalMs` for an executor, except for jobs `onExit` told
+ *   once per `pollIntervalMs` for an executor, except for jobs `onChange` told
  *   of.
  * - Jobs outlive the controller: closing the executor does not kill them.
- * - The engine has at most `maxJobs` jobs in flight on it.
+ * - The engine has at most `maxJobs` jobs in flight on it, and no campaign
+ *   more than its share of `slots`.
  * - A batch system that cannot be reached makes `submit`, `status` and
  *   `cancel` throw `ExecutorUnavailableError`: the engine holds back this
  *   executor's jobs only and tries again later. Any other error from
@@ -37,8 +38,15 @@ export interface Executor {
    * watch or stop them (local). `cluster`: any controller can (batch systems).
    */
   readonly scope: 'host' | 'cluster';
-  /** Jobs in flight at most (`max_jobs`): campaign shares are computed from it. */
+  /** Jobs in flight at most (`max_jobs`): running, or queued in the executor or its batch system. */
   readonly maxJobs: number;
+  /**
+   * Jobs that run at once, when fewer than `maxJobs` (the rest wait in the
+   * executor's own queue, e.g. the local executor's): campaign shares are
+   * computed from it, so bulk work queued ahead never takes `prompt`'s
+   * slots. Default: `maxJobs`.
+   */
+  readonly slots?: number;
   /** The least time between two `status` calls by the engine. */
   readonly pollIntervalMs: number;
   /**
@@ -64,10 +72,12 @@ export interface Executor {
    * Registers a listener told as soon as a job the executor watches ends, so the
    * engine reacts at once instead of at the next poll. `state` is the job's
    * final state, as `status()` would answer it from then on: the engine settles
-   * the job with it without asking `status()` again. Optional for executors
-   * that can only be polled.
+   * the job with it without asking `status()` again. An executor that queues
+   * jobs itself (answered without `running`) also tells when one starts
+   * (`running`), since the engine does not poll it for that. Optional for
+   * executors that can only be polled.
    */
-  onExit?(listener: (jobId: number, state: ExecutorJobState) => void): void;
+  onChange?(listener: (jobId: number, state: ExecutorJobState) => void): void;
   /**
    * Lets held jobs go on (an operator's action, never the engine's): they
    * are queued again, and `status` says so once the batch system does.

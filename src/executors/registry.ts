@@ -35,6 +35,11 @@ export const executorKinds: Record<string, ExecutorKind> = {
       .object({
         /** Jobs run at once; default the number of cores. `max_jobs` says the same. */
         slots: z.number().int().positive().optional(),
+        /**
+         * Jobs handed over beyond the slots, each started the moment a slot frees
+         * without waiting for the engine; default as many as the slots, 0 for none.
+         */
+        queue: z.number().int().nonnegative().optional(),
         /** The host whose controller runs this executor's jobs (needed with several controllers). */
         host: z.string().min(1).optional(),
       })

@@ -71,7 +71,7 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
   /** Work directories whose submission is under way here: not `never-submitted`. */
   readonly #pending = new Map<string, Promise<unknown>>();
   readonly #listeners: ExitListener[] = [];
-  /** Jobs submitted by this instance and not yet ended: watched for `onExit`. */
+  /** Jobs submitted by this instance and not yet ended: watched for `onChange`. */
   readonly #watched = new Map<number, JobRef>();
   readonly #told = new Set<number>();
   /** Ended jobs by work directory: never read again. */
@@ -90,7 +90,7 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
     return this.#o.cli.calls;
   }
 
-  onExit(listener: ExitListener): void {
+  onChange(listener: ExitListener): void {
     this.#listeners.push(listener);
   }
 
@@ -340,7 +340,7 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
     }
   }
 
-  /** Jobs submitted here are watched through their event logs, so that `onExit` fires without a poll. */
+  /** Jobs submitted here are watched through their event logs, so that `onChange` fires without a poll. */
   #watch(ref: JobRef): void {
     if (this.#listeners.length === 0) return;
     this.#watched.set(ref.jobId, ref);
@@ -395,5 +395,5 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
   }
 }
 
-/** How often the event logs of jobs submitted here are read for `onExit`: a `stat` per batch. */
+/** How often the event logs of jobs submitted here are read for `onChange`: a `stat` per batch. */
 const WATCH_MS = 250;

@@ -4,6 +4,7 @@ import {
   accessSync,
   closeSync,
   constants,
+  existsSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -36,6 +37,8 @@ interface Request {
   logPath: string;
   workDir: string;
   cgroup: string | null;
+  /** Start it only while fewer of this launcher's jobs run; it waits here meanwhile. */
+  slots?: number;
 }
 
 /** dash's default, as for the Python launcher: what the job's `sh` used without a PATH. */
@@ -45,10 +48,16 @@ const SHELL_EXEC = ['-c', 'exec "$@"', 'autoctrl-job'];
 const EXEC_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOEXEC', 'ENOTDIR', 'ELOOP', 'EISDIR']);
 const PID_LINE = 64;
 const SELF = `${process.pid} ${procStat(process.pid)?.start ?? 0}`;
+/** The pid file before the job's pid is known: fixed length, so that the job's line overwrites it in place. */
+const PENDING = `${`0 0 ${SELF}`.padEnd(PID_LINE - 1)}\n`;
 const HOME = await ownCgroup();
 
-/** Jobs being started or running whose exit is not told yet: the launcher stays for them. */
+/** Jobs accepted whose exit is not told yet (waiting, starting, running): the launcher stays for them. */
 let unrecorded = 0;
+/** Jobs being started or running: what `slots` counts. */
+let running = 0;
+/** Requests waiting for a slot, oldest first. */
+const waiting: Request[] = [];
 let stdinOpen = true;
 let stdoutOpen = true;
 
@@ -170,20 +179,57 @@ function onExit(m: Request, pid: number, code: number | null, signal: NodeJS.Sig
   } catch {
     // nothing left
   }
+  running--;
+  // Its slot is free: the next job starts before this one's end is written and told.
+  startWaiting();
   record(m, code ?? 128 + (signal === null ? 0 : os.signals[signal]), signal);
+}
+
+/** Starts the job now, or queues it when its slots are all taken (its pid file says so). */
+function accept(m: Request): void {
+  unrecorded++;
+  if (m.slots === undefined || (running < m.slots && waiting.length === 0)) {
+    void start(m);
+    return;
+  }
+  try {
+    writeFileSync(join(m.workDir, FILES.pid), PENDING);
+  } catch (err) {
+    refuse(m, err);
+    return;
+  }
+  waiting.push(m);
+  send({ id: m.id, queued: true });
+}
+
+/** Starts waiting jobs while their slots allow; one stopped meanwhile (its `reason` written) ends unstarted, as SIGTERM would end it. */
+function startWaiting(): void {
+  for (let m = waiting[0]; m !== undefined && running < (m.slots ?? 0); m = waiting[0]) {
+    waiting.shift();
+    if (existsSync(join(m.workDir, FILES.reason))) record(m, 143, null);
+    else void start(m);
+  }
+}
+
+function refuse(m: Request, err: unknown): void {
+  const e = err as NodeJS.ErrnoException;
+  send({ id: m.id, error: e.message, code: e.code });
+  unrecorded--;
+  leaveIfDone();
 }
 
 async function start(m: Request): Promise<void> {
   const pidPath = join(m.workDir, FILES.pid);
   let fd: number | null = null;
   let log: number | null = null;
-  unrecorded++;
+  running++;
   try {
     mkdirSync(dirname(m.logPath), { recursive: true });
     log = openSync(m.logPath, 'a');
-    fd = openSync(pidPath, 'w');
+    // Not truncated: a waiting job's pending line must never read as no pid file at all.
+    fd = openSync(pidPath, constants.O_WRONLY | constants.O_CREAT);
     // Before the spawn, so that a launcher dying meanwhile leaves a lost job, never an unstarted one.
-    writeSync(fd, `${`0 0 ${SELF}`.padEnd(PID_LINE - 1)}\n`);
+    writeSync(fd, PENDING, 0);
     const child = await spawnJob(m, log);
     const pid = child.pid as number;
     // Not reaped yet: the exit is handled on a later turn of the event loop.
@@ -197,10 +243,9 @@ async function start(m: Request): Promise<void> {
     send({ id: m.id, pid });
   } catch (err) {
     if (fd !== null) unlinkSafe(pidPath);
-    const e = err as NodeJS.ErrnoException;
-    send({ id: m.id, error: e.message, code: e.code });
-    unrecorded--;
-    leaveIfDone();
+    running--;
+    refuse(m, err);
+    startWaiting();
   } finally {
     if (fd !== null) closeSync(fd);
     if (log !== null) closeSync(log);
@@ -217,7 +262,7 @@ function unlinkSafe(path: string): void {
 
 createInterface({ input: process.stdin })
   .on('line', (line) => {
-    if (line.trim() !== '') void start(JSON.parse(line) as Request);
+    if (line.trim() !== '') accept(JSON.parse(line) as Request);
   })
   // The controller went away (stopped or killed): the jobs' exits are still recorded.
   .on('close', () => {

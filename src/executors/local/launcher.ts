@@ -15,6 +15,12 @@ export interface SpawnRequest {
   workDir: string;
   /** The cgroup the job is born in; null: its session only. */
   cgroup: string | null;
+  /**
+   * Start it only while fewer than this many of the launcher's jobs run; it
+   * waits in the launcher meanwhile, and starts the moment one ends.
+   * Absent: at once.
+   */
+  slots?: number;
 }
 
 /** How a job ended, as its launcher recorded it in the `exit` file (and read its `reason`). */
@@ -26,13 +32,21 @@ export interface Ended {
 }
 
 export interface Spawned {
-  pid: number;
+  /** null: the job waits for a slot in the launcher. */
+  pid: number | null;
+  /**
+   * Resolves with the pid once the job runs (at once when `pid` is known);
+   * rejects when the launcher could not start it or died first; never
+   * settles for a job stopped while it waited (it ends unstarted).
+   */
+  started: Promise<number>;
   /** Resolves once the launcher has written the job's `exit` file; never if the launcher dies first. */
   ended: Promise<Ended>;
 }
 
 type Reply =
   | { id: number; pid: number }
+  | { id: number; queued: true }
   | ({ id: number } & Ended)
   | { id: number; error: string; code?: string };
 
@@ -86,6 +100,11 @@ export class Launcher {
     number,
     { resolve: (s: Spawned) => void; reject: (e: Error) => void }
   >();
+  /** Jobs waiting for a slot in the launcher: told when they start. */
+  readonly #waiting = new Map<
+    number,
+    { resolve: (pid: number) => void; reject: (e: Error) => void }
+  >();
   readonly #ending = new Map<number, (ended: Ended) => void>();
 
   constructor(
@@ -118,7 +137,7 @@ export class Launcher {
     const child = this.#child;
     this.#child = null;
     if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-    const idle = this.#ending.size === 0 && this.#starting.size === 0;
+    const idle = this.#ending.size === 0 && this.#starting.size === 0 && this.#waiting.size === 0;
     child.stdin?.end();
     if (!idle) return;
     child.ref();
@@ -157,8 +176,9 @@ export class Launcher {
   #lost(child: ChildProcess, how: string): void {
     if (this.#child === child) this.#child = null;
     const lost = new Error(`the job launcher ended (${how})`);
-    for (const s of this.#starting.values()) s.reject(lost);
+    for (const s of [...this.#starting.values(), ...this.#waiting.values()]) s.reject(lost);
     this.#starting.clear();
+    this.#waiting.clear();
     if (this.#ending.size > 0)
       this.log.warn({ jobs: this.#ending.size }, 'job launcher gone: job ends are polled instead');
     this.#ending.clear();
@@ -177,21 +197,41 @@ export class Launcher {
       this.log.warn({ line }, 'job launcher said something unexpected');
       return;
     }
-    if ('pid' in m) {
+    if ('queued' in m) {
       const s = this.#starting.get(m.id);
       this.#starting.delete(m.id);
-      const ended = new Promise<Ended>((r) => this.#ending.set(m.id, r));
-      s?.resolve({ pid: m.pid, ended });
+      const started = new Promise<number>((resolve, reject) =>
+        this.#waiting.set(m.id, { resolve, reject }),
+      );
+      // Rejected for a job nobody follows any more (the launcher gone): not an unhandled rejection.
+      started.catch(() => undefined);
+      s?.resolve({ pid: null, started, ended: this.#ended(m.id) });
+      this.#settled();
+    } else if ('pid' in m) {
+      const s = this.#starting.get(m.id);
+      this.#starting.delete(m.id);
+      if (s !== undefined)
+        s.resolve({ pid: m.pid, started: Promise.resolve(m.pid), ended: this.#ended(m.id) });
+      this.#waiting.get(m.id)?.resolve(m.pid);
+      this.#waiting.delete(m.id);
       this.#settled();
     } else if ('exit' in m) {
       this.#ending.get(m.id)?.({ exit: m.exit, signal: m.signal, reason: m.reason });
       this.#ending.delete(m.id);
+      // Stopped while it waited: it never starts.
+      this.#waiting.delete(m.id);
     } else {
-      const s = this.#starting.get(m.id);
+      const s = this.#starting.get(m.id) ?? this.#waiting.get(m.id);
       this.#starting.delete(m.id);
+      this.#waiting.delete(m.id);
+      this.#ending.delete(m.id);
       s?.reject(Object.assign(new Error(m.error), { code: m.code }));
       this.#settled();
     }
+  }
+
+  #ended(id: number): Promise<Ended> {
+    return new Promise<Ended>((r) => this.#ending.set(id, r));
   }
 }
 

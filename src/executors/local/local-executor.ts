@@ -18,12 +18,18 @@ import {
   removeMarker,
   writeReason,
 } from './job-files.ts';
-import { type Ended, Launcher, type LauncherKind } from './launcher.ts';
+import { type Ended, Launcher, type LauncherKind, type Spawned } from './launcher.ts';
 import { isRunning, signalJob } from './process-info.ts';
 
 export interface LocalExecutorOptions {
   /** Jobs run at once. */
   slots: number;
+  /**
+   * Jobs handed over beyond `slots`, waiting in the launcher to start the
+   * moment a slot frees (without a round trip to the engine); default:
+   * as many as `slots`. 0: the engine hands a job over only when a slot is free.
+   */
+  queue?: number;
   /** Least time between two status queries by the engine: reading a few files, so none by default. */
   pollIntervalMs?: number;
   logger: Logger;
@@ -72,9 +78,14 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   readonly #launcher: Launcher;
   readonly #cleanups = new Set<Promise<void>>();
   readonly #storeId: string | null;
+  readonly slots: number;
 
   constructor(name: string, opts: LocalExecutorOptions) {
-    super(name, { maxJobs: opts.slots, pollIntervalMs: opts.pollIntervalMs ?? 0 });
+    super(name, {
+      maxJobs: opts.slots + (opts.queue ?? opts.slots),
+      pollIntervalMs: opts.pollIntervalMs ?? 0,
+    });
+    this.slots = opts.slots;
     this.#log = opts.logger;
     this.#graceMs = opts.killGraceMs ?? 3000;
     this.#launcher = new Launcher(opts.logger, opts.launcher);
@@ -83,23 +94,26 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
   }
 
-  onExit(listener: ExitListener): void {
+  onChange(listener: ExitListener): void {
     this.#listeners.push(listener);
   }
 
-  /** Processes start independently: one failing does not hold back the others. */
+  /**
+   * Processes start independently: one failing does not hold back the
+   * others. A job beyond the free slots is answered queued (no id yet); it
+   * is told `running` to the `onChange` listeners when it starts.
+   */
   submit(batch: readonly JobLaunch[]): Promise<SubmitAnswer[]> {
     return Promise.all(
       batch.map((launch) =>
-        this.#submitOne(launch).then(
-          (executorId): SubmitAnswer => ({ executorId, running: true }),
+        this.#submitOne(launch).catch(
           (err: unknown): SubmitAnswer => ({ error: asSiteError(launch, err) }),
         ),
       ),
     );
   }
 
-  async #submitOne(launch: JobLaunch): Promise<string> {
+  async #submitOne(launch: JobLaunch): Promise<SubmitAnswer> {
     if (this.#closed) throw new ExecutorError(this.name, launch.jobId, 'the executor is closed');
     if (launch.argv.length === 0) {
       throw new ExecutorError(this.name, launch.jobId, 'argv is empty: the task has no command');
@@ -113,7 +127,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     }
   }
 
-  async #start(launch: JobLaunch): Promise<string> {
+  async #start(launch: JobLaunch): Promise<SubmitAnswer> {
     const { jobId } = launch;
     const workDir = resolve(launch.workDir);
     const cgroupRoot = await this.#cgroupRoot;
@@ -137,10 +151,10 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     const cgroupPath = cgroup.status === 'fulfilled' ? cgroup.value : null;
     if (cgroupRoot !== null && cgroupPath === null)
       this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
-    let pid: number | undefined;
     const [file, ...args] = launch.argv as [string, ...string[]];
+    let spawned: Spawned;
     try {
-      const { pid: started, ended } = await this.#launcher.spawn({
+      spawned = await this.#launcher.spawn({
         file,
         args,
         // Exactly the launch's environment: the engine decides what a job inherits.
@@ -149,18 +163,53 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
         logPath: launch.logPath,
         workDir,
         cgroup: cgroupPath,
+        slots: this.slots,
       });
-      pid = started;
-      this.#watch(ended, pid, launch, workDir);
     } catch (err) {
       // Only reached when nothing started: without the marker, status() says `unknown` and the job may be retried.
       await removeMarker(workDir);
-      const why = `could not start the job in ${launch.cwd}: ${err instanceof Error ? err.message : err}`;
-      throw new ExecutorError(this.name, jobId, why, { cause: err });
+      throw new ExecutorError(this.name, jobId, startFailure(launch, err), { cause: err });
     }
-    const executorId = executorIdOf(pid as number);
+    let pid = spawned.pid;
+    if (pid === null) {
+      // Before the end's handler: both may have come already, and a start is told before its end.
+      void spawned.started.then(
+        (started) => {
+          pid = started;
+          this.#running(launch, workDir, started);
+        },
+        (err: unknown) => this.#neverStarted(launch, workDir, err),
+      );
+    }
+    // A job stopped while it waited ends unstarted: its end is told all the same.
+    void spawned.ended.then((how) => this.#exited(jobId, pid, workDir, how));
+    if (pid === null) {
+      this.#log.debug({ jobId, workDir }, 'job waits for a slot');
+      return { executorId: null };
+    }
+    this.#limit(launch, workDir);
+    const executorId = executorIdOf(pid);
     this.#log.debug({ jobId, executorId, workDir }, 'job started');
-    return executorId;
+    return { executorId, running: true };
+  }
+
+  /** A job that waited for a slot started: the engine is told, as it is of an end. */
+  #running(launch: JobLaunch, workDir: string, pid: number): void {
+    this.#limit(launch, workDir);
+    if (this.#closed) return;
+    const executorId = executorIdOf(pid);
+    this.#log.debug({ jobId: launch.jobId, executorId, workDir }, 'job started');
+    this.#tell(launch.jobId, { state: 'running', executorId });
+  }
+
+  /** A job that waited for a slot could not be started (or its launcher died): it ends here, as lost would. */
+  async #neverStarted(launch: JobLaunch, workDir: string, err: unknown): Promise<void> {
+    if (this.#closed) return;
+    const reason = startFailure(launch, err);
+    this.#log.warn({ jobId: launch.jobId, err }, 'a job that waited for a slot did not start');
+    // As with a start that fails at once: without the marker, status() says never-submitted.
+    await removeMarker(workDir).catch(() => undefined);
+    this.#tell(launch.jobId, { state: 'exited', executorId: null, exitCode: null, reason });
   }
 
   /** Creates the job's marker; another store's marker (and its job's files) is cleared first, unless that job still runs. */
@@ -178,10 +227,9 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     return createMarker(workDir, jobId, this.#storeId);
   }
 
-  /** Tracks a job spawned here: its slot, its timeout, its end. */
-  #watch(ended: Promise<Ended>, pid: number, launch: JobLaunch, workDir: string): void {
+  /** The run-time limit of a job that started here, counted from its start. */
+  #limit(launch: JobLaunch, workDir: string): void {
     const { jobId } = launch;
-    void ended.then((how) => this.#exited(jobId, pid, workDir, how));
     if (launch.timeoutMs === null) return;
     const ms = launch.timeoutMs;
     // Chained: a timeout of weeks is longer than one Node timer may wait.
@@ -193,15 +241,24 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   }
 
   /** The launcher recorded the job's end (and killed its process group): nothing to read. */
-  #exited(jobId: number, pid: number, workDir: string, how: Ended): void {
+  #exited(jobId: number, pid: number | null, workDir: string, how: Ended): void {
     this.#timeouts.get(jobId)?.clear();
     this.#timeouts.delete(jobId);
     // Once closed, the next controller's status() empties the cgroup: no I/O after close.
     if (this.#closed) return;
     // Not waited for: the engine hears of the end at once, while the cgroup's leftovers go.
     void this.#killCgroup(jobId, workDir);
-    const state = exitedState(executorIdOf(pid), how.exit, how.reason, how.signal);
+    const state = exitedState(
+      pid === null ? null : executorIdOf(pid),
+      how.exit,
+      how.reason,
+      how.signal,
+    );
     this.#log.debug({ jobId, state }, 'job ended');
+    this.#tell(jobId, state);
+  }
+
+  #tell(jobId: number, state: ExecutorJobState): void {
     for (const listener of this.#listeners) {
       try {
         listener(jobId, state);
@@ -259,11 +316,22 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
    * its group killed by its launcher already.
    */
   async #stop(job: StopTarget, reason: string): Promise<void> {
-    const files = await readJobFiles(job.workDir);
+    let files = await readJobFiles(job.workDir);
+    let written = false;
+    const launcher = files.pid?.launcher ?? null;
+    if (files.pid !== null && files.pid.job === null && launcher !== null) {
+      // Waiting for a slot: its launcher finds the reason and does not start it (it ends as stopped).
+      if (files.exitStatus !== null || !isRunning(launcher, job.workDir)) return;
+      written = await writeReason(job.workDir, reason);
+      if (!written) return;
+      this.#log.info({ jobId: job.jobId, reason }, 'stopping job: it waited for a slot');
+      // Unless it started just before the reason was there: then it is signalled as any other.
+      files = await readJobFiles(job.workDir);
+    }
     const proc = files.pid?.job ?? null;
     if (files.exitStatus !== null || proc === null || !isRunning(proc, job.workDir)) return;
     // Written before the signal, so that whoever looks next (even a restarted controller) knows why it died.
-    if (!(await writeReason(job.workDir, reason))) {
+    if (!written && !(await writeReason(job.workDir, reason))) {
       if (files.reasonAt !== null)
         this.#killIfOverdue(job.jobId, proc, job.workDir, files.reasonAt, Date.now());
       return;
@@ -319,6 +387,10 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
 /** Errors of the machine rather than of the job: it waits for them to be fixed instead of failing. */
 const SITE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE', 'ENOTDIR', 'EAGAIN']);
+
+function startFailure(launch: JobLaunch, err: unknown): string {
+  return `could not start the job in ${launch.cwd}: ${err instanceof Error ? err.message : err}`;
+}
 
 function asSiteError(launch: JobLaunch, err: unknown): Error {
   if (err instanceof InfrastructureError) return err;

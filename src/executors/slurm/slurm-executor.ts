@@ -31,7 +31,7 @@ interface Wanted {
  * their options agree), are followed with one `squeue` per `status()` call
  * (and `sacct` for those no longer in the queue), stopped with `scancel`.
  * Slurm runs them on a filesystem the controller shares, so staging and logs
- * are plain files. Jobs are polled only: there is no `onExit`.
+ * are plain files. Jobs are polled only: there is no `onChange`.
  */
 export class SlurmExecutor extends FileLogExecutor implements Executor {
   readonly scope = 'cluster' as const;
