@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -15,6 +15,38 @@ export async function makeDirs(dir: string): Promise<void> {
       // Created meanwhile by someone else: as good as by us.
       if (err.code !== 'EEXIST') throw err;
     });
+  }
+}
+
+/**
+ * `makeDirs` without the thread pool, for the local executor's hot path.
+ * A local job's own small files (work directory, marker, inputs, cgroup)
+ * are written with synchronous calls: each is one syscall of microseconds on
+ * a local disk or the cgroup filesystem, while the same call through libuv's
+ * thread pool costs the event loop 0.1–0.3 ms of hand-off on a VM (measured:
+ * 15× the CPU of the synchronous call), 40% of the controller's CPU per job
+ * in a stream of short jobs. That executor's data directory is on this
+ * machine anyway: its jobs run here.
+ */
+export function makeDirsSync(dir: string): void {
+  // Mostly only the last one or two are missing: try the directory itself before walking up.
+  try {
+    mkdirSync(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT') throw err;
+  }
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      // Created meanwhile by someone else: as good as by us.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

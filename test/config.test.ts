@@ -331,7 +331,7 @@ describe('problems name the line and column', () => {
       ),
       [
         '2:28: executors.l.slots: must be more than 0',
-        '2:31: executors.l.cores: unknown key (known: type, max_jobs, poll_interval, lost_after, slots, host)',
+        '2:31: executors.l.cores: unknown key (known: type, max_jobs, poll_interval, lost_after, slots, queue, host)',
         '4:31: sources.s.seed: expected a whole number, got "x"',
       ],
     );

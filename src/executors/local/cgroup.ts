@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -76,13 +77,14 @@ function cgroupOf(root: string, workDir: string): string {
 /**
  * Creates the job's cgroup and records it in `workDir/cgroup` for the
  * cleanup; returns its path for the launcher, or null when it cannot (the job
- * then runs in its process group only).
+ * then runs in its process group only). Synchronous, as is the start of
+ * `killCgroup`: see `makeDirsSync` for why.
  */
-export async function prepareCgroup(root: string, workDir: string): Promise<string | null> {
+export function prepareCgroup(root: string, workDir: string): string | null {
   const cg = cgroupOf(root, workDir);
   try {
-    await mkdir(cg, { recursive: true });
-    await writeFile(join(workDir, FILES.cgroup), `${cg}\n`);
+    mkdirSync(cg, { recursive: true });
+    writeFileSync(join(workDir, FILES.cgroup), `${cg}\n`);
     return cg;
   } catch {
     return null;
@@ -92,24 +94,36 @@ export async function prepareCgroup(root: string, workDir: string): Promise<stri
 /**
  * Kills every process left in the job's cgroup and removes it; nothing when
  * the job has none. Safe to repeat, and after a restart: the path comes
- * from the work directory.
+ * from the work directory, unless `known` (the job started in this process).
  */
-export async function killCgroup(workDir: string): Promise<void> {
+export async function killCgroup(workDir: string, known?: string): Promise<void> {
   let cg: string;
   try {
-    cg = (await readFile(join(workDir, FILES.cgroup), 'utf8')).trim();
+    cg = known ?? readFileSync(join(workDir, FILES.cgroup), 'utf8').trim();
   } catch (err) {
     if (isCode(err, 'ENOENT')) return;
     throw err;
   }
   for (let i = 0; i < 50; i++) {
-    const procs = await readFile(join(cg, 'cgroup.procs'), 'utf8').catch(() => null);
+    const procs = readOrNull(join(cg, 'cgroup.procs'));
     if (procs === null) return; // removed already
     if (procs.trim() === '') break;
     await killAll(cg, procs);
     await delay(20);
   }
-  await rmdir(cg).catch(() => undefined);
+  try {
+    rmdirSync(cg);
+  } catch {
+    // entered or removed meanwhile
+  }
+}
+
+function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** `cgroup.kill` (Linux 5.14); before it, SIGKILL to each process listed. */

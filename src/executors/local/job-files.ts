@@ -1,6 +1,7 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeDirs } from '../../fs-util.ts';
+import { makeDirsSync } from '../../fs-util.ts';
 
 /**
  * What a local job's work directory holds. The job's parent, the launcher
@@ -88,29 +89,25 @@ export async function readJobFiles(workDir: string): Promise<JobFiles> {
 /**
  * Creates the `submitted` marker, naming the store the job belongs to;
  * false when it already exists (the job was handed over before, perhaps by
- * a controller that has since died).
+ * a controller that has since died). Synchronous: see `makeDirsSync` for why.
  */
-export async function createMarker(
-  workDir: string,
-  jobId: number,
-  storeId: string | null,
-): Promise<boolean> {
+export function createMarker(workDir: string, jobId: number, storeId: string | null): boolean {
   const path = join(workDir, FILES.submitted);
   const text = `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid, storeId })}\n`;
   try {
-    await writeFile(path, text, { flag: 'wx' });
+    writeFileSync(path, text, { flag: 'wx' });
     return true;
   } catch (err) {
     if (isCode(err, 'EEXIST')) return false;
     if (!isCode(err, 'ENOENT')) {
       // Created but not written (a full disk): ours, and it must go, or the job's next
       // submission would take it for a start that never happened.
-      await rm(path, { force: true }).catch(() => undefined);
+      rmSync(path, { force: true });
       throw err;
     }
   }
   // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
-  await makeDirs(workDir);
+  makeDirsSync(workDir);
   return createMarker(workDir, jobId, storeId);
 }
 

@@ -1,12 +1,11 @@
 import { join, resolve } from 'node:path';
-import { InfrastructureError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { type LongTimer, setLongTimeout } from '../../timers.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
 import { FileLogExecutor } from '../shared/file-log-executor.ts';
 import { makeWorkDir, writeInputs } from '../shared/staging.ts';
 import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
-import { ExecutorError } from './errors.ts';
+import { asSiteError, ExecutorError, startFailure } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, timeoutReason } from './inspect.ts';
 import {
   clearForeignJob,
@@ -77,6 +76,8 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   readonly #cgroupRoot: Promise<string | null>;
   readonly #launcher: Launcher;
   readonly #cleanups = new Set<Promise<void>>();
+  /** The cgroups of the jobs started here, until they are emptied. */
+  readonly #cgroups = new Map<number, string>();
   readonly #storeId: string | null;
   readonly slots: number;
 
@@ -131,24 +132,21 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     const { jobId } = launch;
     const workDir = resolve(launch.workDir);
     const cgroupRoot = await this.#cgroupRoot;
-    await makeWorkDir(launch);
-    // Side by side: each is a file-system round trip, and a job's start waits for all.
-    const [staged, mark, cgroup] = await Promise.allSettled([
-      writeInputs(launch),
-      this.#mark(workDir, jobId),
-      cgroupRoot === null ? null : prepareCgroup(cgroupRoot, workDir),
-    ]);
-    if (staged.status === 'rejected') {
-      // Not started: without the marker, status() says `unknown` and the job may be submitted again.
-      if (mark.status === 'fulfilled' && mark.value) await removeMarker(workDir);
-      throw staged.reason;
-    }
-    if (mark.status === 'rejected') throw mark.reason;
-    if (!mark.value) {
+    makeWorkDir(launch);
+    // The marker before the inputs: a job handed over before must find its files untouched.
+    if (!(await this.#mark(workDir, jobId))) {
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }
-    const cgroupPath = cgroup.status === 'fulfilled' ? cgroup.value : null;
+    try {
+      writeInputs(launch);
+    } catch (err) {
+      // Not started: without the marker, status() says `unknown` and the job may be submitted again.
+      await removeMarker(workDir);
+      throw err;
+    }
+    const cgroupPath = cgroupRoot === null ? null : prepareCgroup(cgroupRoot, workDir);
+    if (cgroupPath !== null) this.#cgroups.set(jobId, cgroupPath);
     if (cgroupRoot !== null && cgroupPath === null)
       this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
     const [file, ...args] = launch.argv as [string, ...string[]];
@@ -214,7 +212,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   /** Creates the job's marker; another store's marker (and its job's files) is cleared first, unless that job still runs. */
   async #mark(workDir: string, jobId: number): Promise<boolean> {
-    if (await createMarker(workDir, jobId, this.#storeId)) return true;
+    if (createMarker(workDir, jobId, this.#storeId)) return true;
     const files = await readJobFiles(workDir);
     if (!isForeignMarker(files, this.#storeId)) return false;
     const other = files.pid?.job ?? null;
@@ -365,7 +363,10 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   /** Empties the job's cgroup; tracked, so that `close()` waits for cleanups under way. */
   #killCgroup(jobId: number, workDir: string): Promise<void> {
-    const cleanup = killCgroup(workDir)
+    // Known for a job started here: its `cgroup` file need not be read.
+    const known = this.#cgroups.get(jobId);
+    this.#cgroups.delete(jobId);
+    const cleanup = killCgroup(workDir, known)
       .catch((err) =>
         this.#log.warn({ err, jobId, workDir }, "could not end what is left in the job's cgroup"),
       )
@@ -383,24 +384,4 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     await Promise.all([this.#cgroupRoot, ...this.#cleanups]);
     await this.#launcher.close();
   }
-}
-
-/** Errors of the machine rather than of the job: it waits for them to be fixed instead of failing. */
-const SITE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE', 'ENOTDIR', 'EAGAIN']);
-
-function startFailure(launch: JobLaunch, err: unknown): string {
-  return `could not start the job in ${launch.cwd}: ${err instanceof Error ? err.message : err}`;
-}
-
-function asSiteError(launch: JobLaunch, err: unknown): Error {
-  if (err instanceof InfrastructureError) return err;
-  let cause: unknown = err;
-  while (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code !== undefined && SITE_ERRNOS.has(code)) {
-      return new InfrastructureError(`starting job ${launch.jobId}`, cause.message, { cause: err });
-    }
-    cause = cause.cause;
-  }
-  return err instanceof Error ? err : new Error(String(err));
 }
