@@ -72,7 +72,8 @@ describe('local executor queue', () => {
     const ex = local('posix_spawn', 3, 5);
     assert.equal(ex.maxJobs, 8);
     assert.equal(ex.slots, 3);
-    assert.equal(new LocalExecutor('l', { slots: 2, logger: silentLogger() }).maxJobs, 4);
+    assert.equal(new LocalExecutor('l', { slots: 2, logger: silentLogger() }).maxJobs, 18);
+    assert.equal(new LocalExecutor('l', { slots: 20, logger: silentLogger() }).maxJobs, 40);
   });
 
   for (const launcher of ['posix_spawn', 'node'] as const) {

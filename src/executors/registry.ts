@@ -37,7 +37,7 @@ export const executorKinds: Record<string, ExecutorKind> = {
         slots: z.number().int().positive().optional(),
         /**
          * Jobs handed over beyond the slots, each started the moment a slot frees
-         * without waiting for the engine; default as many as the slots, 0 for none.
+         * without waiting for the engine; default as many as the slots, at least 16; 0 for none.
          */
         queue: z.number().int().nonnegative().optional(),
         /** The host whose controller runs this executor's jobs (needed with several controllers). */

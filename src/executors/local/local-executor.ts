@@ -26,7 +26,8 @@ export interface LocalExecutorOptions {
   /**
    * Jobs handed over beyond `slots`, waiting in the launcher to start the
    * moment a slot frees (without a round trip to the engine); default:
-   * as many as `slots`. 0: the engine hands a job over only when a slot is free.
+   * as many as `slots`, at least `MIN_QUEUE`. 0: the engine hands a job
+   * over only when a slot is free.
    */
   queue?: number;
   /** Least time between two status queries by the engine: reading a few files, so none by default. */
@@ -49,6 +50,13 @@ export interface LocalExecutorOptions {
   /** How jobs are started (`launcher.ts`): `node` only to test the fallback for machines without python3. */
   launcher?: LauncherKind;
 }
+
+/**
+ * The least queue by default: each pass of the engine then hands over (and
+ * settles) jobs by the dozen. 1,000 short jobs on 2 slots took 3.1 s with a
+ * queue of 2, 2.6 s with 8, 2.5 s with 16 (PostgreSQL: 5.9, 5.3, 4.9 s).
+ */
+const MIN_QUEUE = 16;
 
 type ExitListener = (jobId: number, state: ExecutorJobState) => void;
 
@@ -83,7 +91,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   constructor(name: string, opts: LocalExecutorOptions) {
     super(name, {
-      maxJobs: opts.slots + (opts.queue ?? opts.slots),
+      maxJobs: opts.slots + (opts.queue ?? Math.max(opts.slots, MIN_QUEUE)),
       pollIntervalMs: opts.pollIntervalMs ?? 0,
     });
     this.slots = opts.slots;
