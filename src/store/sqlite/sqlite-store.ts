@@ -50,6 +50,7 @@ import type {
 import type { SamplePoint, SampleQuery } from '../samples-contract.ts';
 import { type StatusCountRow, toStatusCounts } from '../status-counts.ts';
 import { campaignOps } from './campaigns.ts';
+import type { Checkpointer } from './checkpointer.ts';
 import { type Coordination, coordinationOps } from './coordination.ts';
 import { feedOps } from './feed.ts';
 import { historyOps } from './history.ts';
@@ -88,9 +89,12 @@ export class SqliteStore implements StateStore {
   readonly #samples;
   readonly #statusCounts;
   readonly #file: string;
+  readonly #checkpointer: Checkpointer | null;
 
-  constructor(db: Db, logger: Logger, file: string) {
+  /** `checkpointer`: the file's write-ahead log is checkpointed off this thread (closed with the store). */
+  constructor(db: Db, logger: Logger, file: string, checkpointer: Checkpointer | null = null) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     this.#logger = logger;
     this.#file = file;
     const clock = Date.now;
@@ -117,6 +121,7 @@ export class SqliteStore implements StateStore {
 
   async close(): Promise<void> {
     this.#feed.close();
+    await this.#checkpointer?.close();
     if (this.#db.open) this.#db.close();
   }
 
