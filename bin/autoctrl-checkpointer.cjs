@@ -11,9 +11,17 @@
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 
-const db = new Database(workerData.path, { fileMustExist: true });
-// A checkpoint waits for no one (PASSIVE); this only covers opening beside a writer.
-db.pragma('busy_timeout = 1000');
+let db;
+try {
+  db = new Database(workerData.path, { fileMustExist: true });
+  // A checkpoint waits for no one (PASSIVE); this only covers opening beside a writer.
+  db.pragma('busy_timeout = 1000');
+} catch (err) {
+  // Gone already (a store closed and removed at once): nothing to checkpoint.
+  parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) });
+  parentPort.close();
+}
+if (db !== undefined) start();
 
 function checkpoint() {
   try {
@@ -23,10 +31,12 @@ function checkpoint() {
   }
 }
 
-const timer = setInterval(checkpoint, workerData.everyMs);
-parentPort.once('message', () => {
-  clearInterval(timer);
-  checkpoint();
-  db.close();
-  parentPort.close();
-});
+function start() {
+  const timer = setInterval(checkpoint, workerData.everyMs);
+  parentPort.once('message', () => {
+    clearInterval(timer);
+    checkpoint();
+    db.close();
+    parentPort.close();
+  });
+}

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -31,13 +30,18 @@ export class Checkpointer {
       workerData: { path, driver: DRIVER, everyMs: CHECKPOINT_EVERY_MS },
       execArgv: [],
     });
-    this.#exited = once(this.#worker, 'exit');
-    this.#worker.on('message', (m: { error?: string }) =>
+    // Not `once`: an error event before the exit must not make closing throw.
+    this.#exited = new Promise((resolve) => this.#worker.once('exit', resolve));
+    let told = false;
+    this.#worker.on('message', (m: { error?: string }) => {
+      // Once: a file removed under it would say so every time.
+      if (told) return;
+      told = true;
       logger.warn(
         { store: path, err: m.error },
-        'checkpoint of the SQLite write-ahead log failed: tried again shortly, and the controller checkpoints itself if it grows',
-      ),
-    );
+        'checkpoint of the SQLite write-ahead log failed: tried again, and the controller checkpoints itself if the log grows',
+      );
+    });
     this.#worker.on('error', (err) =>
       logger.warn(
         { store: path, err },
