@@ -119,6 +119,15 @@ def move_to(cgroup):
         return False
 
 
+def remake(cgroup):
+    """A job that waited long for its slot may find its (empty) cgroup swept by a controller's start."""
+    try:
+        os.mkdir(cgroup)
+        return True
+    except OSError:
+        return False
+
+
 def resolve(file, env, cwd):
     """The program execvp would run, searched in the job's own PATH (posix_spawnp would use ours)."""
     if "/" in file:
@@ -143,7 +152,8 @@ def spawn(req, actions):
     file, args, env = req["file"], req["args"], req["env"]
     path = resolve(file, env, req["cwd"])
     argv = [file, *args] if path is not None else [*SHELL_EXEC, file, *args]
-    moved = req.get("cgroup") is not None and HOME is not None and move_to(req["cgroup"])
+    cgroup = req.get("cgroup")
+    moved = cgroup is not None and HOME is not None and (move_to(cgroup) or remake(cgroup) and move_to(cgroup))
     try:
         try:
             return os.posix_spawn(

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import type { ExecutorJobState, JobLaunch, JobRef } from '../src/executors/contract.ts';
+import { findCgroupRoot } from '../src/executors/local/cgroup.ts';
 import { LocalExecutor } from '../src/executors/local/index.ts';
 import type { LauncherKind } from '../src/executors/local/launcher.ts';
 import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
@@ -18,6 +19,8 @@ const ledger = join(base, 'ledger');
 let nextJobId = 1;
 let executors: LocalExecutor[] = [];
 let refs: JobRef[] = [];
+
+const cgroupRoot = await findCgroupRoot();
 
 function local(launcher: LauncherKind, slots = 1, queue = 2): LocalExecutor {
   const ex = new LocalExecutor('local', { slots, queue, logger: silentLogger(), launcher });
@@ -131,6 +134,29 @@ describe('local executor queue', () => {
         told.filter(([id]) => id === b.ref.jobId).map(([, s]) => s.state),
         ['exited'],
       );
+      await writeFile(ledger, '');
+    });
+
+    it(`${launcher}: a job that waited is born in its cgroup, even one swept meanwhile`, {
+      skip: cgroupRoot === null && 'no writable cgroup v2 here',
+    }, async () => {
+      const ex = local(launcher);
+      const [a, b] = [job(), job()];
+      await ex.submit([a.launch]);
+      await ex.submit([b.launch]);
+      // What a controller's start does to an empty cgroup older than ten minutes.
+      const cg = readFileSync(join(b.ref.workDir, 'cgroup'), 'utf8').trim();
+      rmdirSync(cg);
+      await writeFile(a.go, '');
+      const running = await waitFor(ex, b.ref, 'running');
+      const pid = Number((running.state === 'running' ? running.executorId : '').split(':')[1]);
+      const own = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::'))
+        ?.slice(3);
+      assert.ok(own !== undefined && cg.endsWith(own), `job in ${own}, its cgroup is ${cg}`);
+      await writeFile(b.go, '');
+      await waitFor(ex, b.ref, 'exited');
       await writeFile(ledger, '');
     });
   }

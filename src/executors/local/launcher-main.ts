@@ -90,6 +90,16 @@ function resolve(file: string, env: Record<string, string>, cwd: string): string
   return null;
 }
 
+/** A job that waited long for its slot may find its (empty) cgroup swept by a controller's start. */
+function remake(cgroup: string): boolean {
+  try {
+    mkdirSync(cgroup);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function moveTo(cgroup: string): boolean {
   try {
     writeFileSync(join(cgroup, 'cgroup.procs'), String(process.pid));
@@ -101,7 +111,10 @@ function moveTo(cgroup: string): boolean {
 
 /** Born in its cgroup: the launcher steps in for the (synchronous) spawn and back out, as the Python one does. */
 function spawnIn(m: Request, file: string, args: string[], log: number): ChildProcess {
-  const moved = m.cgroup !== null && HOME !== null && moveTo(m.cgroup);
+  const moved =
+    m.cgroup !== null &&
+    HOME !== null &&
+    (moveTo(m.cgroup) || (remake(m.cgroup) && moveTo(m.cgroup)));
   try {
     return spawn(file, args, {
       argv0: m.file,
