@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ExecutorJobState, JobLaunch, JobRef } from '../src/executors/contract.ts';
 import { findCgroupRoot } from '../src/executors/local/cgroup.ts';
 import { LocalExecutor } from '../src/executors/local/index.ts';
@@ -160,6 +161,26 @@ describe('local executor queue', () => {
       await writeFile(ledger, '');
     });
   }
+
+  it('counts the time limit of a job that waited from its start, not from its submission', async () => {
+    const ex = local('posix_spawn');
+    const [a, b] = [job(), job()];
+    const limited = { ...b.launch, timeoutMs: 600 };
+    const ref = { ...b.ref, timeoutMs: 600 };
+    await ex.submit([a.launch]);
+    await ex.submit([limited]);
+    // Longer than its limit in the queue.
+    await delay(900);
+    await writeFile(a.go, '');
+    await waitFor(ex, ref, 'running');
+    // What a poll does (a full pass, or a controller that adopted the job after a restart).
+    for (let i = 0; i < 3; i++)
+      assert.equal((await ex.status([ref])).get(ref.jobId)?.state, 'running');
+    await writeFile(b.go, '');
+    const state = await waitFor(ex, ref, 'exited');
+    assert.deepEqual(state.state === 'exited' && [state.exitCode, state.reason], [0, null]);
+    await writeFile(ledger, '');
+  });
 
   it('jobs waiting when their controller goes still start, and the next one follows them', async () => {
     const ex = local('posix_spawn');

@@ -292,11 +292,13 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       }
       return state;
     }
+    // A job that waited for a slot was submitted long before it started: its limit counts from the start.
+    const startedAt = files.startedAt ?? ref.submittedAt;
     if (files.reasonAt !== null) {
       this.#killIfOverdue(ref.jobId, job, workDir, files.reasonAt, now);
-    } else if (ref.timeoutMs !== null && ref.submittedAt !== null) {
-      // Adopted after a restart, the submit-time timer is gone: enforce the limit here.
-      if (now >= ref.submittedAt + ref.timeoutMs) {
+    } else if (ref.timeoutMs !== null && startedAt !== null) {
+      // Adopted after a restart, the start-time timer is gone: enforce the limit here.
+      if (now >= startedAt + ref.timeoutMs) {
         await this.#stopQuietly({ jobId: ref.jobId, workDir }, timeoutReason(ref.timeoutMs));
       }
     }
