@@ -43,7 +43,12 @@ export async function checkStuckJobs(ctx: WatchdogContext, now: number): Promise
   });
   if (!(await mem.save([...known, ...stuck.map((s) => s.j.id)].slice(-MEMORY_LIMIT)))) return 0;
   for (const { j, since, limit } of stuck) {
-    const where = j.executorId === null ? 'not submitted yet' : `submitted as ${j.executorId}`;
+    const where =
+      j.executorId !== null
+        ? `submitted as ${j.executorId}`
+        : j.submittedAt === null
+          ? 'not submitted yet'
+          : 'submitted, waiting in its executor for a slot';
     await recordAlert(
       ctx,
       {
