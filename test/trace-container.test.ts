@@ -53,7 +53,14 @@ describe('a task with container: runs in podman through the engine', () => {
             ],
             env,
           }),
-          task('hang', { container: box, command: ['sleep', '300'], env }),
+          // Only for the run the cancel test adds: a hang of run 1 would run on through the
+          // teardown, and its end be written into the directory being removed.
+          task('hang', {
+            container: box,
+            command: ['sleep', '300'],
+            env,
+            when: { types: ['hang'], minLumi: null, meta: {} },
+          }),
         ]),
         { logger: silentLogger() },
       );
@@ -104,7 +111,10 @@ describe('a task with container: runs in podman through the engine', () => {
     timeout: 150_000,
   }, async () => {
     assert.ok(rt);
-    await rt.store.upsertRuns([{ run: 2, fill: 1, lumi: 1, start: 1, end: 2 }], 'test');
+    await rt.store.upsertRuns(
+      [{ run: 2, type: 'hang', fill: 1, lumi: 1, start: 1, end: 2 }],
+      'test',
+    );
     const inst = await drive('hang', 2, (s) => s === 'processing');
     const name = await until(
       async () => {
