@@ -211,8 +211,10 @@ def mark_pending(work):
 
 
 def refuse(req, err):
+    """Under `_children`."""
     global _recording
     _recording -= 1
+    _children.notify_all()
     code = errno.errorcode.get(err.errno, "") if err.errno else ""
     send({"id": req["id"], "error": f"{err.strerror or err}: {err.filename or req['file']}", "code": code})
 
@@ -248,7 +250,6 @@ def start(req):
             except OSError:
                 pass
         refuse(req, err)
-        _children.notify_all()
     finally:
         if fd is not None:
             os.close(fd)

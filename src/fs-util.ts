@@ -8,14 +8,7 @@ import { dirname } from 'node:path';
  * with ENOENT, and Node retries for ever); this fails with that error instead.
  */
 export async function makeDirs(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
-  for (const d of missing) {
-    await mkdir(d).catch((err: NodeJS.ErrnoException) => {
-      // Created meanwhile by someone else: as good as by us.
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
+  for (const d of missingDirs(dir)) await mkdir(d).catch(unlessExists);
 }
 
 /**
@@ -29,25 +22,25 @@ export async function makeDirs(dir: string): Promise<void> {
  * machine anyway: its jobs run here.
  */
 export function makeDirsSync(dir: string): void {
-  // Mostly only the last one or two are missing: try the directory itself before walking up.
-  try {
-    mkdirSync(dir);
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
-    if (code !== 'ENOENT') throw err;
-  }
-  const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
-  for (const d of missing) {
+  for (const d of missingDirs(dir)) {
     try {
       mkdirSync(d);
     } catch (err) {
-      // Created meanwhile by someone else: as good as by us.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      unlessExists(err);
     }
   }
+}
+
+/** `dir` and those of its parents that do not exist, outermost first. */
+function missingDirs(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  return missing;
+}
+
+/** Created meanwhile by someone else: as good as by us. */
+function unlessExists(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
 }
 
 /** Whether `p` is a directory (following links); false when it is anything else or absent. */

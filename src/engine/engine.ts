@@ -264,7 +264,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.feed !== null &&
       startedAt - this.completeAt < COMPLETE_PASS_EVERY_MS;
     let full = fullWanted && !lightAsked;
-    const exited = this.takeTold();
+    const told = this.takeTold();
     // Side by side, each a round trip on a database server. The campaigns before syncing: a campaign
     // job's timeout is in its campaign's task configuration. Host-scoped executors whose host lease
     // another controller holds are left to it. Only claimed jobs can be known to an executor: the
@@ -278,8 +278,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (head !== null) this.feed = head;
     const now = ctx.now();
     for (const [name, executor] of executors) {
-      const asked = jobsToAsk(ctx, executor, inFlight.get(name) ?? [], exited, fullWanted, now);
-      await this.hostJobs.run(executor, (own) => syncExecutor(own, executor, asked, exited), false);
+      const asked = jobsToAsk(ctx, executor, inFlight.get(name) ?? [], told, fullWanted, now);
+      await this.hostJobs.run(executor, (own) => syncExecutor(own, executor, asked, told), false);
     }
     await stopCancelledCampaigns(ctx, campaigns, executors);
     let scope = new PassScope(true);
@@ -377,7 +377,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * The exits executors told of since the last pass, handed to this one;
+   * The exits and starts executors told of since the last pass, handed to this one;
    * those of jobs whose submission is not recorded yet wait for it.
    */
   private takeTold(): Map<number, ExecutorJobState> {

@@ -65,7 +65,7 @@ export function jobsToAsk(
   ctx: EngineContext,
   executor: Executor,
   active: readonly Job[],
-  exited: ReadonlyMap<number, ExecutorJobState>,
+  told: ReadonlyMap<number, ExecutorJobState>,
   full: boolean,
   now: number,
 ): Job[] {
@@ -77,7 +77,7 @@ export function jobsToAsk(
   return active.filter(
     (j) =>
       !ctx.memory.submitting.has(j.id) &&
-      (exited.has(j.id) || (due && (all || (j.status === 'idle' && j.executorId !== null)))),
+      (told.has(j.id) || (due && (all || (j.status === 'idle' && j.executorId !== null)))),
   );
 }
 

@@ -177,7 +177,7 @@ export class HostJobs {
    * shares. Leader-only writes are left alone. Returns when a pass is next
    * due without a trigger (a delayed retry, a poll).
    */
-  async pass(full: boolean, exited: ReadonlyMap<number, ExecutorJobState>): Promise<number | null> {
+  async pass(full: boolean, told: ReadonlyMap<number, ExecutorJobState>): Promise<number | null> {
     const ctx = this.#ctx;
     await this.hold();
     const held = [...ctx.executors.values()].filter(
@@ -191,11 +191,11 @@ export class HostJobs {
     const active = new Map<string, Job[]>();
     for (const executor of held) {
       const jobs = inFlight.get(executor.name) ?? [];
-      const asked = jobsToAsk(ctx, executor, jobs, exited, full, ctx.now());
+      const asked = jobsToAsk(ctx, executor, jobs, told, full, ctx.now());
       const left = await this.run(
         executor,
         async (own) => {
-          await syncExecutor(own, executor, asked, exited);
+          await syncExecutor(own, executor, asked, told);
           // Re-read what it changed: jobs moved on, and their slots are free.
           const current =
             asked.length > 0 ? ((await jobsInFlight(ctx)).get(executor.name) ?? []) : jobs;

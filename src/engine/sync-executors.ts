@@ -27,7 +27,7 @@ export async function syncExecutor(
   const tracked = asked.filter((j) => j.claimedBy !== null);
   const mem = executorMemory(ctx, executor.name);
   if (tracked.length === 0) return !mem.unavailable;
-  // What the executor told with an exit (`onChange`) is not asked again: that is a status call saved per job end.
+  // What the executor told (`onChange`) is not asked again: that is a status call saved per job end.
   const ask = tracked.filter((j) => !told.has(j.id));
   const states = new Map<number, ExecutorJobState>();
   for (const job of tracked) {

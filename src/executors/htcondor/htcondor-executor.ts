@@ -45,7 +45,7 @@ export interface HTCondorExecutorOptions {
   queueCheckMs: number;
 }
 
-type ExitListener = (jobId: number, state: ExecutorJobState) => void;
+type ChangeListener = (jobId: number, state: ExecutorJobState) => void;
 
 /** What status() knows of a job for one call. */
 interface Seen {
@@ -70,7 +70,7 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
   readonly #markers = new Map<string, Marker>();
   /** Work directories whose submission is under way here: not `never-submitted`. */
   readonly #pending = new Map<string, Promise<unknown>>();
-  readonly #listeners: ExitListener[] = [];
+  readonly #listeners: ChangeListener[] = [];
   /** Jobs submitted by this instance and not yet ended: watched for `onChange`. */
   readonly #watched = new Map<number, JobRef>();
   readonly #told = new Set<number>();
@@ -90,7 +90,7 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
     return this.#o.cli.calls;
   }
 
-  onChange(listener: ExitListener): void {
+  onChange(listener: ChangeListener): void {
     this.#listeners.push(listener);
   }
 
@@ -382,7 +382,7 @@ export class HTCondorExecutor extends FileLogExecutor implements Executor {
       try {
         listener(jobId, state);
       } catch (err) {
-        this.#o.logger.error({ err, jobId }, 'an exit listener threw');
+        this.#o.logger.error({ err, jobId }, 'a job-change listener threw');
       }
     }
   }

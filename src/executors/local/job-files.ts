@@ -68,12 +68,6 @@ export interface JobFiles {
   markerStore: string | null;
   /** null when absent or not written yet. */
   pid: PidRecord | null;
-  /**
-   * When the job started: the `pid` file's mtime once it names the job (its
-   * launcher writes the job's pid at the spawn). A job that waited for a
-   * slot started well after its marker.
-   */
-  startedAt: number | null;
   exitStatus: number | null;
   reason: string | null;
   /** mtime of the reason file: when the controller first signalled the job. */
@@ -81,17 +75,24 @@ export interface JobFiles {
 }
 
 export async function readJobFiles(workDir: string): Promise<JobFiles> {
-  const [submittedAt, markerStore, pid, pidAt, exitStatus, reason, reasonAt] = await Promise.all([
+  const [submittedAt, markerStore, pid, exitStatus, reason, reasonAt] = await Promise.all([
     mtimeOf(join(workDir, FILES.submitted)),
     markerStoreOf(workDir),
     readText(join(workDir, FILES.pid)).then(parsePidRecord),
-    mtimeOf(join(workDir, FILES.pid)),
     readInt(join(workDir, FILES.exit)),
     readText(join(workDir, FILES.reason)),
     mtimeOf(join(workDir, FILES.reason)),
   ]);
-  const startedAt = pid?.job == null ? null : pidAt;
-  return { submittedAt, markerStore, pid, startedAt, exitStatus, reason, reasonAt };
+  return { submittedAt, markerStore, pid, exitStatus, reason, reasonAt };
+}
+
+/**
+ * When a running job started: the `pid` file's mtime, since its launcher
+ * writes the job's pid at the spawn. A job that waited for a slot started
+ * well after its marker.
+ */
+export function startedAtOf(workDir: string): Promise<number | null> {
+  return mtimeOf(join(workDir, FILES.pid));
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   type ProcessId,
   readJobFiles,
   removeMarker,
+  startedAtOf,
   writeReason,
 } from './job-files.ts';
 import { type Ended, Launcher, type LauncherKind, type Spawned } from './launcher.ts';
@@ -58,7 +59,7 @@ export interface LocalExecutorOptions {
  */
 const MIN_QUEUE = 16;
 
-type ExitListener = (jobId: number, state: ExecutorJobState) => void;
+type ChangeListener = (jobId: number, state: ExecutorJobState) => void;
 
 interface StopTarget {
   jobId: number;
@@ -79,7 +80,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   readonly #kills = new Set<NodeJS.Timeout>();
   /** Submissions in flight: `cancel` waits for them, so it can find the pid. */
   readonly #pending = new Map<number, Promise<unknown>>();
-  readonly #listeners: ExitListener[] = [];
+  readonly #listeners: ChangeListener[] = [];
   #closed = false;
   readonly #cgroupRoot: Promise<string | null>;
   readonly #launcher: Launcher;
@@ -103,7 +104,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
   }
 
-  onChange(listener: ExitListener): void {
+  onChange(listener: ChangeListener): void {
     this.#listeners.push(listener);
   }
 
@@ -176,27 +177,29 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       await removeMarker(workDir);
       throw new ExecutorError(this.name, jobId, startFailure(launch, err), { cause: err });
     }
-    let pid = spawned.pid;
-    if (pid === null) {
-      // Before the end's handler: both may have come already, and a start is told before its end.
-      void spawned.started.then(
-        (started) => {
-          pid = started;
-          this.#running(launch, workDir, started);
-        },
-        (err: unknown) => this.#neverStarted(launch, workDir, err),
-      );
-    }
-    // A job stopped while it waited ends unstarted: its end is told all the same.
+    const { pid } = spawned;
+    if (pid === null) return this.#waits(launch, workDir, spawned);
     void spawned.ended.then((how) => this.#exited(jobId, pid, workDir, how));
-    if (pid === null) {
-      this.#log.debug({ jobId, workDir }, 'job waits for a slot');
-      return { executorId: null };
-    }
     this.#limit(launch, workDir);
     const executorId = executorIdOf(pid);
     this.#log.debug({ jobId, executorId, workDir }, 'job started');
     return { executorId, running: true };
+  }
+
+  /** Follows a job that waits for a slot in the launcher: its start, then its end (or only its end, if stopped while it waited). */
+  #waits(launch: JobLaunch, workDir: string, spawned: Spawned): SubmitAnswer {
+    let pid: number | null = null;
+    // The start's handler before the end's: both may have come already, and a start is told before its end.
+    void spawned.started.then(
+      (started) => {
+        pid = started;
+        this.#running(launch, workDir, started);
+      },
+      (err: unknown) => this.#neverStarted(launch, workDir, err),
+    );
+    void spawned.ended.then((how) => this.#exited(launch.jobId, pid, workDir, how));
+    this.#log.debug({ jobId: launch.jobId, workDir }, 'job waits for a slot');
+    return { executorId: null };
   }
 
   /** A job that waited for a slot started: the engine is told, as it is of an end. */
@@ -269,7 +272,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       try {
         listener(jobId, state);
       } catch (err) {
-        this.#log.error({ err, jobId }, 'an exit listener threw');
+        this.#log.error({ err, jobId }, 'a job-change listener threw');
       }
     }
   }
@@ -292,13 +295,13 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       }
       return state;
     }
-    // A job that waited for a slot was submitted long before it started: its limit counts from the start.
-    const startedAt = files.startedAt ?? ref.submittedAt;
     if (files.reasonAt !== null) {
       this.#killIfOverdue(ref.jobId, job, workDir, files.reasonAt, now);
-    } else if (ref.timeoutMs !== null && startedAt !== null) {
-      // Adopted after a restart, the start-time timer is gone: enforce the limit here.
-      if (now >= startedAt + ref.timeoutMs) {
+    } else if (ref.timeoutMs !== null) {
+      // Adopted after a restart, the start-time timer is gone: enforce the limit here, from the
+      // start (a job that waited for a slot was submitted long before).
+      const startedAt = (await startedAtOf(workDir)) ?? ref.submittedAt;
+      if (startedAt !== null && now >= startedAt + ref.timeoutMs) {
         await this.#stopQuietly({ jobId: ref.jobId, workDir }, timeoutReason(ref.timeoutMs));
       }
     }

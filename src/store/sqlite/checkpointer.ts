@@ -11,7 +11,7 @@ const DRIVER = createRequire(import.meta.url).resolve('better-sqlite3');
  * How often the worker checkpoints. Between two, the log grows by what the
  * controller wrote meanwhile; each checkpoint copies only that.
  */
-export const CHECKPOINT_EVERY_MS = 250;
+const CHECKPOINT_EVERY_MS = 250;
 
 /**
  * Checkpoints a store's write-ahead log from a worker thread with its own
