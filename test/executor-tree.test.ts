@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, utimesSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ExecutorJobState } from '../src/executors/contract.ts';
-import { findCgroupRoot, sweepEmpty } from '../src/executors/local/cgroup.ts';
+import { findCgroupRoot, killCgroup, sweepEmpty } from '../src/executors/local/cgroup.ts';
 import { LocalExecutor } from '../src/executors/local/index.ts';
+import { markedCgroup } from '../src/executors/local/job-files.ts';
 import { silentLogger } from '../src/logger.ts';
 import { LAUNCH_DEFAULTS, submitOne } from './executor-util.ts';
 import { assertNoLeaksAtEnd, tempDir } from './helpers.ts';
@@ -99,6 +101,25 @@ describe('a job ends with everything it started', () => {
     rmdirSync(fresh);
   });
 
+  it('cgroup: a job started before markers named cgroups (its path in a `cgroup` file) is emptied too', {
+    skip: cgroupRoot === null && 'no writable cgroup v2 here',
+  }, async () => {
+    const workDir = join(base, 'legacy');
+    const cg = join(cgroupRoot as string, 'job-legacy-test');
+    mkdirSync(workDir);
+    mkdirSync(cg);
+    writeFileSync(join(workDir, 'submitted'), `${JSON.stringify({ jobId: 7, storeId: null })}\n`);
+    writeFileSync(join(workDir, 'cgroup'), `${cg}\n`);
+    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+    const pid = child.pid as number;
+    leftovers.push(pid);
+    writeFileSync(join(cg, 'cgroup.procs'), String(pid));
+    assert.equal(markedCgroup(workDir), cg);
+    await killCgroup(workDir);
+    await assertGone(pid);
+    assert.ok(!existsSync(cg), `${cg} is removed`);
+  });
+
   it('process group: a sleep left behind after a normal exit is killed', async () => {
     const { state, pid } = await run(null, LEAVES_SLEEP);
     assert.equal(state.state === 'exited' && state.exitCode, 0);
@@ -118,7 +139,7 @@ describe('a job ends with everything it started', () => {
     const { state, pid } = await run(cgroupRoot, SETSID);
     assert.equal(state.state === 'exited' && state.exitCode, 0);
     await assertGone(pid);
-    const cg = readFileSync(join(base, `job-${nextId - 1}`, 'cgroup'), 'utf8').trim();
+    const cg = markedCgroup(join(base, `job-${nextId - 1}`)) ?? '(none)';
     assert.ok(!existsSync(cg), `${cg} is removed`);
   });
 
@@ -134,7 +155,7 @@ describe('a job ends with everything it started', () => {
         .split('\n')
         .find((l) => l.startsWith('0::'))
         ?.slice(3);
-    const cg = readFileSync(join(workDir, 'cgroup'), 'utf8').trim();
+    const cg = markedCgroup(workDir) ?? '(none)';
     assert.ok(cg.endsWith(v2('seen') ?? '-'), `job in ${v2('seen')}, its cgroup is ${cg}`);
     assert.equal(v2('parent'), v2Own());
   });

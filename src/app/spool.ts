@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineContext } from '../engine/context.ts';
@@ -69,6 +70,8 @@ export async function collectSpool(
 ): Promise<SpoolCollection> {
   const path = opts.path ?? spoolPath(jobWorkDir(ctx, job));
   const result: SpoolCollection = { applied: 0, refused: [], torn: false };
+  // Most jobs reach the server and spool nothing: one synchronous stat, not two failing reads.
+  if (statSync(path, { throwIfNoEntry: false }) === undefined) return result;
   const progress = await readProgress(path);
   if (progress.inFlight !== null) {
     ctx.logger.warn(

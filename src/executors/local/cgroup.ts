@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { FILES, isCode } from './job-files.ts';
+import { markedCgroup } from './job-files.ts';
 
 /*
  * A job's own cgroup (v2): the job is born in it (its launcher steps in for
@@ -75,35 +75,38 @@ function cgroupOf(root: string, workDir: string): string {
 }
 
 /**
- * Creates the job's cgroup and records it in `workDir/cgroup` for the
- * cleanup; returns its path for the launcher, or null when it cannot (the job
- * then runs in its process group only). Synchronous, as is the start of
- * `killCgroup`: see `makeDirsSync` for why.
+ * Creates the job's cgroup; returns its path for the launcher and the job's
+ * marker (`createMarker`, which keeps it for the cleanup), or null when it
+ * cannot (the job then runs in its process group only). Synchronous, as is
+ * the start of `killCgroup`: see `makeDirsSync` for why.
  */
 export function prepareCgroup(root: string, workDir: string): string | null {
   const cg = cgroupOf(root, workDir);
   try {
     mkdirSync(cg, { recursive: true });
-    writeFileSync(join(workDir, FILES.cgroup), `${cg}\n`);
     return cg;
   } catch {
     return null;
   }
 }
 
+/** Removes the cgroup of a job that was not handed over after all; one a job is in stays. */
+export function dropCgroup(cg: string): void {
+  try {
+    rmdirSync(cg);
+  } catch {
+    // entered (by the job handed over before) or removed already
+  }
+}
+
 /**
  * Kills every process left in the job's cgroup and removes it; nothing when
  * the job has none. Safe to repeat, and after a restart: the path comes
- * from the work directory, unless `known` (the job started in this process).
+ * from the job's marker, unless `known` (the job started in this process).
  */
 export async function killCgroup(workDir: string, known?: string): Promise<void> {
-  let cg: string;
-  try {
-    cg = known ?? readFileSync(join(workDir, FILES.cgroup), 'utf8').trim();
-  } catch (err) {
-    if (isCode(err, 'ENOENT')) return;
-    throw err;
-  }
+  const cg = known ?? markedCgroup(workDir);
+  if (cg === null) return;
   for (let i = 0; i < 50; i++) {
     const procs = readOrNull(join(cg, 'cgroup.procs'));
     if (procs === null) return; // removed already
@@ -111,11 +114,7 @@ export async function killCgroup(workDir: string, known?: string): Promise<void>
     await killAll(cg, procs);
     await delay(20);
   }
-  try {
-    rmdirSync(cg);
-  } catch {
-    // entered or removed meanwhile
-  }
+  dropCgroup(cg);
 }
 
 function readOrNull(path: string): string | null {

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDirsSync } from '../../fs-util.ts';
@@ -6,7 +6,7 @@ import { makeDirsSync } from '../../fs-util.ts';
 /**
  * What a local job's work directory holds. The job's parent, the launcher
  * (`launcher.ts`), writes `pid` and `exit`; the controller writes
- * `submitted`, `cgroup` and `reason`. Everything a restarted controller needs
+ * `submitted` and `reason`. Everything a restarted controller needs
  * to know about a job is here: jobs outlive the controller.
  */
 
@@ -14,11 +14,11 @@ import { makeDirsSync } from '../../fs-util.ts';
 export const WRAPPER_NAME = 'autoctrl-job';
 
 export const FILES = {
-  /** Created (exclusively) before the spawn: the job was handed over. */
+  /** Created (exclusively) before the spawn: the job was handed over; names its cgroup, if any. */
   submitted: 'submitted',
   pid: 'pid',
   exit: 'exit',
-  /** The job's cgroup, when it has one: its path. */
+  /** The job's cgroup, as written before the marker named it (jobs started by older versions). */
   cgroup: 'cgroup',
   /** Why the controller stopped the job, written before the signal is sent. */
   reason: 'reason',
@@ -96,13 +96,19 @@ export function startedAtOf(workDir: string): Promise<number | null> {
 }
 
 /**
- * Creates the `submitted` marker, naming the store the job belongs to;
- * false when it already exists (the job was handed over before, perhaps by
- * a controller that has since died). Synchronous: see `makeDirsSync` for why.
+ * Creates the `submitted` marker, naming the store the job belongs to and
+ * the job's cgroup (null: none); false when it already exists (the job was
+ * handed over before, perhaps by a controller that has since died).
+ * Synchronous: see `makeDirsSync` for why.
  */
-export function createMarker(workDir: string, jobId: number, storeId: string | null): boolean {
+export function createMarker(
+  workDir: string,
+  jobId: number,
+  storeId: string | null,
+  cgroup: string | null,
+): boolean {
   const path = join(workDir, FILES.submitted);
-  const text = `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid, storeId })}\n`;
+  const text = `${JSON.stringify({ jobId, at: Date.now(), controllerPid: process.pid, storeId, cgroup })}\n`;
   try {
     writeFileSync(path, text, { flag: 'wx' });
     return true;
@@ -117,7 +123,32 @@ export function createMarker(workDir: string, jobId: number, storeId: string | n
   }
   // The engine creates work directories; be lenient with callers that do not (and only pay for it then).
   makeDirsSync(workDir);
-  return createMarker(workDir, jobId, storeId);
+  return createMarker(workDir, jobId, storeId, cgroup);
+}
+
+/**
+ * The cgroup the job's marker names; null when it has none (or no marker).
+ * A marker without the field is older than it: the path is in `cgroup` then.
+ */
+export function markedCgroup(workDir: string): string | null {
+  const text = readSyncOrNull(join(workDir, FILES.submitted));
+  let named: unknown;
+  try {
+    named = (JSON.parse(text ?? '{}') as { cgroup?: unknown }).cgroup;
+  } catch {
+    return null; // a controller killed while writing it, before the job could start
+  }
+  if (named === undefined) return readSyncOrNull(join(workDir, FILES.cgroup))?.trim() || null;
+  return typeof named === 'string' ? named : null;
+}
+
+function readSyncOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return null;
+    throw err;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { type LongTimer, setLongTimeout } from '../../timers.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
 import { FileLogExecutor } from '../shared/file-log-executor.ts';
 import { makeWorkDir, writeInputs } from '../shared/staging.ts';
-import { findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
+import { dropCgroup, findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
 import { asSiteError, ExecutorError, startFailure } from './errors.ts';
 import { executorIdOf, exitedState, inspectJob, timeoutReason } from './inspect.ts';
 import {
@@ -142,22 +142,28 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     const workDir = resolve(launch.workDir);
     const cgroupRoot = await this.#cgroupRoot;
     makeWorkDir(launch);
+    // The cgroup before the marker, which names it: one inode less per job than a file of its own.
+    const cgroupPath = cgroupRoot === null ? null : prepareCgroup(cgroupRoot, workDir);
+    if (cgroupRoot !== null && cgroupPath === null)
+      this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
+    // Not handed over, so never started: without the marker, status() says `unknown` and the job may be submitted again.
+    const undo = async () => {
+      await removeMarker(workDir);
+      if (cgroupPath !== null) dropCgroup(cgroupPath);
+    };
     // The marker before the inputs: a job handed over before must find its files untouched.
-    if (!(await this.#mark(workDir, jobId))) {
+    if (!(await this.#mark(workDir, jobId, cgroupPath))) {
+      if (cgroupPath !== null) dropCgroup(cgroupPath);
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }
     try {
       writeInputs(launch);
     } catch (err) {
-      // Not started: without the marker, status() says `unknown` and the job may be submitted again.
-      await removeMarker(workDir);
+      await undo();
       throw err;
     }
-    const cgroupPath = cgroupRoot === null ? null : prepareCgroup(cgroupRoot, workDir);
     if (cgroupPath !== null) this.#cgroups.set(jobId, cgroupPath);
-    if (cgroupRoot !== null && cgroupPath === null)
-      this.#log.warn({ jobId, cgroupRoot }, 'no cgroup for the job: its process group only');
     const [file, ...args] = launch.argv as [string, ...string[]];
     let spawned: Spawned;
     try {
@@ -173,8 +179,9 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
         slots: this.slots,
       });
     } catch (err) {
-      // Only reached when nothing started: without the marker, status() says `unknown` and the job may be retried.
-      await removeMarker(workDir);
+      // Only reached when nothing started.
+      this.#cgroups.delete(jobId);
+      await undo();
       throw new ExecutorError(this.name, jobId, startFailure(launch, err), { cause: err });
     }
     const { pid } = spawned;
@@ -222,8 +229,8 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   }
 
   /** Creates the job's marker; another store's marker (and its job's files) is cleared first, unless that job still runs. */
-  async #mark(workDir: string, jobId: number): Promise<boolean> {
-    if (createMarker(workDir, jobId, this.#storeId)) return true;
+  async #mark(workDir: string, jobId: number, cgroup: string | null): Promise<boolean> {
+    if (createMarker(workDir, jobId, this.#storeId, cgroup)) return true;
     const files = await readJobFiles(workDir);
     if (!isForeignMarker(files, this.#storeId)) return false;
     const other = files.pid?.job ?? null;
@@ -233,7 +240,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     }
     this.#log.warn({ jobId, workDir }, "another store's job left this work directory: cleared");
     await clearForeignJob(workDir);
-    return createMarker(workDir, jobId, this.#storeId);
+    return createMarker(workDir, jobId, this.#storeId, cgroup);
   }
 
   /** The run-time limit of a job that started here, counted from its start. */
@@ -376,7 +383,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   /** Empties the job's cgroup; tracked, so that `close()` waits for cleanups under way. */
   #killCgroup(jobId: number, workDir: string): Promise<void> {
-    // Known for a job started here: its `cgroup` file need not be read.
+    // Known for a job started here: its marker need not be read.
     const known = this.#cgroups.get(jobId);
     this.#cgroups.delete(jobId);
     const cleanup = killCgroup(workDir, known)
