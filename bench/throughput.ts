@@ -12,7 +12,7 @@ import {
   withDaemon,
   writeDeployment,
 } from './harness.ts';
-import { type Figure, flags, isMain, median, report, scratch } from './lib.ts';
+import { deferRemovals, type Figure, flags, isMain, median, report, scratch } from './lib.ts';
 
 const exec = promisify(execFile);
 
@@ -54,9 +54,13 @@ function ours(o: Options): Promise<number> {
   );
 }
 
-/** bench/peers.sh in its own process group, all of which is stopped after `timeoutMs`. */
-function peers(args: string[], timeoutMs: number): Promise<void> {
-  const child = spawn(PEERS, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+/** bench/peers.sh in its own process group (its work directory in `tmp`), all of which is stopped after `timeoutMs`. */
+function peers(args: string[], timeoutMs: number, tmp: string): Promise<void> {
+  const child = spawn(PEERS, args, {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, TMPDIR: tmp },
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     stderr += c.toString('utf8');
@@ -77,8 +81,9 @@ async function snakemake(o: Options, scheduler: 'greedy' | 'default'): Promise<n
   const s = scratch('autoctrl-bench-snakemake-');
   try {
     const ledger = join(s.dir, 'ledger');
-    const args = ['-r', o.runs, '-t', o.tasks, '-c', o.slots, '-s', scheduler, '-l', ledger];
-    await peers(args.map(String), Math.max(60_000, o.runs * o.tasks * 600));
+    // -k and TMPDIR: Snakemake's work directory is kept in ours, and removed with it.
+    const args = ['-r', o.runs, '-t', o.tasks, '-c', o.slots, '-s', scheduler, '-l', ledger, '-k'];
+    await peers(args.map(String), Math.max(60_000, o.runs * o.tasks * 600), s.dir);
     const lines = readLedger(ledger);
     checkLedger(lines, o.runs * o.tasks, `snakemake ${scheduler}`);
     return span(lines);
@@ -120,11 +125,17 @@ export async function benchThroughput(opts: Partial<Options> = {}): Promise<Figu
     default: [] as number[],
     floor: [] as number[],
   };
-  for (let rep = 0; rep < o.reps; rep++) {
-    times.ours.push(await ours(o));
-    times.greedy.push(await snakemake(o, 'greedy'));
-    times.default.push(await snakemake(o, 'default'));
-    times.floor.push(await floor(o));
+  // No measurement pays for the removal of the one before it: all scratch goes at the end.
+  const removeScratch = deferRemovals();
+  try {
+    for (let rep = 0; rep < o.reps; rep++) {
+      times.ours.push(await ours(o));
+      times.greedy.push(await snakemake(o, 'greedy'));
+      times.default.push(await snakemake(o, 'default'));
+      times.floor.push(await floor(o));
+    }
+  } finally {
+    removeScratch();
   }
   const sqlite = o.store === 'sqlite';
   const limit = sqlite ? 3000 : 5000;

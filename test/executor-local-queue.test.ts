@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,10 +12,11 @@ import type { LauncherKind } from '../src/executors/local/launcher.ts';
 import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
 import { silentLogger } from '../src/logger.ts';
 import { LAUNCH_DEFAULTS, waitForState } from './executor-util.ts';
+import { tempDir } from './helpers.ts';
 import { assertNoProcessesLeft } from './process-leaks.ts';
 
 /** Jobs beyond the local executor's slots wait in its launcher (`queue`). */
-const base = mkdtempSync(join(tmpdir(), 'autoctrl-local-queue-test-'));
+const base = tempDir('autoctrl-local-queue-test-');
 const ledger = join(base, 'ledger');
 let nextJobId = 1;
 let executors: LocalExecutor[] = [];
