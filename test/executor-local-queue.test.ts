@@ -12,7 +12,7 @@ import type { LauncherKind } from '../src/executors/local/launcher.ts';
 import { refOfLaunch } from '../src/executors/shared/job-ref.ts';
 import { silentLogger } from '../src/logger.ts';
 import { LAUNCH_DEFAULTS, waitForState } from './executor-util.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir, until } from './helpers.ts';
 import { assertNoProcessesLeft } from './process-leaks.ts';
 
 /** Jobs beyond the local executor's slots wait in its launcher (`queue`). */
@@ -196,6 +196,38 @@ describe('local executor queue', () => {
     const state = await waitFor(next, b.ref, 'exited');
     assert.equal(state.state === 'exited' && state.exitCode, 0);
     assert.ok(lines().includes(`end ${b.ref.jobId}`));
+    await writeFile(ledger, '');
+  });
+
+  it("the next controller is told when the last one's waiting and running jobs start and end, without asking again", async () => {
+    const ex = local('posix_spawn');
+    const [a, b] = [job(), job()];
+    await ex.submit([a.launch]);
+    await ex.submit([b.launch]);
+    await ex.close();
+    const next = local('posix_spawn');
+    const told: string[] = [];
+    next.onChange((jobId, state) => told.push(`${jobId} ${state.state}`));
+    // What the next controller's first pass asks; after it, only what it is told.
+    const first = await next.status([a.ref, b.ref]);
+    assert.deepEqual(
+      [a.ref, b.ref].map((r) => first.get(r.jobId)?.state),
+      ['running', 'queued'],
+    );
+    await writeFile(a.go, '');
+    const [endA, startB, endB] = [
+      `${a.ref.jobId} exited`,
+      `${b.ref.jobId} running`,
+      `${b.ref.jobId} exited`,
+    ];
+    await until(
+      async () => told.includes(endA) && told.includes(startB),
+      5000,
+      'a told ended, b started',
+    );
+    await writeFile(b.go, '');
+    await until(async () => told.includes(endB), 5000, 'b told ended');
+    assert.deepEqual(told.sort(), [endA, startB, endB].sort(), 'each change told once');
     await writeFile(ledger, '');
   });
 });

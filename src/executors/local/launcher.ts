@@ -40,7 +40,10 @@ export interface Spawned {
    * settles for a job stopped while it waited (it ends unstarted).
    */
   started: Promise<number>;
-  /** Resolves once the launcher has written the job's `exit` file; never if the launcher dies first. */
+  /**
+   * Resolves once the launcher has written the job's `exit` file; rejects
+   * if the launcher dies first (the job's end is then read from its files).
+   */
   ended: Promise<Ended>;
 }
 
@@ -105,7 +108,10 @@ export class Launcher {
     number,
     { resolve: (pid: number) => void; reject: (e: Error) => void }
   >();
-  readonly #ending = new Map<number, (ended: Ended) => void>();
+  readonly #ending = new Map<
+    number,
+    { resolve: (ended: Ended) => void; reject: (e: Error) => void }
+  >();
 
   constructor(
     private readonly log: Logger,
@@ -176,7 +182,12 @@ export class Launcher {
   #lost(child: ChildProcess, how: string): void {
     if (this.#child === child) this.#child = null;
     const lost = new Error(`the job launcher ended (${how})`);
-    for (const s of [...this.#starting.values(), ...this.#waiting.values()]) s.reject(lost);
+    for (const s of [
+      ...this.#starting.values(),
+      ...this.#waiting.values(),
+      ...this.#ending.values(),
+    ])
+      s.reject(lost);
     this.#starting.clear();
     this.#waiting.clear();
     if (this.#ending.size > 0)
@@ -216,7 +227,7 @@ export class Launcher {
       this.#waiting.delete(m.id);
       this.#settled();
     } else if ('exit' in m) {
-      this.#ending.get(m.id)?.({ exit: m.exit, signal: m.signal, reason: m.reason });
+      this.#ending.get(m.id)?.resolve({ exit: m.exit, signal: m.signal, reason: m.reason });
       this.#ending.delete(m.id);
       // Stopped while it waited: it never starts.
       this.#waiting.delete(m.id);
@@ -231,7 +242,12 @@ export class Launcher {
   }
 
   #ended(id: number): Promise<Ended> {
-    return new Promise<Ended>((r) => this.#ending.set(id, r));
+    const ended = new Promise<Ended>((resolve, reject) =>
+      this.#ending.set(id, { resolve, reject }),
+    );
+    // Rejected for a job nobody follows any more: not an unhandled rejection.
+    ended.catch(() => undefined);
+    return ended;
   }
 }
 

@@ -4,22 +4,22 @@ import { type LongTimer, setLongTimeout } from '../../timers.ts';
 import type { Executor, ExecutorJobState, JobLaunch, JobRef, SubmitAnswer } from '../contract.ts';
 import { FileLogExecutor } from '../shared/file-log-executor.ts';
 import { makeWorkDir, writeInputs } from '../shared/staging.ts';
-import { dropCgroup, findCgroupRoot, killCgroup, prepareCgroup } from './cgroup.ts';
+import { dropCgroup, findCgroupRoot, prepareCgroup } from './cgroup.ts';
 import { asSiteError, ExecutorError, startFailure } from './errors.ts';
+import { Follower } from './follow.ts';
 import { executorIdOf, exitedState, inspectJob, timeoutReason } from './inspect.ts';
 import {
   clearForeignJob,
   createMarker,
   FILES,
   isForeignMarker,
-  type ProcessId,
   readJobFiles,
   removeMarker,
   startedAtOf,
-  writeReason,
 } from './job-files.ts';
 import { type Ended, Launcher, type LauncherKind, type Spawned } from './launcher.ts';
-import { isRunning, signalJob } from './process-info.ts';
+import { isRunning } from './process-info.ts';
+import { JobStopper } from './stopper.ts';
 
 export interface LocalExecutorOptions {
   /** Jobs run at once. */
@@ -61,11 +61,6 @@ const MIN_QUEUE = 16;
 
 type ChangeListener = (jobId: number, state: ExecutorJobState) => void;
 
-interface StopTarget {
-  jobId: number;
-  workDir: string;
-}
-
 /**
  * Runs jobs as processes of this machine, children of the launcher
  * (`launcher.ts`), in sessions of their own, so that they outlive the
@@ -75,18 +70,17 @@ interface StopTarget {
 export class LocalExecutor extends FileLogExecutor implements Executor {
   readonly scope = 'host';
   readonly #log: Logger;
-  readonly #graceMs: number;
   readonly #timeouts = new Map<number, LongTimer>();
-  readonly #kills = new Set<NodeJS.Timeout>();
+  readonly #stopper: JobStopper;
   /** Submissions in flight: `cancel` waits for them, so it can find the pid. */
   readonly #pending = new Map<number, Promise<unknown>>();
   readonly #listeners: ChangeListener[] = [];
   #closed = false;
   readonly #cgroupRoot: Promise<string | null>;
   readonly #launcher: Launcher;
-  readonly #cleanups = new Set<Promise<void>>();
-  /** The cgroups of the jobs started here, until they are emptied. */
-  readonly #cgroups = new Map<number, string>();
+  /** Jobs whose start and end this process's launcher tells; the others `status()` finds are followed. */
+  readonly #own = new Set<number>();
+  readonly #follower: Follower;
   readonly #storeId: string | null;
   readonly slots: number;
 
@@ -97,11 +91,16 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     });
     this.slots = opts.slots;
     this.#log = opts.logger;
-    this.#graceMs = opts.killGraceMs ?? 3000;
+    this.#stopper = new JobStopper(opts.logger, opts.killGraceMs ?? 3000);
     this.#launcher = new Launcher(opts.logger, opts.launcher);
     this.#storeId = opts.storeId ?? null;
     this.#cgroupRoot =
       opts.cgroupRoot === undefined ? findCgroupRoot() : Promise.resolve(opts.cgroupRoot);
+    this.#follower = new Follower(
+      (ref) => this.#statusOf(ref, Date.now()),
+      (jobId, state) => this.#tell(jobId, state),
+      opts.logger,
+    );
   }
 
   onChange(listener: ChangeListener): void {
@@ -163,7 +162,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       await undo();
       throw err;
     }
-    if (cgroupPath !== null) this.#cgroups.set(jobId, cgroupPath);
+    this.#stopper.noteCgroup(jobId, cgroupPath);
     const [file, ...args] = launch.argv as [string, ...string[]];
     let spawned: Spawned;
     try {
@@ -180,13 +179,17 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       });
     } catch (err) {
       // Only reached when nothing started.
-      this.#cgroups.delete(jobId);
+      this.#stopper.noteCgroup(jobId, null);
       await undo();
       throw new ExecutorError(this.name, jobId, startFailure(launch, err), { cause: err });
     }
+    this.#own.add(jobId);
     const { pid } = spawned;
     if (pid === null) return this.#waits(launch, workDir, spawned);
-    void spawned.ended.then((how) => this.#exited(jobId, pid, workDir, how));
+    void spawned.ended.then(
+      (how) => this.#exited(jobId, pid, workDir, how),
+      () => this.#own.delete(jobId),
+    );
     this.#limit(launch, workDir);
     const executorId = executorIdOf(pid);
     this.#log.debug({ jobId, executorId, workDir }, 'job started');
@@ -204,7 +207,10 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       },
       (err: unknown) => this.#neverStarted(launch, workDir, err),
     );
-    void spawned.ended.then((how) => this.#exited(launch.jobId, pid, workDir, how));
+    void spawned.ended.then(
+      (how) => this.#exited(launch.jobId, pid, workDir, how),
+      () => this.#own.delete(launch.jobId),
+    );
     this.#log.debug({ jobId: launch.jobId, workDir }, 'job waits for a slot');
     return { executorId: null };
   }
@@ -220,6 +226,7 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   /** A job that waited for a slot could not be started (or its launcher died): it ends here, as lost would. */
   async #neverStarted(launch: JobLaunch, workDir: string, err: unknown): Promise<void> {
+    this.#own.delete(launch.jobId);
     if (this.#closed) return;
     const reason = startFailure(launch, err);
     this.#log.warn({ jobId: launch.jobId, err }, 'a job that waited for a slot did not start');
@@ -251,19 +258,20 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     // Chained: a timeout of weeks is longer than one Node timer may wait.
     const timer = setLongTimeout(() => {
       this.#timeouts.delete(jobId);
-      void this.#stopQuietly({ jobId, workDir }, timeoutReason(ms));
+      void this.#stopper.stopQuietly({ jobId, workDir }, timeoutReason(ms));
     }, ms);
     this.#timeouts.set(jobId, timer);
   }
 
   /** The launcher recorded the job's end (and killed its process group): nothing to read. */
   #exited(jobId: number, pid: number | null, workDir: string, how: Ended): void {
+    this.#own.delete(jobId);
     this.#timeouts.get(jobId)?.clear();
     this.#timeouts.delete(jobId);
     // Once closed, the next controller's status() empties the cgroup: no I/O after close.
     if (this.#closed) return;
     // Not waited for: the engine hears of the end at once, while the cgroup's leftovers go.
-    void this.#killCgroup(jobId, workDir);
+    void this.#stopper.killCgroup(jobId, workDir);
     const state = exitedState(
       pid === null ? null : executorIdOf(pid),
       how.exit,
@@ -287,7 +295,11 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
   async status(jobs: readonly JobRef[]): Promise<Map<number, ExecutorJobState>> {
     const now = Date.now();
     const entries = await Promise.all(
-      jobs.map(async (ref) => [ref.jobId, await this.#statusOf(ref, now)] as const),
+      jobs.map(async (ref) => {
+        const state = await this.#statusOf(ref, now);
+        if (!this.#own.has(ref.jobId)) this.#follower.note(ref, state);
+        return [ref.jobId, state] as const;
+      }),
     );
     return new Map(entries);
   }
@@ -298,18 +310,21 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     if (state.state !== 'running' || job === null) {
       if (state.state === 'exited') {
         // Ended while no controller watched (or before a restart): its cgroup may still hold leftovers.
-        await this.#killCgroup(ref.jobId, workDir);
+        await this.#stopper.killCgroup(ref.jobId, workDir);
       }
       return state;
     }
     if (files.reasonAt !== null) {
-      this.#killIfOverdue(ref.jobId, job, workDir, files.reasonAt, now);
+      this.#stopper.killIfOverdue(ref.jobId, job, workDir, files.reasonAt, now);
     } else if (ref.timeoutMs !== null) {
       // Adopted after a restart, the start-time timer is gone: enforce the limit here, from the
       // start (a job that waited for a slot was submitted long before).
       const startedAt = (await startedAtOf(workDir)) ?? ref.submittedAt;
       if (startedAt !== null && now >= startedAt + ref.timeoutMs) {
-        await this.#stopQuietly({ jobId: ref.jobId, workDir }, timeoutReason(ref.timeoutMs));
+        await this.#stopper.stopQuietly(
+          { jobId: ref.jobId, workDir },
+          timeoutReason(ref.timeoutMs),
+        );
       }
     }
     return state;
@@ -317,91 +332,15 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
 
   async cancel(job: JobRef, reason: string): Promise<void> {
     await this.#pending.get(job.jobId)?.catch(() => undefined);
-    await this.#stop({ jobId: job.jobId, workDir: resolve(job.workDir) }, reason);
-  }
-
-  async #stopQuietly(job: StopTarget, reason: string): Promise<void> {
-    try {
-      await this.#stop(job, reason);
-    } catch (err) {
-      this.#log.error({ err, jobId: job.jobId, reason }, 'could not stop the job');
-    }
-  }
-
-  /**
-   * SIGTERM to the job's process group now, SIGKILL after the grace. Only
-   * the job's own process, known by its pid file: a job that ended has had
-   * its group killed by its launcher already.
-   */
-  async #stop(job: StopTarget, reason: string): Promise<void> {
-    let files = await readJobFiles(job.workDir);
-    let written = false;
-    const launcher = files.pid?.launcher ?? null;
-    if (files.pid !== null && files.pid.job === null && launcher !== null) {
-      // Waiting for a slot: its launcher finds the reason and does not start it (it ends as stopped).
-      if (files.exitStatus !== null || !isRunning(launcher, job.workDir)) return;
-      written = await writeReason(job.workDir, reason);
-      if (!written) return;
-      this.#log.info({ jobId: job.jobId, reason }, 'stopping job: it waited for a slot');
-      // Unless it started just before the reason was there: then it is signalled as any other.
-      files = await readJobFiles(job.workDir);
-    }
-    const proc = files.pid?.job ?? null;
-    if (files.exitStatus !== null || proc === null || !isRunning(proc, job.workDir)) return;
-    // Written before the signal, so that whoever looks next (even a restarted controller) knows why it died.
-    if (!written && !(await writeReason(job.workDir, reason))) {
-      if (files.reasonAt !== null)
-        this.#killIfOverdue(job.jobId, proc, job.workDir, files.reasonAt, Date.now());
-      return;
-    }
-    const { pid } = proc;
-    this.#log.info({ jobId: job.jobId, pid, reason }, 'stopping job');
-    signalJob(proc, job.workDir, 'SIGTERM');
-    const kill = setTimeout(() => {
-      this.#kills.delete(kill);
-      if (signalJob(proc, job.workDir, 'SIGKILL'))
-        this.#log.info({ jobId: job.jobId, pid }, 'killed after grace');
-      void this.#killCgroup(job.jobId, job.workDir);
-    }, this.#graceMs);
-    kill.unref();
-    this.#kills.add(kill);
-  }
-
-  /** Stopped before but still there: the SIGKILL of whoever stopped it never came (that controller died). */
-  #killIfOverdue(
-    jobId: number,
-    job: ProcessId,
-    workDir: string,
-    reasonAt: number,
-    now: number,
-  ): void {
-    if (now - reasonAt <= this.#graceMs) return;
-    if (signalJob(job, workDir, 'SIGKILL'))
-      this.#log.info({ jobId, pid: job.pid }, 'killed: overdue after a stop');
-    void this.#killCgroup(jobId, workDir);
-  }
-
-  /** Empties the job's cgroup; tracked, so that `close()` waits for cleanups under way. */
-  #killCgroup(jobId: number, workDir: string): Promise<void> {
-    // Known for a job started here: its marker need not be read.
-    const known = this.#cgroups.get(jobId);
-    this.#cgroups.delete(jobId);
-    const cleanup = killCgroup(workDir, known)
-      .catch((err) =>
-        this.#log.warn({ err, jobId, workDir }, "could not end what is left in the job's cgroup"),
-      )
-      .finally(() => this.#cleanups.delete(cleanup));
-    this.#cleanups.add(cleanup);
-    return cleanup;
+    await this.#stopper.stop({ jobId: job.jobId, workDir: resolve(job.workDir) }, reason);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     for (const timer of this.#timeouts.values()) timer.clear();
-    for (const timer of this.#kills) clearTimeout(timer);
     this.#timeouts.clear();
-    this.#kills.clear();
-    await Promise.all([this.#cgroupRoot, ...this.#cleanups]);
+    await this.#follower.close();
+    await Promise.all([this.#cgroupRoot, this.#stopper.close()]);
     await this.#launcher.close();
   }
 }
