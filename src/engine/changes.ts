@@ -112,22 +112,35 @@ export async function scopeOf(
   return scope;
 }
 
-/** Adds to `scope` the instances downstream of `done` ones, for the same runs, in every campaign they feed. */
+/**
+ * Adds to `scope` the instances downstream of `done` ones, for the same runs,
+ * in every campaign they feed: one read per downstream task, whatever the
+ * number of instances done upstream.
+ */
 export async function gateDownstream(
   ctx: EngineContext,
   done: readonly { campaign: string; task: string; runs: number[] }[],
   campaigns: readonly CampaignView[],
   scope: PassScope,
 ): Promise<void> {
+  const runsOf = new Map<string, { campaign: string; task: string; runs: Set<number> }>();
   for (const up of done) {
+    const key = `${up.campaign}\0${up.task}`;
+    const seen = runsOf.get(key) ?? { campaign: up.campaign, task: up.task, runs: new Set() };
+    for (const r of up.runs) seen.runs.add(r);
+    runsOf.set(key, seen);
+  }
+  for (const up of runsOf.values()) {
     for (const view of campaigns) {
       for (const down of view.tasks) {
         if (!down.after.includes(up.task)) continue;
         if (view.upstreamCampaign(up.task) !== up.campaign) continue;
-        const ids = (await ctx.store.instancesForRuns(view.name, down.name, up.runs)).map(
-          (i) => i.id,
+        const found = await ctx.store.instancesForRuns(view.name, down.name, [...up.runs]);
+        scope.addGate(
+          view.name,
+          down.name,
+          found.map((i) => i.id),
         );
-        scope.addGate(view.name, down.name, ids);
       }
     }
   }
