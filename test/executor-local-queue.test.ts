@@ -58,6 +58,16 @@ const lines = () => (existsSync(ledger) ? readFileSync(ledger, 'utf8').trim().sp
 const waitFor = (ex: LocalExecutor, ref: JobRef, want: ExecutorJobState['state']) =>
   waitForState(ex, ref, want, { ms: 10_000, everyMs: 20 });
 
+/** Job `a` running and `b` waiting behind it, handed over by a controller that then closed; `next` replaces it. */
+async function handedOver() {
+  const ex = local('posix_spawn');
+  const [a, b] = [job(), job()];
+  await ex.submit([a.launch]);
+  await ex.submit([b.launch]);
+  await ex.close();
+  return { a, b, next: local('posix_spawn') };
+}
+
 describe('local executor queue', () => {
   afterEach(async () => {
     const sweeper = new LocalExecutor('local', { slots: 1, logger: silentLogger() });
@@ -184,12 +194,7 @@ describe('local executor queue', () => {
   });
 
   it('jobs waiting when their controller goes still start, and the next one follows them', async () => {
-    const ex = local('posix_spawn');
-    const [a, b] = [job(), job()];
-    await ex.submit([a.launch]);
-    await ex.submit([b.launch]);
-    await ex.close();
-    const next = local('posix_spawn');
+    const { a, b, next } = await handedOver();
     assert.equal((await next.status([b.ref])).get(b.ref.jobId)?.state, 'queued');
     await writeFile(b.go, '');
     await writeFile(a.go, '');
@@ -200,12 +205,7 @@ describe('local executor queue', () => {
   });
 
   it("the next controller is told when the last one's waiting and running jobs start and end, without asking again", async () => {
-    const ex = local('posix_spawn');
-    const [a, b] = [job(), job()];
-    await ex.submit([a.launch]);
-    await ex.submit([b.launch]);
-    await ex.close();
-    const next = local('posix_spawn');
+    const { a, b, next } = await handedOver();
     const told: string[] = [];
     next.onChange((jobId, state) => told.push(`${jobId} ${state.state}`));
     // What the next controller's first pass asks; after it, only what it is told.
