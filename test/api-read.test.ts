@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
+import { hostLeaseName } from '../src/engine/host-jobs.ts';
 import {
   eventSchema,
   instanceSchema,
@@ -252,5 +253,25 @@ describe('the REST API: reading', () => {
     const res = await w.req('/api/nothing');
     assert.equal(res.status, 404);
     assert.match(((await res.json()) as { message: string }).message, /openapi\.json/);
+  });
+
+  // Last: it takes the executor's lease from the engine of this world.
+  it("says in health which controller runs each executor's jobs, and when none does", async () => {
+    type Holder = { controller: string; thisController: boolean } | null;
+    type Health = { leader: Holder; executors: Record<string, { scope: string; runBy: Holder }> };
+    await w.rt.engine.pass();
+    const me = w.rt.engine.ctx.controllerId;
+    const held = await w.json<Health>('/api/health');
+    assert.equal(held.leader?.controller, me);
+    assert.equal(held.executors.local?.scope, 'host');
+    assert.equal(held.executors.local?.runBy?.controller, me);
+    // This API plays controller "test", not the engine's.
+    assert.equal(held.executors.local?.runBy?.thisController, false);
+    const lease = await w.rt.store.getLease(hostLeaseName('local'));
+    assert.ok(lease, "the engine holds the host's lease");
+    await w.rt.store.releaseLease(lease);
+    const released = await w.json<Health>('/api/health');
+    assert.equal(released.executors.local?.runBy, null);
+    assert.equal(released.leader?.controller, me);
   });
 });

@@ -77,6 +77,15 @@ describe('the overview page', { skip, timeout: 60_000 }, () => {
         5000,
         'the health header',
       );
+      // Which controller runs the local jobs: said in a title, and in the text only when it is news.
+      await until(
+        async () => (await page.locator('#health span[title^="local: "]').count()) > 0,
+        5000,
+        "who runs the executor's jobs",
+      );
+      const runBy = await page.locator('#health span[title^="local: "]').getAttribute('title');
+      assert.match(runBy ?? '', /^local: its jobs are run by \S+ since /);
+      assert.doesNotMatch(await text(page.locator('#health')), /on no controller/);
       // A cell opens its instance in the page, and back returns to the grid.
       await cell.click();
       await page.waitForURL(/\/instances\/\d+$/);

@@ -46,6 +46,19 @@ function disk(d) {
   );
 }
 
+/** Who runs an executor's jobs: the leader, or for local processes the holder of its host's lease. */
+function runByTitle(name, ex) {
+  if (!ex) return name;
+  if (!ex.runBy) return `${name}: no controller runs its jobs now`;
+  return `${name}: its jobs are run by ${ex.runBy.controller} since ${ex.runBy.since}`;
+}
+
+/** Said only where it is news: a host's jobs run by another controller, or by none. */
+function runByNote(ex) {
+  if (ex?.scope !== 'host' || ex.runBy?.thisController) return '';
+  return ex.runBy ? ` on ${ex.runBy.controller}` : ' ⚠ on no controller';
+}
+
 let receivedAt = Date.now();
 
 function render(el, health, stream, error) {
@@ -116,11 +129,16 @@ function render(el, health, stream, error) {
           { class: 'hitem', title: 'jobs per executor: queued (idle) / running' },
           jobs.map(([name, j], i) => [
             i ? ' · ' : '',
-            `${name} `,
-            h('b', {}, j.queued ?? 0),
-            ' queued ',
-            h('b', {}, j.running ?? 0),
-            ' running',
+            h(
+              'span',
+              { title: runByTitle(name, health.executors?.[name]) },
+              `${name} `,
+              h('b', {}, j.queued ?? 0),
+              ' queued ',
+              h('b', {}, j.running ?? 0),
+              ' running',
+              runByNote(health.executors?.[name]),
+            ),
           ]),
         ),
     (health.disk ?? []).map(disk),

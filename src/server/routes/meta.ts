@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { createCampaign } from '../../app/campaigns.ts';
 import { ENGINE_LEASE } from '../../engine/engine.ts';
+import { hostLeaseName } from '../../engine/host-jobs.ts';
 import { exportHealth } from '../../export/status.ts';
 import { CampaignCache } from '../../store/campaign-cache.ts';
+import type { Lease } from '../../store/contract.ts';
 import { allCampaignProgress, type CampaignProgress } from '../../views/campaign-progress.ts';
 import { stallState } from '../../watchdog/heartbeat.ts';
 import type { ServerContext } from '../context.ts';
@@ -49,7 +51,7 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
       method: 'get',
       path: '/api/health',
       summary:
-        'Controller heartbeat and last pass, jobs per executor, disk usage of the output areas',
+        'Controller heartbeat and last pass, the leader, jobs per executor and which controller runs them, disk usage of the output areas',
       access: 'read',
     },
     async (c) => {
@@ -64,6 +66,21 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
       }
       const lease = await store.getLease(ENGINE_LEASE);
       const clock = await store.clock();
+      const holderOf = (l: Lease | null) =>
+        l === null || l.expiresAt < clock
+          ? null
+          : {
+              controller: l.owner,
+              epoch: l.epoch,
+              since: new Date(l.since).toISOString(),
+              thisController: l.owner === controller?.controller,
+            };
+      // Who runs each executor's jobs: the leader, or for a host-scoped one (local processes) its own lease's holder.
+      const executors: Record<string, { scope: string; runBy: ReturnType<typeof holderOf> }> = {};
+      for (const [name, executor] of ctx.rt.executors) {
+        const own = executor.scope === 'host' ? await store.getLease(hostLeaseName(name)) : lease;
+        executors[name] = { scope: executor.scope, runBy: holderOf(own) };
+      }
       // Judged from the leader's heartbeat in the store: a leader that renews its lease but passes no work is stalled too.
       const work = await stallState(store, deployment);
       // A standby's heartbeat is the leader's: its last lease renewal.
@@ -82,15 +99,7 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
         upSince: controller?.upSince ?? null,
         heartbeatAt,
         stale,
-        leader:
-          lease === null || lease.expiresAt < clock
-            ? null
-            : {
-                controller: lease.owner,
-                epoch: lease.epoch,
-                since: new Date(lease.since).toISOString(),
-                thisController: lease.owner === controller?.controller,
-              },
+        leader: holderOf(lease),
         intervalMs: controller?.intervalMs ?? null,
         lastPass: controller?.lastPass ?? null,
         stalled: work.stalled,
@@ -101,6 +110,7 @@ export function metaRoutes(api: Api, ctx: ServerContext): void {
           stalledAfterMs: work.stalledAfterMs,
         },
         jobs,
+        executors,
         disk: await ctx.disk.usage(),
         exports: await exportHealth(store, Object.keys(deployment.exports)),
         now: new Date().toISOString(),
