@@ -79,7 +79,7 @@ export function flags<T extends Record<string, string | number>>(
   return out as T;
 }
 
-/** Scratch directories whose removal waits for `removeDeferred()`; null: removed at once. */
+/** Scratch directories whose removal waits (`deferRemovals`); null: removed at once. */
 let deferred: string[] | null = null;
 
 export function scratch(prefix: string): { dir: string; remove(): void } {
@@ -93,8 +93,8 @@ export function scratch(prefix: string): { dir: string; remove(): void } {
  * only then. For benches that time file creation: on a file system without
  * a journal (this VM's ext4), creating an inode scans past every inode freed
  * in the last ~30 s, so a measurement taken after the previous one's
- * thousands of files were removed pays for that removal (0.3-0.7 ms more
- * per file here).
+ * thousands of files were removed pays for that removal (here 0.08-0.17 ms
+ * more per file created, for a minute).
  */
 export function deferRemovals(): () => void {
   deferred ??= [];

@@ -33,6 +33,9 @@ function checkLedger(lines: readonly LedgerLine[], jobs: number, who: string): v
     );
 }
 
+/** How long any one measurement may take: 0.6 s a job, 16× the old engine's figure in issue 7. */
+const boundMs = (o: Options) => Math.max(60_000, o.runs * o.tasks * 600);
+
 /** autoctrl: `runs` ended runs handed to a running daemon at once, through a `tasks`-step chain. */
 function ours(o: Options): Promise<number> {
   const jobs = o.runs * o.tasks;
@@ -46,8 +49,7 @@ function ours(o: Options): Promise<number> {
         runs: Array.from({ length: o.runs }, (_, i) => ({ run: 1 + i, type: 'bench' })),
       }),
     async (_daemon, _config, dir) => {
-      // Bounded: 0.6 s a job, 16× the old engine's figure in issue 7.
-      const lines = await ledgerEnds(join(dir, 'ledger'), jobs, Math.max(60_000, jobs * 600));
+      const lines = await ledgerEnds(join(dir, 'ledger'), jobs, boundMs(o));
       checkLedger(lines, jobs, 'autoctrl');
       return span(lines);
     },
@@ -76,38 +78,45 @@ function peers(args: string[], timeoutMs: number, tmp: string): Promise<void> {
   });
 }
 
-/** Snakemake on the same work through bench/peers.sh, read from its ledger the same way. */
-async function snakemake(o: Options, scheduler: 'greedy' | 'default'): Promise<number> {
-  const s = scratch('autoctrl-bench-snakemake-');
+/**
+ * A peer's span on the same work, read from the ledger it wrote in a scratch
+ * directory of its own, in the same way as autoctrl's.
+ */
+async function peerSpan(
+  o: Options,
+  who: string,
+  run: (ledger: string, dir: string) => Promise<unknown>,
+): Promise<number> {
+  const s = scratch('autoctrl-bench-peer-');
   try {
     const ledger = join(s.dir, 'ledger');
-    // -k and TMPDIR: Snakemake's work directory is kept in ours, and removed with it.
-    const args = ['-r', o.runs, '-t', o.tasks, '-c', o.slots, '-s', scheduler, '-l', ledger, '-k'];
-    await peers(args.map(String), Math.max(60_000, o.runs * o.tasks * 600), s.dir);
+    await run(ledger, s.dir);
     const lines = readLedger(ledger);
-    checkLedger(lines, o.runs * o.tasks, `snakemake ${scheduler}`);
+    checkLedger(lines, o.runs * o.tasks, who);
     return span(lines);
   } finally {
     s.remove();
   }
 }
 
+/** Snakemake on the same work through bench/peers.sh. */
+function snakemake(o: Options, scheduler: 'greedy' | 'default'): Promise<number> {
+  return peerSpan(o, `snakemake ${scheduler}`, (ledger, dir) => {
+    // -k and TMPDIR: Snakemake's work directory is kept in ours, and removed with it.
+    const args = ['-r', o.runs, '-t', o.tasks, '-c', o.slots, '-s', scheduler, '-l', ledger, '-k'];
+    return peers(args.map(String), boundMs(o), dir);
+  });
+}
+
 const FLOOR = fileURLToPath(new URL('./spawn-floor.py', import.meta.url));
 
 /** The same jobs started by a bare loop (`spawn-floor.py`): what the machine costs before any system's own. */
-async function floor(o: Options): Promise<number> {
-  const s = scratch('autoctrl-bench-floor-');
-  try {
-    const ledger = join(s.dir, 'ledger');
-    await exec('python3', [FLOOR, String(o.runs), String(o.tasks), String(o.slots), ledger], {
-      timeout: Math.max(60_000, o.runs * o.tasks * 600),
-    });
-    const lines = readLedger(ledger);
-    checkLedger(lines, o.runs * o.tasks, 'spawn floor');
-    return span(lines);
-  } finally {
-    s.remove();
-  }
+function floor(o: Options): Promise<number> {
+  return peerSpan(o, 'spawn floor', (ledger) =>
+    exec('python3', [FLOOR, String(o.runs), String(o.tasks), String(o.slots), ledger], {
+      timeout: boundMs(o),
+    }),
+  );
 }
 
 /**

@@ -182,7 +182,7 @@ def accept(req):
             start(req)
             return
         try:
-            mark_pending(req["workDir"])
+            os.close(open_pending(req["workDir"]))
         except OSError as err:
             refuse(req, err)
             return
@@ -201,13 +201,21 @@ def start_waiting():
             start(req)
 
 
-def mark_pending(work):
-    """The pid file with no job yet: a launcher that dies now leaves a lost job, never an unstarted one."""
-    fd = os.open(os.path.join(work, "pid"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+def open_pending(work):
+    """The pid file with no job yet, left open: a launcher that dies now leaves a lost job, never an
+    unstarted one. Not truncated: a waiting job's pending line must never read as no pid file at all."""
+    path = os.path.join(work, "pid")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
     try:
-        os.write(fd, PENDING)
-    finally:
+        os.pwrite(fd, PENDING, 0)
+    except OSError:
         os.close(fd)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
+    return fd
 
 
 def refuse(req, err):
@@ -227,9 +235,7 @@ def start(req):
     try:
         os.makedirs(os.path.dirname(log), exist_ok=True)
         os.chdir(req["cwd"])
-        # Not truncated: a waiting job's pending line must never read as no pid file at all.
-        fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT, 0o666)
-        os.pwrite(fd, PENDING, 0)
+        fd = open_pending(work)
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666),

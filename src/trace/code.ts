@@ -54,12 +54,9 @@ export const MISSING = 'missing';
  * - a container image's digest for `maxAgeMs`; a directory's repository for
  *   a minute.
  * Concurrent records share every answer, so a pass starting a thousand
- * instances runs git once per repository; and a task's whole record is
- * reused for `RECORD_FRESH_MS` (a stat of every file it names costs more
- * than the rest of an instance's start): it tells the code as it was within
- * that time of the start, which the job reads later anyway. Git runs from argv, never a shell,
- * with optional locks off so it never competes with a person's own git
- * commands.
+ * instances runs git once per repository. Git runs from argv, never a
+ * shell, with optional locks off so it never competes with a person's own
+ * git commands.
  *
  * Throws `ImageDigestError` (from `record`) when a container image cannot be
  * told: the instance should wait until it can.

@@ -90,8 +90,9 @@ export function prepareCgroup(root: string, workDir: string): string | null {
   }
 }
 
-/** Removes the cgroup of a job that was not handed over after all; one a job is in stays. */
-export function dropCgroup(cg: string): void {
+/** Removes the cgroup of a job that was not handed over after all; one a job is in stays. null: none. */
+export function dropCgroup(cg: string | null): void {
+  if (cg === null) return;
   try {
     rmdirSync(cg);
   } catch {

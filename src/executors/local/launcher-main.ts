@@ -206,7 +206,7 @@ function accept(m: Request): void {
     return;
   }
   try {
-    writeFileSync(join(m.workDir, FILES.pid), PENDING);
+    closeSync(openPending(m.workDir));
   } catch (err) {
     refuse(m, err);
     return;
@@ -239,10 +239,8 @@ async function start(m: Request): Promise<void> {
   try {
     mkdirSync(dirname(m.logPath), { recursive: true });
     log = openSync(m.logPath, 'a');
-    // Not truncated: a waiting job's pending line must never read as no pid file at all.
-    fd = openSync(pidPath, constants.O_WRONLY | constants.O_CREAT);
     // Before the spawn, so that a launcher dying meanwhile leaves a lost job, never an unstarted one.
-    writeSync(fd, PENDING, 0);
+    fd = openPending(m.workDir);
     const child = await spawnJob(m, log);
     const pid = child.pid as number;
     // Not reaped yet: the exit is handled on a later turn of the event loop.
@@ -262,6 +260,23 @@ async function start(m: Request): Promise<void> {
   } finally {
     if (fd !== null) closeSync(fd);
     if (log !== null) closeSync(log);
+  }
+}
+
+/**
+ * The pid file with no job yet, left open for the job's line. Not truncated:
+ * a waiting job's pending line must never read as no pid file at all.
+ */
+function openPending(workDir: string): number {
+  const path = join(workDir, FILES.pid);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT);
+  try {
+    writeSync(fd, PENDING, 0);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    unlinkSafe(path);
+    throw err;
   }
 }
 

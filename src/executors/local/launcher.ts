@@ -232,11 +232,12 @@ export class Launcher {
       // Stopped while it waited: it never starts.
       this.#waiting.delete(m.id);
     } else {
-      const s = this.#starting.get(m.id) ?? this.#waiting.get(m.id);
-      this.#starting.delete(m.id);
-      this.#waiting.delete(m.id);
-      this.#ending.delete(m.id);
-      s?.reject(Object.assign(new Error(m.error), { code: m.code }));
+      const err = Object.assign(new Error(m.error), { code: m.code });
+      // A job refused after it waited never ends either.
+      for (const pending of [this.#starting, this.#waiting, this.#ending]) {
+        pending.get(m.id)?.reject(err);
+        pending.delete(m.id);
+      }
       this.#settled();
     }
   }

@@ -148,11 +148,11 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
     // Not handed over, so never started: without the marker, status() says `unknown` and the job may be submitted again.
     const undo = async () => {
       await removeMarker(workDir);
-      if (cgroupPath !== null) dropCgroup(cgroupPath);
+      dropCgroup(cgroupPath);
     };
     // The marker before the inputs: a job handed over before must find its files untouched.
     if (!(await this.#mark(workDir, jobId, cgroupPath))) {
-      if (cgroupPath !== null) dropCgroup(cgroupPath);
+      dropCgroup(cgroupPath);
       const why = `${join(workDir, FILES.submitted)} says it was submitted already: ask status() what became of it`;
       throw new ExecutorError(this.name, jobId, why);
     }
@@ -162,7 +162,6 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       await undo();
       throw err;
     }
-    this.#stopper.noteCgroup(jobId, cgroupPath);
     const [file, ...args] = launch.argv as [string, ...string[]];
     let spawned: Spawned;
     try {
@@ -179,11 +178,11 @@ export class LocalExecutor extends FileLogExecutor implements Executor {
       });
     } catch (err) {
       // Only reached when nothing started.
-      this.#stopper.noteCgroup(jobId, null);
       await undo();
       throw new ExecutorError(this.name, jobId, startFailure(launch, err), { cause: err });
     }
     this.#own.add(jobId);
+    if (cgroupPath !== null) this.#stopper.noteCgroup(jobId, cgroupPath);
     const { pid } = spawned;
     if (pid === null) return this.#waits(launch, workDir, spawned);
     void spawned.ended.then(

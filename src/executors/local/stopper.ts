@@ -27,10 +27,9 @@ export class JobStopper {
     this.#graceMs = graceMs;
   }
 
-  /** The cgroup of a job started here (null: none, or forget the one noted). */
-  noteCgroup(jobId: number, cgroup: string | null): void {
-    if (cgroup === null) this.#cgroups.delete(jobId);
-    else this.#cgroups.set(jobId, cgroup);
+  /** The cgroup of a job started here: its end need not read it from the marker. */
+  noteCgroup(jobId: number, cgroup: string): void {
+    this.#cgroups.set(jobId, cgroup);
   }
 
   /** `stop`, its failure logged: for timers, which have no caller to throw to. */

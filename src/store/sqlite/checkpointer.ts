@@ -30,7 +30,7 @@ export class Checkpointer {
       workerData: { path, driver: DRIVER, everyMs: CHECKPOINT_EVERY_MS },
       execArgv: [],
     });
-    // Not `once`: an error event before the exit must not make closing throw.
+    // Not `events.once`, which rejects on an error event: closing must never throw.
     this.#exited = new Promise((resolve) => this.#worker.once('exit', resolve));
     let told = false;
     this.#worker.on('message', (m: { error?: string }) => {
